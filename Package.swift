@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bcli",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "bcli", targets: ["bcli"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // OpenSSL's libcrypto (EVP digests), linked from the system (libssl-dev).
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "Hashing",
+            dependencies: ["COpenSSL"]
+        ),
+        .target(
+            name: "Store",
+            dependencies: [
+                "Hashing",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "Sandbox",
+            dependencies: [
+                "Hashing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "bcli",
+            dependencies: [
+                "Hashing",
+                "Store",
+                "Sandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Test-only helper: writes blobs and ledger rows in a loop so tests can SIGKILL it.
+        .executableTarget(
+            name: "crash-writer",
+            dependencies: ["Hashing", "Store"],
+            path: "Tests/Helpers/crash-writer"
+        ),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing"]),
+        .testTarget(name: "SandboxTests", dependencies: [
+            "Sandbox", "Hashing",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Hashing", "Store"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
