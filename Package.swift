@@ -45,12 +45,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "BusinessCentral",
+            dependencies: [
+                "Hashing",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Batch",
+            dependencies: [
+                "Hashing",
+                "Store",
+                "BusinessCentral",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         .executableTarget(
             name: "bcli",
             dependencies: [
                 "Hashing",
                 "Store",
                 "Sandbox",
+                "BusinessCentral",
+                "Batch",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,7 +87,9 @@ let package = Package(
             "Sandbox", "Hashing",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Hashing", "Store"]),
+        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["Hashing", "Store", "Sandbox"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,215 @@
+import Hashing
+
+/// A validated batch manifest: what `bcli batch run` executes. Produced only by `ManifestLoader`,
+/// so holding one means every step passed static validation (keys, types, verbs, references to
+/// earlier steps, declared params). Values may still contain `${{ }}` references, which
+/// `ReferenceResolver` fills in step by step during the run.
+public struct Manifest: Sendable, Hashable {
+    /// `name:` or, when absent, the file name without its extension.
+    public let name: String
+    /// The path as given (used in diagnostics and recorded in the ledger).
+    public let path: String
+    /// The exact bytes that were parsed (hashed and stored as the manifest blob).
+    public let bytes: [UInt8]
+    /// Declared params in document order; empty when the manifest has no `params:` block.
+    public let params: [ParamDeclaration]
+    /// True when the manifest has a `params:` block (then undeclared `--set`/`--params` keys are
+    /// errors; without one any key is accepted).
+    public let declaresParams: Bool
+    /// The steps in order (never empty).
+    public let steps: [StepTemplate]
+
+    public init(name: String, path: String, bytes: [UInt8], params: [ParamDeclaration],
+                declaresParams: Bool, steps: [StepTemplate]) {
+        self.name = name
+        self.path = path
+        self.bytes = bytes
+        self.params = params
+        self.declaresParams = declaresParams
+        self.steps = steps
+    }
+
+    /// The step named `name`, if any.
+    public func step(named name: String) -> StepTemplate? { steps.first { $0.name == name } }
+
+    /// Steps that may write: a literal post/patch/delete, or a templated method (which could
+    /// resolve to one). The write gate asks about these before any request is sent.
+    public var writeSteps: [StepTemplate] { steps.filter(\.method.mayWrite) }
+}
+
+/// The steps the write gate must consider (see `Manifest.writeSteps`).
+public func writesIn(_ manifest: Manifest) -> [StepTemplate] { manifest.writeSteps }
+
+/// A parameter declared in the manifest's `params:` block.
+///
+/// Long form `{description, default, required}` (required defaults to true); the shorthand
+/// `name: value` means `default: value, required: false`.
+public struct ParamDeclaration: Sendable, Hashable {
+    public let name: String
+    public let description: String
+    /// The default value; nil when there is none (a `null` default counts as none).
+    public let defaultValue: JSONValue?
+    public let required: Bool
+    public let location: SourceLocation
+
+    public init(name: String, description: String, defaultValue: JSONValue?, required: Bool, location: SourceLocation) {
+        self.name = name
+        self.description = description
+        self.defaultValue = defaultValue
+        self.required = required
+        self.location = location
+    }
+}
+
+/// The four HTTP methods a step may use.
+public enum HTTPVerb: String, Sendable, Hashable, CaseIterable {
+    case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE"
+
+    /// Anything but GET changes data in Business Central.
+    public var isWrite: Bool { self != .get }
+
+    /// The spelling used in manifests (`get`, `post`, …).
+    public var manifestName: String { rawValue.lowercased() }
+
+    /// Parses a manifest value case-insensitively (`post`, `POST`, `Post`).
+    public init?(manifestValue: String) {
+        self.init(rawValue: manifestValue.uppercased())
+    }
+}
+
+/// A step's method: written out, or a `${{ }}` template decided at run time.
+public enum MethodSpec: Sendable, Hashable {
+    case literal(HTTPVerb)
+    case template(String)
+
+    /// A templated method might resolve to a write, so the write gate counts it as one.
+    public var mayWrite: Bool {
+        switch self {
+        case .literal(let verb): return verb.isWrite
+        case .template: return true
+        }
+    }
+
+    /// The verb when it is literal.
+    public var literal: HTTPVerb? {
+        if case .literal(let v) = self { return v }
+        return nil
+    }
+}
+
+/// An integer option (`top`, `skip`) written out or given by a `${{ }}` template.
+public enum IntTemplate: Sendable, Hashable {
+    case literal(Int)
+    case template(String)
+}
+
+/// A GET step's OData query options as written (`params:` on the step). String options may hold
+/// `${{ }}` references. List forms of `select`, `orderby` and `expand` are joined with commas.
+public struct QueryTemplate: Sendable, Hashable {
+    public var filter: String?
+    public var select: String?
+    public var top: IntTemplate?
+    public var skip: IntTemplate?
+    public var orderby: String?
+    public var expand: String?
+
+    public init(filter: String? = nil, select: String? = nil, top: IntTemplate? = nil, skip: IntTemplate? = nil,
+                orderby: String? = nil, expand: String? = nil) {
+        self.filter = filter
+        self.select = select
+        self.top = top
+        self.skip = skip
+        self.orderby = orderby
+        self.expand = expand
+    }
+
+    public var isEmpty: Bool {
+        filter == nil && select == nil && top == nil && skip == nil && orderby == nil && expand == nil
+    }
+}
+
+/// One step as written in the manifest, validated but not yet resolved.
+public struct StepTemplate: Sendable, Hashable {
+    /// 1-based position in the manifest.
+    public let seq: Int
+    /// `name:`, or `step_<seq>` when absent (see `nameIsAssigned`).
+    public let name: String
+    public let nameIsAssigned: Bool
+    public let method: MethodSpec
+    /// `entitySet`, `parentSet(key)/childSet`, `entitySet(key)/Ns.action` or `Ns.action`;
+    /// may contain references.
+    public let endpoint: String
+    public let id: String?
+    /// The request body template: an object, or a string that is exactly one reference.
+    public let data: JSONValue?
+    public let query: QueryTemplate
+    /// `If-Match` to send; nil means the runner uses the pre-image's ETag (or `*`).
+    public let etag: String?
+    public let idempotencyKey: String?
+    /// Whether the runner GETs the record before a PATCH/DELETE (default true).
+    public let preImage: Bool
+    /// Where the step's mapping starts.
+    public let location: SourceLocation
+    /// Every `${{ }}` reference in the step, in document order.
+    public let references: [Reference]
+
+    public init(seq: Int, name: String, nameIsAssigned: Bool, method: MethodSpec, endpoint: String, id: String?,
+                data: JSONValue?, query: QueryTemplate, etag: String?, idempotencyKey: String?, preImage: Bool,
+                location: SourceLocation, references: [Reference]) {
+        self.seq = seq
+        self.name = name
+        self.nameIsAssigned = nameIsAssigned
+        self.method = method
+        self.endpoint = endpoint
+        self.id = id
+        self.data = data
+        self.query = query
+        self.etag = etag
+        self.idempotencyKey = idempotencyKey
+        self.preImage = preImage
+        self.location = location
+        self.references = references
+    }
+
+    /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
+    /// whose inputs failed).
+    public var dependencies: [String] {
+        var seen = Set<String>()
+        return references.compactMap { $0.namespace == .steps && seen.insert($0.name).inserted ? $0.name : nil }
+    }
+
+    /// Params this step reads.
+    public var paramNames: [String] {
+        var seen = Set<String>()
+        return references.compactMap { $0.namespace == .params && seen.insert($0.name).inserted ? $0.name : nil }
+    }
+}
+
+/// A `${{ params.x }}` or `${{ steps.name.path }}` reference found in a step.
+public struct Reference: Sendable, Hashable, CustomStringConvertible {
+    public enum Namespace: String, Sendable, Hashable {
+        case params, steps
+    }
+
+    public let namespace: Namespace
+    /// The param name or the step name.
+    public let name: String
+    /// Segments after the name (`["0", "number"]` for `steps.find.0.number`).
+    public let path: [String]
+    /// The reference as written, e.g. `${{ steps.find.0.id }}`.
+    public let text: String
+    public let location: SourceLocation
+
+    public init(namespace: Namespace, name: String, path: [String], text: String, location: SourceLocation) {
+        self.namespace = namespace
+        self.name = name
+        self.path = path
+        self.text = text
+        self.location = location
+    }
+
+    /// `steps.find.0.number`.
+    public var dottedPath: String { ([namespace.rawValue, name] + path).joined(separator: ".") }
+
+    public var description: String { text }
+}

@@ -1,0 +1,73 @@
+/// Which keys make sense for which method. Applied statically to steps with a literal method, and
+/// again at run time to steps whose method is a template (so both paths give the same messages).
+enum StepRules {
+    enum Field: Hashable {
+        case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage
+    }
+
+    struct Shape {
+        var verb: HTTPVerb
+        var endpoint: EndpointPath?
+        var hasID: Bool
+        var hasData: Bool
+        var hasQuery: Bool
+        var hasETag: Bool
+        var hasIdempotencyKey: Bool
+        var preImageGiven: Bool
+    }
+
+    struct Violation: Hashable {
+        let field: Field
+        let message: String
+        let fix: String
+    }
+
+    static func violations(_ s: Shape, stepName: String) -> [Violation] {
+        var out: [Violation] = []
+        let verb = s.verb.manifestName
+        let isAction = s.endpoint?.isAction ?? false
+        if isAction, s.verb != .post {
+            out.append(Violation(field: .method, message: "step '\(stepName)' calls action '\(s.endpoint!.action!)' with \(verb); OData actions are invoked with post",
+                                 fix: "write action: post"))
+        }
+        switch s.verb {
+        case .patch, .delete:
+            if !s.hasID, !isAction {
+                out.append(Violation(field: .step, message: "\(verb) step '\(stepName)' has no 'id'",
+                                     fix: "add id: with the record's id, e.g. id: ${{ steps.<earlier step>.id }}"))
+            }
+        case .post:
+            if s.hasID {
+                out.append(Violation(field: .id, message: "post step '\(stepName)' has an 'id', but post creates a record and BC assigns its id",
+                                     fix: "remove id; to act on a record write endpoint: entitySet(<id>)/Ns.action, to add children write endpoint: parent(<id>)/children"))
+            }
+        case .get:
+            break
+        }
+        if s.hasData, s.verb == .get || s.verb == .delete {
+            out.append(Violation(field: .data, message: "'data' is not sent by a \(verb) step",
+                                 fix: "remove data:, or use action: post or action: patch"))
+        }
+        if !s.hasData, s.verb == .patch {
+            out.append(Violation(field: .step, message: "patch step '\(stepName)' has no 'data'",
+                                 fix: "add data: with the fields to change"))
+        }
+        if s.hasQuery, s.verb != .get {
+            out.append(Violation(field: .params, message: "query params (filter, select, …) only apply to get steps, not \(verb)",
+                                 fix: "remove params: from this step"))
+        }
+        if s.hasETag, s.verb == .get || s.verb == .post {
+            out.append(Violation(field: .etag, message: "'etag' (If-Match) applies only to patch and delete steps, not \(verb)",
+                                 fix: "remove etag:"))
+        }
+        if s.hasIdempotencyKey, s.verb == .get {
+            out.append(Violation(field: .idempotencyKey, message: "'idempotency_key' applies only to writes (post, patch, delete), not get",
+                                 fix: "remove idempotency_key:"))
+        }
+        if s.preImageGiven, s.verb == .get || s.verb == .post {
+            out.append(Violation(field: .preImage, message: "'pre_image' applies only to patch and delete steps, not \(verb)",
+                                 fix: "remove pre_image:"))
+        }
+        return out
+    }
+}

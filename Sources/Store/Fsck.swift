@@ -1,0 +1,107 @@
+import GRDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Hashing
+
+/// A store check in the spirit of `git fsck`: every indexed blob is re-hashed, every file on disk is
+/// matched to its name, and the database checks itself.
+public struct FsckReport: Sendable {
+    public enum Severity: String, Sendable { case problem, notice }
+
+    public struct Finding: Sendable, Equatable {
+        public let severity: Severity
+        /// `missing`, `corrupt`, `zero-byte`, `wrong-size`, `misnamed`, `database`, `temp-leftover`, `unindexed`.
+        public let kind: String
+        public let path: String
+        public let digest: Digest?
+        public let detail: String
+    }
+
+    public var findings: [Finding] = []
+    public var objectsChecked = 0
+    public var filesOnDisk = 0
+
+    public var problems: [Finding] { findings.filter { $0.severity == .problem } }
+    public var isClean: Bool { problems.isEmpty }
+}
+
+public enum Fsck {
+    /// Checks the whole store. Reads everything; writes nothing.
+    public static func check(_ store: LedgerStore) throws(StoreError) -> FsckReport {
+        var report = FsckReport()
+        let objects = store.objects
+
+        // 1. The database checks itself.
+        let integrity = try store.ledger.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        if integrity != ["ok"] {
+            report.findings.append(.init(severity: .problem, kind: "database", path: store.ledger.path, digest: nil,
+                                         detail: integrity.prefix(5).joined(separator: "; ")))
+        }
+        let fkProblems = try store.ledger.read { db in try Row.fetchAll(db, sql: "PRAGMA foreign_key_check").count }
+        if fkProblems > 0 {
+            report.findings.append(.init(severity: .problem, kind: "database", path: store.ledger.path, digest: nil,
+                                         detail: "\(fkProblems) rows name a blob or run that is not indexed"))
+        }
+
+        // 2. Every indexed blob is present, non-empty, the right size and hashes to its name.
+        let indexed = try store.ledger.objects()
+        var indexedHex = Set<String>()
+        for blob in indexed {
+            indexedHex.insert(blob.digest.hex)
+            report.objectsChecked += 1
+            let path = objects.path(for: blob.digest)
+            switch objects.verify(blob.digest, expectedSize: blob.size) {
+            case .ok: break
+            case .missing:
+                report.findings.append(.init(severity: .problem, kind: "missing", path: path, digest: blob.digest,
+                                             detail: "indexed blob is not on disk"))
+            case .empty:
+                report.findings.append(.init(severity: .problem, kind: "zero-byte", path: path, digest: blob.digest,
+                                             detail: "file is empty, expected \(blob.size) bytes"))
+            case .wrongSize(let expected, let actual):
+                report.findings.append(.init(severity: .problem, kind: "wrong-size", path: path, digest: blob.digest,
+                                             detail: "file has \(actual) bytes, expected \(expected) (truncated or appended)"))
+            case .corrupt(let actual, _):
+                report.findings.append(.init(severity: .problem, kind: "corrupt", path: path, digest: blob.digest,
+                                             detail: "content hashes to \(actual)"))
+            }
+        }
+
+        // 3. Walk the disk: temp leftovers, blobs no row indexes, files that do not match their name.
+        for fan in POSIX.listDirectory(objects.objectsDirectory).sorted() {
+            let folder = objects.objectsDirectory + "/" + fan
+            guard POSIX.isDirectory(folder) else { continue }
+            for name in POSIX.listDirectory(folder).sorted() {
+                let path = folder + "/" + name
+                if name.hasPrefix(ObjectStore.tempPrefix) {
+                    report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: path, digest: nil,
+                                                 detail: "unfinished write from an interrupted process (harmless; `bcli batch gc` removes it)"))
+                    continue
+                }
+                report.filesOnDisk += 1
+                guard fan.utf8.count == 2, let digest = try? Digest(parsing: fan + name) else {
+                    report.findings.append(.init(severity: .problem, kind: "misnamed", path: path, digest: nil,
+                                                 detail: "a file in the object folder whose name is not a digest"))
+                    continue
+                }
+                if indexedHex.contains(digest.hex) { continue }
+                let verdict = objects.verify(digest)
+                if verdict.isOK {
+                    report.findings.append(.init(severity: .notice, kind: "unindexed", path: path, digest: digest,
+                                                 detail: "intact blob that no committed row names (written just before a crash; `bcli batch gc` removes it after the grace period)"))
+                } else {
+                    report.findings.append(.init(severity: .problem, kind: verdict == .empty ? "zero-byte" : "corrupt",
+                                                 path: path, digest: digest, detail: "unindexed file does not match its name"))
+                }
+            }
+        }
+        for name in POSIX.listDirectory(store.root + "/tmp").sorted() {
+            report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: store.root + "/tmp/" + name,
+                                         digest: nil, detail: "unfinished streamed write (harmless; `bcli batch gc` removes it)"))
+        }
+        return report
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Run ids: 32 lowercase hex, time-ordered (48-bit milliseconds, then 80 random bits), so ids sort
+/// by start time like ULIDs and are safe as file names.
+public enum RunID {
+    public static func generate() -> String {
+        let ms = Timestamp.epochMilliseconds()
+        var hex = String(ms, radix: 16)
+        hex = String(repeating: "0", count: max(0, 12 - hex.count)) + hex
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20 { hex.append(Character(String(Int.random(in: 0..<16, using: &rng), radix: 16))) }
+        return hex
+    }
+
+    /// True when `text` is a complete run id (32 lowercase hex).
+    public static func isValid(_ text: String) -> Bool {
+        text.utf8.count == 32 && isHex(text)
+    }
+
+    static func isHex(_ text: String) -> Bool {
+        text.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+}
+
+/// Random UUIDs (version 4, lowercase), used as `client-request-id` so ledger rows join BC telemetry.
+public enum UUIDString {
+    public static func generate() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var b = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        b[6] = (b[6] & 0x0f) | 0x40
+        b[8] = (b[8] & 0x3f) | 0x80
+        let hex = b.map { byte -> String in
+            let s = String(byte, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-"
+            + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+}

@@ -1,0 +1,406 @@
+import GRDB
+import Hashing
+
+/// The ledger database: one SQLite file (`ledger.sqlite3`) holding every run's rows, the object
+/// index and refs. Blobs themselves live in the `ObjectStore`; rows only name them.
+///
+/// Every write is its own short transaction and is committed before the call returns: an intent
+/// row is on disk before the request it announces leaves the process, so a run killed at any
+/// instant still tells the truth. WAL mode lets `list`/`state` read while a run writes.
+public final class Ledger: Sendable {
+    public let path: String
+    public let durability: Durability
+    let queue: DatabaseQueue
+
+    /// Opens (creating and migrating if needed) the ledger at `path`.
+    public init(path: String, durability: Durability = .process, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        self.durability = durability
+        var config = Configuration()
+        config.journalMode = .wal
+        config.busyMode = .timeout(10)
+        config.foreignKeysEnabled = true
+        config.readonly = readOnly
+        config.label = "bcli.ledger"
+        let sync = durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            let migrator = Schema.migrator
+            let superseded = try queue.read { db in try migrator.hasBeenSuperseded(db) }
+            if superseded {
+                let unknown = try queue.read { db in
+                    try migrator.appliedIdentifiers(db).subtracting(migrator.migrations).sorted()
+                }
+                throw StoreError.newerSchema(applied: unknown)
+            }
+            if !readOnly { try migrator.migrate(queue) }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .database("cannot open \(path): \(error)")
+        }
+    }
+
+    /// Identifiers of the migrations applied to this file, oldest first.
+    public func appliedMigrations() throws(StoreError) -> [String] {
+        try read { db in try Schema.migrator.appliedMigrations(db) }
+    }
+
+    /// The value of a PRAGMA, for tests and `fsck` (e.g. "journal_mode", "synchronous").
+    public func pragma(_ name: String) throws(StoreError) -> String? {
+        try read { db in try String.fetchOne(db, sql: "PRAGMA \(name)") }
+    }
+
+    // MARK: - Writes
+
+    /// Inserts the run row (state `running` unless told otherwise).
+    public func startRun(_ run: NewRun) throws(StoreError) {
+        try write { db in
+            try Ledger.indexObjects([run.manifest, run.params].compactMap { $0 }, db)
+            try db.execute(
+                sql: """
+                    INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest,
+                        profile, environment, company, base_url, state, started_at, tool_version, durability)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    """,
+                arguments: [
+                    run.id, run.kind.rawValue, run.parentRunID, run.name, run.manifest?.digest.hex, run.manifestPath,
+                    run.params?.digest.hex, run.profile, run.environment, run.company, run.baseURL,
+                    run.state.rawValue, Timestamp.now(), run.toolVersion, durability.rawValue,
+                ])
+        }
+    }
+
+    /// Commits the intent row (and the object rows of the blobs it names) and returns the step id.
+    @discardableResult
+    public func writeIntent(_ intent: StepIntent) throws(StoreError) -> Int64 {
+        try write { db in
+            try Ledger.indexObjects([intent.request, intent.requestHeaders, intent.preImage].compactMap { $0 }, db)
+            let statement = try db.cachedStatement(sql: """
+                INSERT INTO step (run_id, seq, name, method, url, request_digest, request_headers_digest,
+                    idempotency_key, client_request_id, if_match, pre_image_digest, target_step_id, intent_at)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """)
+            try statement.execute(arguments: [
+                intent.runID, intent.seq, intent.name, intent.method, intent.url, intent.request?.digest.hex,
+                intent.requestHeaders?.digest.hex, intent.idempotencyKey, intent.clientRequestID, intent.ifMatch,
+                intent.preImage?.digest.hex, intent.targetStepID, Timestamp.now(),
+            ])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Commits the outcome of a step whose intent was written.
+    public func writeOutcome(stepID: Int64, _ o: StepOutcome) throws(StoreError) {
+        try write { db in
+            try Ledger.indexObjects([o.response, o.responseHeaders].compactMap { $0 }, db)
+            let statement = try db.cachedStatement(sql: """
+                UPDATE step SET outcome_at = ?, status = ?, http_status = ?, response_digest = ?,
+                    response_headers_digest = ?, etag = ?, record_id = ?, request_id = ?, ms_correlation_x = ?,
+                    correlation_request_id = ?, bc_error_code = ?, bc_error_message = ?, bc_correlation_id = ?,
+                    rollback_url = ?, error_message = ?, duration_ms = ?
+                WHERE id = ?
+                """)
+            try statement.execute(arguments: [
+                Timestamp.now(), o.status.rawValue, o.httpStatus, o.response?.digest.hex,
+                o.responseHeaders?.digest.hex, o.etag, o.recordID, o.requestID, o.msCorrelationX,
+                o.correlationRequestID, o.bcErrorCode, o.bcErrorMessage, o.bcCorrelationID, o.rollbackURL,
+                o.errorMessage, o.durationMs, stepID,
+            ])
+            if db.changesCount != 1 { throw StoreError.invalidState("no step with id \(stepID) to record an outcome for") }
+        }
+    }
+
+    /// Records a step that sent no request (e.g. its references could not resolve): intent and
+    /// outcome in one row, status `skipped` (or as given), with the reason.
+    @discardableResult
+    public func writeSkipped(_ intent: StepIntent, status: StepStatus = .skipped, reason: String) throws(StoreError) -> Int64 {
+        try write { db in
+            let now = Timestamp.now()
+            try db.execute(
+                sql: """
+                    INSERT INTO step (run_id, seq, name, method, url, idempotency_key, client_request_id, target_step_id,
+                        intent_at, outcome_at, status, error_message)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
+                    """,
+                arguments: [intent.runID, intent.seq, intent.name, intent.method, intent.url, intent.idempotencyKey,
+                            intent.clientRequestID, intent.targetStepID, now, now, status.rawValue, reason])
+            return db.lastInsertedRowID
+        }
+    }
+
+    /// Changes a step's status (rollback marks the original steps).
+    public func setStepStatus(stepID: Int64, _ status: StepStatus) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE step SET status = ?, outcome_at = COALESCE(outcome_at, ?) WHERE id = ?",
+                           arguments: [status.rawValue, Timestamp.now(), stepID])
+            if db.changesCount != 1 { throw StoreError.invalidState("no step with id \(stepID)") }
+        }
+    }
+
+    /// Stamps a run's final state and time. The run record (digest chain) is written by
+    /// `LedgerStore.finishRun`, which calls this inside its own transaction.
+    public func stampRun(_ runID: String, state: RunState) throws(StoreError) {
+        try write { db in try Ledger.stamp(runID, state: state, record: nil, previous: nil, db) }
+    }
+
+    /// Re-stamps a finished run's state (e.g. `rolled_back` after a full rollback).
+    public func restampRun(_ runID: String, state: RunState) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, runID])
+        }
+    }
+
+    /// Points a ref (e.g. `refs/head`) at a blob.
+    public func setRef(_ name: String, to blob: BlobRef) throws(StoreError) {
+        try write { db in
+            try Ledger.indexObjects([blob], db)
+            try Ledger.setRef(name, blob.digest, db)
+        }
+    }
+
+    public func ref(_ name: String) throws(StoreError) -> Digest? {
+        try read { db in
+            try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [name])
+                .flatMap { try? Digest(parsing: $0) }
+        }
+    }
+
+    /// Registers blobs in the object index (idempotent).
+    public func indexObjects(_ blobs: [BlobRef]) throws(StoreError) {
+        try write { db in try Ledger.indexObjects(blobs, db) }
+    }
+
+    // MARK: - Reads
+
+    /// One run by full id, with derived state. `lockHeld` tells whether a process still runs it.
+    public func run(_ id: String, lockHeld: (String) -> Bool = { _ in false }) throws(StoreError) -> RunRecord {
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [id])
+        }
+        guard let row = rows.first else { throw .runNotFound(id) }
+        return RunQuery.decode(row, lockHeld: lockHeld)
+    }
+
+    /// Filters for `list`.
+    public struct RunFilter: Sendable {
+        public var state: RunState?
+        public var kind: RunKind?
+        public var since: String?
+        public var limit: Int?
+        public init(state: RunState? = nil, kind: RunKind? = nil, since: String? = nil, limit: Int? = nil) {
+            self.state = state
+            self.kind = kind
+            self.since = since
+            self.limit = limit
+        }
+    }
+
+    /// Runs newest first, with derived states and step counts, in one SQL query.
+    public func runs(_ filter: RunFilter = RunFilter(), lockHeld: (String) -> Bool = { _ in false }) throws(StoreError) -> [RunRecord] {
+        var conditions: [String] = []
+        var args: [any DatabaseValueConvertible] = []
+        if let since = filter.since { conditions.append("r.started_at >= ?"); args.append(since) }
+        if let kind = filter.kind { conditions.append("r.kind = ?"); args.append(kind.rawValue) }
+        if let state = filter.state { conditions.append("\(RunQuery.derivedState) = ?"); args.append(state.rawValue) }
+        var sql = RunQuery.select(where: conditions.isEmpty ? nil : conditions.joined(separator: " AND "))
+        sql += " ORDER BY r.started_at DESC, r.id DESC"
+        if let limit = filter.limit { sql += " LIMIT ?"; args.append(limit) }
+        let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
+        return rows.map { RunQuery.decode($0, lockHeld: lockHeld) }
+    }
+
+    /// Resolves a full run id or a unique prefix of at least 6 hex characters.
+    public func resolveRunID(_ text: String) throws(StoreError) -> String {
+        let t = text.lowercased()
+        guard t.utf8.count >= 6, t.utf8.count <= 32, RunID.isHex(t) else { throw .invalidRunID(text) }
+        let ids = try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM run WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                                arguments: [t, t + "g"])
+        }
+        switch ids.count {
+        case 0: throw .runNotFound(text)
+        case 1: return ids[0]
+        default: throw .ambiguousRunID(text, candidates: ids)
+        }
+    }
+
+    /// A run's steps in order.
+    public func steps(runID: String) throws(StoreError) -> [StepRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM step WHERE run_id = ? ORDER BY seq", arguments: [runID])
+                .map(StepQuery.decode)
+        }
+    }
+
+    public func step(id: Int64) throws(StoreError) -> StepRecord? {
+        try read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM step WHERE id = ?", arguments: [id]).map(StepQuery.decode)
+        }
+    }
+
+    /// Every indexed object (digest, size), for fsck and gc.
+    public func objects() throws(StoreError) -> [BlobRef] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT digest, size, media_type FROM object ORDER BY digest").compactMap { row in
+                guard let d = try? Digest(parsing: row["digest"] as String) else { return nil }
+                return BlobRef(digest: d, size: row["size"], mediaType: row["media_type"])
+            }
+        }
+    }
+
+    /// Digests named by any row (run, step, ref) — the live set for gc and fsck.
+    public func referencedDigests() throws(StoreError) -> Set<String> {
+        try read { db in
+            let sql = """
+                SELECT manifest_digest FROM run UNION SELECT params_digest FROM run UNION SELECT record_digest FROM run
+                UNION SELECT request_digest FROM step UNION SELECT request_headers_digest FROM step
+                UNION SELECT pre_image_digest FROM step UNION SELECT response_digest FROM step
+                UNION SELECT response_headers_digest FROM step UNION SELECT digest FROM ref
+                """
+            return Set(try String?.fetchAll(db, sql: sql).compactMap { $0 })
+        }
+    }
+
+    // MARK: - Plumbing
+
+    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try queue.write(body) } catch let e as StoreError { throw e } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+        do { return try queue.read(body) } catch let e as StoreError { throw e } catch {
+            throw .database("\(error)")
+        }
+    }
+
+    static func indexObjects(_ blobs: [BlobRef], _ db: Database) throws {
+        guard !blobs.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: "INSERT OR IGNORE INTO object (digest, size, media_type, created_at) VALUES (?,?,?,?)")
+        let now = Timestamp.now()
+        for b in blobs {
+            try statement.execute(arguments: [b.digest.hex, b.size, b.mediaType, now])
+        }
+    }
+
+    static func setRef(_ name: String, _ digest: Digest, _ db: Database) throws {
+        try db.execute(
+            sql: "INSERT INTO ref (name, digest, updated_at) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
+            arguments: [name, digest.hex, Timestamp.now()])
+    }
+
+    static func stamp(_ runID: String, state: RunState, record: Digest?, previous: Digest?, _ db: Database) throws {
+        try db.execute(
+            sql: "UPDATE run SET state = ?, finished_at = ?, record_digest = COALESCE(?, record_digest), previous_record_digest = COALESCE(?, previous_record_digest) WHERE id = ?",
+            arguments: [state.rawValue, Timestamp.now(), record?.hex, previous?.hex, runID])
+        if db.changesCount != 1 { throw StoreError.runNotFound(runID) }
+    }
+}
+
+/// The one query behind `state` and `list`: run columns, step counts, and the derived state.
+enum RunQuery {
+    /// DESIGN §3's derivation, in SQL so `list --state` can filter and limit in the database.
+    /// A finished run keeps its stamped state; an unfinished one (SIGKILL) is derived from its
+    /// step rows. `replayed` counts as committed; intent-only rows are `unknown`.
+    static let derivedState = """
+        (CASE
+            WHEN r.finished_at IS NOT NULL THEN r.state
+            WHEN c.total IS NULL OR c.total = 0 THEN 'running'
+            WHEN c.rolled > 0 AND c.committed = 0 AND c.failed = 0 AND c.unknown = 0 THEN 'rolled_back'
+            WHEN c.committed > 0 AND (c.unknown > 0 OR c.failed > 0) THEN 'partially_committed'
+            WHEN c.committed > 0 THEN 'completed'
+            WHEN c.failed > 0 AND c.unknown = 0 THEN 'failed'
+            ELSE 'running'
+        END)
+        """
+
+    static func select(where condition: String?) -> String {
+        """
+        SELECT r.*, \(derivedState) AS derived_state,
+            COALESCE(c.total, 0) AS n_total, COALESCE(c.committed, 0) AS n_committed, COALESCE(c.failed, 0) AS n_failed,
+            COALESCE(c.unknown, 0) AS n_unknown, COALESCE(c.skipped, 0) AS n_skipped, COALESCE(c.replayed, 0) AS n_replayed,
+            COALESCE(c.rolled_back, 0) AS n_rolled_back, COALESCE(c.rollback_skipped, 0) AS n_rollback_skipped,
+            COALESCE(c.rollback_failed, 0) AS n_rollback_failed
+        FROM run r LEFT JOIN (
+            SELECT run_id, COUNT(*) AS total,
+                SUM(status IN ('committed','replayed')) AS committed,
+                SUM(status = 'failed') AS failed,
+                SUM(status IS NULL) AS unknown,
+                SUM(status = 'skipped') AS skipped,
+                SUM(status = 'replayed') AS replayed,
+                SUM(status IN ('rolled_back','rollback_skipped')) AS rolled,
+                SUM(status = 'rolled_back') AS rolled_back,
+                SUM(status = 'rollback_skipped') AS rollback_skipped,
+                SUM(status = 'rollback_failed') AS rollback_failed
+            FROM step GROUP BY run_id
+        ) c ON c.run_id = r.id
+        \(condition.map { "WHERE \($0)" } ?? "")
+        """
+    }
+
+    static func decode(_ row: Row, lockHeld: (String) -> Bool) -> RunRecord {
+        let id: String = row["id"]
+        let finishedAt: String? = row["finished_at"]
+        let derived = RunState(rawValue: row["derived_state"]) ?? .running
+        var counts = StepCounts()
+        counts.total = row["n_total"]
+        counts.committed = row["n_committed"]
+        counts.failed = row["n_failed"]
+        counts.unknown = row["n_unknown"]
+        counts.skipped = row["n_skipped"]
+        counts.replayed = row["n_replayed"]
+        counts.rolledBack = row["n_rolled_back"]
+        counts.rollbackSkipped = row["n_rollback_skipped"]
+        counts.rollbackFailed = row["n_rollback_failed"]
+        let interrupted = finishedAt == nil && !lockHeld(id)
+        return RunRecord(
+            id: id,
+            kind: RunKind(rawValue: row["kind"]) ?? .batch,
+            parentRunID: row["parent_run_id"],
+            name: row["name"],
+            manifestDigest: digest(row["manifest_digest"]),
+            manifestPath: row["manifest_path"],
+            paramsDigest: digest(row["params_digest"]),
+            profile: row["profile"],
+            environment: row["environment"],
+            company: row["company"],
+            baseURL: row["base_url"],
+            stampedState: RunState(rawValue: row["state"]) ?? .running,
+            state: derived,
+            interrupted: interrupted,
+            startedAt: row["started_at"],
+            finishedAt: finishedAt,
+            toolVersion: row["tool_version"],
+            durability: Durability(rawValue: row["durability"]) ?? .process,
+            recordDigest: digest(row["record_digest"]),
+            previousRecordDigest: digest(row["previous_record_digest"]),
+            counts: counts)
+    }
+
+    static func digest(_ hex: String?) -> Digest? { hex.flatMap { try? Digest(parsing: $0) } }
+}
+
+enum StepQuery {
+    static func decode(_ row: Row) -> StepRecord {
+        StepRecord(
+            id: row["id"], runID: row["run_id"], seq: row["seq"], name: row["name"], method: row["method"],
+            url: row["url"], requestDigest: RunQuery.digest(row["request_digest"]),
+            requestHeadersDigest: RunQuery.digest(row["request_headers_digest"]),
+            idempotencyKey: row["idempotency_key"], clientRequestID: row["client_request_id"],
+            ifMatch: row["if_match"], preImageDigest: RunQuery.digest(row["pre_image_digest"]),
+            targetStepID: row["target_step_id"], intentAt: row["intent_at"], outcomeAt: row["outcome_at"],
+            status: (row["status"] as String?).flatMap(StepStatus.init(rawValue:)), httpStatus: row["http_status"],
+            responseDigest: RunQuery.digest(row["response_digest"]),
+            responseHeadersDigest: RunQuery.digest(row["response_headers_digest"]), etag: row["etag"],
+            recordID: row["record_id"], requestID: row["request_id"], msCorrelationX: row["ms_correlation_x"],
+            correlationRequestID: row["correlation_request_id"], bcErrorCode: row["bc_error_code"],
+            bcErrorMessage: row["bc_error_message"], bcCorrelationID: row["bc_correlation_id"],
+            rollbackURL: row["rollback_url"], errorMessage: row["error_message"], durationMs: row["duration_ms"])
+    }
+}

@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GRDB
+import Hashing
+
+/// A store folder: the blob store, the ledger database and the run locks, opened together.
+///
+/// ```
+/// <store>/ledger.sqlite3          runs, steps, refs, object index (WAL)
+/// <store>/objects/sha256/ab/cd…   blobs named by the SHA-256 of their bytes, mode 0444
+/// <store>/tmp/                    temp files of streamed puts; gc clears what a crash left
+/// <store>/locks/<run-id>          flock held while a run executes
+/// <store>/quarantine/             bad blob files moved aside, never deleted
+/// ```
+public final class LedgerStore: Sendable {
+    public let root: String
+    public let objects: ObjectStore
+    public let ledger: Ledger
+
+    public static let databaseName = "ledger.sqlite3"
+
+    /// Opens the store at `root`, creating it (mode 0700) on first use.
+    public init(root: String, durability: Durability = .process) throws(StoreError) {
+        self.root = root
+        try POSIX.makeDirectories(root)
+        chmod(root, 0o700)
+        objects = try ObjectStore(root: root, durability: durability)
+        ledger = try Ledger(path: root + "/" + LedgerStore.databaseName, durability: durability)
+    }
+
+    public var durability: Durability { objects.durability }
+
+    /// Stores bytes as a blob; the returned ref is then named by the row that commits next.
+    public func put(_ bytes: [UInt8], mediaType: String?) throws(StoreError) -> BlobRef {
+        BlobRef(try objects.put(bytes), mediaType: mediaType)
+    }
+
+    /// `lockHeld` for the ledger's read API, backed by this store's lock folder.
+    public var lockProbe: @Sendable (String) -> Bool {
+        let root = self.root
+        return { RunLock.isHeld(store: root, runID: $0) }
+    }
+
+    public func run(_ idOrPrefix: String) throws(StoreError) -> RunRecord {
+        let id = try ledger.resolveRunID(idOrPrefix)
+        return try ledger.run(id, lockHeld: lockProbe)
+    }
+
+    public func runs(_ filter: Ledger.RunFilter = .init()) throws(StoreError) -> [RunRecord] {
+        try ledger.runs(filter, lockHeld: lockProbe)
+    }
+
+    public func lock(runID: String) throws(StoreError) -> RunLock {
+        try RunLock.acquire(store: root, runID: runID)
+    }
+
+    /// The ref that names the newest finished run's record.
+    public static let headRef = "refs/head"
+
+    /// Stamps the run's final state, writes its canonical run record as a blob chained to the
+    /// previous finished run's record, and moves `refs/head` — all in one transaction, so two runs
+    /// finishing at once still form a single chain.
+    @discardableResult
+    public func finishRun(_ runID: String, state: RunState) throws(StoreError) -> Digest {
+        let objects = self.objects
+        return try ledger.write { db in
+            try Ledger.stamp(runID, state: state, record: nil, previous: nil, db)
+            let previous = try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [LedgerStore.headRef])
+                .flatMap { try? Digest(parsing: $0) }
+            guard let runRow = try Row.fetchOne(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]) else {
+                throw StoreError.runNotFound(runID)
+            }
+            let run = RunQuery.decode(runRow, lockHeld: { _ in true })
+            let steps = try Row.fetchAll(db, sql: "SELECT * FROM step WHERE run_id = ? ORDER BY seq", arguments: [runID])
+                .map(StepQuery.decode)
+            let document = RunRecordDocument.make(run: run, steps: steps, previous: previous)
+            let bytes: [UInt8]
+            do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
+            let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
+            try Ledger.indexObjects([blob], db)
+            try db.execute(sql: "UPDATE run SET record_digest = ?, previous_record_digest = ? WHERE id = ?",
+                           arguments: [blob.digest.hex, previous?.hex, runID])
+            try Ledger.setRef(LedgerStore.headRef, blob.digest, db)
+            return blob.digest
+        }
+    }
+}
+
+/// The canonical JSON record of a finished run: its row, its step rows as they stood when it
+/// finished, and the digest of the previous finished run's record — a chain like git's commits.
+public enum RunRecordDocument {
+    public static let mediaType = "application/vnd.bcli.run-record+json"
+    public static let formatVersion = 1
+
+    public static func make(run: RunRecord, steps: [StepRecord], previous: Digest?) -> JSONValue {
+        .object([
+            "format_version": .number(Double(formatVersion)),
+            "type": "bcli.run-record",
+            "previous_record": previous.map { .string($0.description) } ?? .null,
+            "run": runJSON(run),
+            "steps": .array(steps.map(stepJSON)),
+        ])
+    }
+
+    /// A run's row as JSON (stamped state, no derived fields), shared with exports.
+    public static func runJSON(_ r: RunRecord) -> JSONValue {
+        .object([
+            "id": .string(r.id),
+            "kind": .string(r.kind.rawValue),
+            "parent_run_id": str(r.parentRunID),
+            "name": str(r.name),
+            "manifest_digest": dig(r.manifestDigest),
+            "manifest_path": str(r.manifestPath),
+            "params_digest": dig(r.paramsDigest),
+            "profile": str(r.profile),
+            "environment": str(r.environment),
+            "company": str(r.company),
+            "base_url": str(r.baseURL),
+            "state": .string(r.stampedState.rawValue),
+            "started_at": .string(r.startedAt),
+            "finished_at": str(r.finishedAt),
+            "tool_version": .string(r.toolVersion),
+            "durability": .string(r.durability.rawValue),
+        ])
+    }
+
+    /// A step's row as JSON, shared with `state --format json` and exports.
+    public static func stepJSON(_ s: StepRecord) -> JSONValue {
+        .object([
+            "step_id": .number(Double(s.id)),
+            "seq": .number(Double(s.seq)),
+            "name": .string(s.name),
+            "method": .string(s.method),
+            "url": .string(s.url),
+            "request_digest": dig(s.requestDigest),
+            "request_headers_digest": dig(s.requestHeadersDigest),
+            "idempotency_key": str(s.idempotencyKey),
+            "client_request_id": .string(s.clientRequestID),
+            "if_match": str(s.ifMatch),
+            "pre_image_digest": dig(s.preImageDigest),
+            "target_step_id": s.targetStepID.map { .number(Double($0)) } ?? .null,
+            "intent_at": .string(s.intentAt),
+            "outcome_at": str(s.outcomeAt),
+            "status": .string(s.statusName),
+            "http_status": s.httpStatus.map { .number(Double($0)) } ?? .null,
+            "response_digest": dig(s.responseDigest),
+            "response_headers_digest": dig(s.responseHeadersDigest),
+            "etag": str(s.etag),
+            "record_id": str(s.recordID),
+            "request_id": str(s.requestID),
+            "ms_correlation_x": str(s.msCorrelationX),
+            "correlation_request_id": str(s.correlationRequestID),
+            "bc_error_code": str(s.bcErrorCode),
+            "bc_error_message": str(s.bcErrorMessage),
+            "bc_correlation_id": str(s.bcCorrelationID),
+            "rollback_url": str(s.rollbackURL),
+            "error_message": str(s.errorMessage),
+            "duration_ms": s.durationMs.map { .number(Double($0)) } ?? .null,
+        ])
+    }
+
+    static func str(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }
+    static func dig(_ d: Digest?) -> JSONValue { d.map { .string($0.description) } ?? .null }
+}

@@ -1,0 +1,254 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Hashing
+
+/// How much a write must survive before it counts as done.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Survives SIGKILL of bcli at any instant: blobs reach the page cache before the row that
+    /// names them commits; SQLite runs WAL with `synchronous=NORMAL`.
+    case process
+    /// Also survives power loss: every blob and its folder are fsynced before the row that names
+    /// them commits; SQLite runs `synchronous=FULL`.
+    case full
+}
+
+/// Content-addressed blobs on disk: `objects/sha256/<2 hex>/<62 hex>`, mode 0444.
+///
+/// The discipline is git's and restic's: a blob's file name is the SHA-256 of its exact bytes;
+/// it is written to a temp file in its own fan-out folder, length-checked, optionally fsynced,
+/// then linked into place, so a torn or empty file never sits under a final name. Dedup trusts
+/// nothing: an existing file is skipped only when its size and hash are right; otherwise it is
+/// moved to `quarantine/` and replaced.
+public struct ObjectStore: Sendable {
+    public let root: String
+    public let durability: Durability
+
+    public var objectsDirectory: String { root + "/objects/sha256" }
+    public var quarantineDirectory: String { root + "/quarantine" }
+
+    /// The prefix of temp files in fan-out folders; fsck and gc recognise leftovers by it.
+    public static let tempPrefix = ".tmp-"
+
+    /// Opens (creating if needed, mode 0700) the object folders under `root`.
+    public init(root: String, durability: Durability = .process) throws(StoreError) {
+        self.root = root
+        self.durability = durability
+        try POSIX.makeDirectories(root + "/objects/sha256")
+    }
+
+    /// The file a digest lives at. Only ever called with a parsed `Digest`, so no path tricks pass.
+    public func path(for digest: Digest) -> String {
+        let hex = digest.hex
+        let split = hex.index(hex.startIndex, offsetBy: 2)
+        return "\(objectsDirectory)/\(hex[..<split])/\(hex[split...])"
+    }
+
+    public struct PutResult: Sendable, Equatable {
+        public let digest: Digest
+        public let size: Int64
+        /// True when a correct copy was already stored and nothing was written.
+        public let deduplicated: Bool
+    }
+
+    /// Stores `bytes` and returns their digest.
+    @discardableResult
+    public func put(_ bytes: [UInt8]) throws(StoreError) -> PutResult {
+        let digest = SHA256.hash(bytes)
+        let final = path(for: digest)
+        if try existingCopyIsGood(final, digest: digest, size: Int64(bytes.count)) {
+            return PutResult(digest: digest, size: Int64(bytes.count), deduplicated: true)
+        }
+        let folder = String(final[..<final.lastIndex(of: "/")!])
+        try POSIX.makeDirectory(folder)
+        let temp = try makeTemp(in: folder)
+        do throws(StoreError) {
+            let written: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
+                Result { () throws(StoreError) in try POSIX.writeAll(fd: temp.fd, buf, path: temp.path) }
+            }
+            try written.get()
+            try finishTemp(temp, expectedSize: Int64(bytes.count))
+        } catch {
+            close(temp.fd)
+            unlink(temp.path)
+            throw error
+        }
+        try publish(temp.path, to: final, folder: folder, digest: digest, size: Int64(bytes.count))
+        return PutResult(digest: digest, size: Int64(bytes.count), deduplicated: false)
+    }
+
+    /// Streams a file into the store (1 MiB at a time), hashing while copying; the file is never
+    /// held in memory whole.
+    @discardableResult
+    public func put(fileAt source: String) throws(StoreError) -> PutResult {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw .io(operation: "open", path: source, errno: errno) }
+        defer { close(input) }
+        try POSIX.makeDirectories(root + "/tmp")
+        let temp = try makeTemp(in: root + "/tmp")
+        var hasher = SHA256()
+        var total: Int64 = 0
+        let chunk = 1 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { buffer.deallocate() }
+        do throws(StoreError) {
+            while true {
+                let n = read(input, buffer, chunk)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw .io(operation: "read", path: source, errno: errno)
+                }
+                if n == 0 { break }
+                let slice = UnsafeRawBufferPointer(start: buffer, count: n)
+                hasher.update(slice)
+                try POSIX.writeAll(fd: temp.fd, slice, path: temp.path)
+                total += Int64(n)
+            }
+            try finishTemp(temp, expectedSize: total)
+        } catch {
+            close(temp.fd)
+            unlink(temp.path)
+            throw error
+        }
+        let digest = hasher.finalize()
+        let final = path(for: digest)
+        if try existingCopyIsGood(final, digest: digest, size: total) {
+            unlink(temp.path)
+            return PutResult(digest: digest, size: total, deduplicated: true)
+        }
+        let folder = String(final[..<final.lastIndex(of: "/")!])
+        try POSIX.makeDirectory(folder)
+        try publish(temp.path, to: final, folder: folder, digest: digest, size: total)
+        return PutResult(digest: digest, size: total, deduplicated: false)
+    }
+
+    /// The exact stored bytes, after checking size and hash (a blob is never returned unverified).
+    public func get(_ digest: Digest) throws(StoreError) -> [UInt8] {
+        let file = path(for: digest)
+        guard POSIX.exists(file) else { throw .blobMissing(digest) }
+        let bytes = try POSIX.readFile(file)
+        let actual = SHA256.hash(bytes)
+        guard actual == digest else { throw .blobCorrupt(digest, actual: actual, size: Int64(bytes.count)) }
+        return bytes
+    }
+
+    public func contains(_ digest: Digest) -> Bool {
+        POSIX.exists(path(for: digest))
+    }
+
+    public enum Verification: Sendable, Equatable {
+        case ok(size: Int64)
+        case missing
+        case empty
+        case wrongSize(expected: Int64, actual: Int64)
+        case corrupt(actual: Digest, size: Int64)
+
+        public var isOK: Bool { if case .ok = self { return true } else { return false } }
+    }
+
+    /// Re-hashes a blob from disk. With `expectedSize`, a size mismatch is reported before hashing.
+    public func verify(_ digest: Digest, expectedSize: Int64? = nil) -> Verification {
+        let file = path(for: digest)
+        guard let size = POSIX.fileSize(file) else { return .missing }
+        if size == 0 && digest != ObjectStore.emptyDigest { return .empty }
+        if let expectedSize, expectedSize != size { return .wrongSize(expected: expectedSize, actual: size) }
+        guard let (actual, read) = try? SHA256.hash(fileAt: file) else { return .missing }
+        return actual == digest ? .ok(size: read) : .corrupt(actual: actual, size: read)
+    }
+
+    /// The digest of zero bytes: the only blob allowed to be empty.
+    public static let emptyDigest = SHA256.hash([UInt8]())
+
+    /// Finds the one stored blob whose hex starts with `prefix` (≥ 7 hex, `sha256:` optional).
+    public func resolve(prefix text: String) throws(StoreError) -> Digest {
+        let hex: String
+        do { hex = try Digest.parsePrefix(text) } catch { throw .invalidDigest(error) }
+        if hex.count == 64 {
+            let d = try! Digest(parsing: hex)
+            guard contains(d) else { throw .unknownPrefix(text) }
+            return d
+        }
+        let fan = String(hex.prefix(2))
+        let rest = hex.dropFirst(2)
+        var found: [Digest] = []
+        for name in POSIX.listDirectory("\(objectsDirectory)/\(fan)") where name.hasPrefix(rest) {
+            if let d = try? Digest(parsing: fan + name) { found.append(d) }
+        }
+        switch found.count {
+        case 0: throw .unknownPrefix(text)
+        case 1: return found[0]
+        default: throw .ambiguousPrefix(text, candidates: found.sorted())
+        }
+    }
+
+    /// Moves a bad file aside (never deletes evidence) so a good copy can take its name.
+    public func quarantine(_ file: String, digest: Digest) throws(StoreError) {
+        try POSIX.makeDirectory(quarantineDirectory)
+        let target = "\(quarantineDirectory)/\(digest.hex).\(Timestamp.epochMilliseconds()).\(getpid())"
+        if rename(file, target) != 0 && errno != ENOENT {
+            throw .io(operation: "rename", path: file, errno: errno)
+        }
+    }
+
+    // MARK: - Internals
+
+    private struct Temp { let fd: Int32; let path: String }
+
+    private func makeTemp(in folder: String) throws(StoreError) -> Temp {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<8 {
+            let name = "\(folder)/\(ObjectStore.tempPrefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max, using: &rng))"
+            let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 { return Temp(fd: fd, path: name) }
+            if errno != EEXIST { throw .io(operation: "create", path: name, errno: errno) }
+        }
+        throw .io(operation: "create", path: folder, errno: EEXIST)
+    }
+
+    /// Length check, optional fsync, read-only mode, close.
+    private func finishTemp(_ temp: Temp, expectedSize: Int64) throws(StoreError) {
+        var st = stat()
+        guard fstat(temp.fd, &st) == 0 else { throw .io(operation: "stat", path: temp.path, errno: errno) }
+        guard Int64(st.st_size) == expectedSize else {
+            throw .shortWrite(path: temp.path, expected: Int(expectedSize), written: Int(st.st_size))
+        }
+        if durability == .full && fsync(temp.fd) != 0 {
+            throw .io(operation: "fsync", path: temp.path, errno: errno)
+        }
+        fchmod(temp.fd, 0o444)
+        if close(temp.fd) != 0 { throw .io(operation: "close", path: temp.path, errno: errno) }
+    }
+
+    /// Links the finished temp file under its final name. `link` never clobbers: if another
+    /// writer got there first, their copy is checked instead.
+    private func publish(_ temp: String, to final: String, folder: String, digest: Digest, size: Int64) throws(StoreError) {
+        defer { unlink(temp) }
+        var attempts = 0
+        while link(temp, final) != 0 {
+            let e = errno
+            attempts += 1
+            if e == EEXIST && attempts < 3 {
+                if try existingCopyIsGood(final, digest: digest, size: size) { return }
+                continue  // the bad copy was quarantined; try again
+            }
+            if e == EPERM || e == ENOTSUP || e == EXDEV {
+                // Filesystems without hard links: rename (this copy is correct by construction).
+                if rename(temp, final) == 0 { break }
+            }
+            throw .io(operation: "link", path: final, errno: e)
+        }
+        if durability == .full { try POSIX.fsyncDirectory(folder) }
+    }
+
+    /// True when `final` holds exactly the right bytes. A wrong file is quarantined.
+    private func existingCopyIsGood(_ final: String, digest: Digest, size: Int64) throws(StoreError) -> Bool {
+        guard let existing = POSIX.fileSize(final) else { return false }
+        if existing == size, let (actual, _) = try? SHA256.hash(fileAt: final), actual == digest {
+            return true
+        }
+        try quarantine(final, digest: digest)
+        return false
+    }
+}

@@ -1,0 +1,106 @@
+import GRDB
+
+/// The ledger's schema as forward-only migrations.
+///
+/// Migrations are never edited once released: a change is a new migration appended to the
+/// list. A store that has migrations this build does not know was written by a newer bcli and
+/// is refused rather than guessed at.
+enum Schema {
+    static let runStates = RunState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+    static let stepStatuses = StepStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+    static let runKinds = RunKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+
+    /// A CHECK that a column holds a bare 64-hex digest (or NULL).
+    static func digestCheck(_ column: String) -> String {
+        "CHECK (\(column) IS NULL OR (length(\(column)) = 64 AND \(column) NOT GLOB '*[^0-9a-f]*'))"
+    }
+
+    static let v1 = """
+        CREATE TABLE object (
+            digest TEXT PRIMARY KEY \(digestCheck("digest")),
+            size INTEGER NOT NULL CHECK (size >= 0),
+            media_type TEXT,
+            created_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE run (
+            id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+            kind TEXT NOT NULL CHECK (kind IN (\(runKinds))),
+            parent_run_id TEXT REFERENCES run(id),
+            name TEXT,
+            manifest_digest TEXT REFERENCES object(digest) \(digestCheck("manifest_digest")),
+            manifest_path TEXT,
+            params_digest TEXT REFERENCES object(digest) \(digestCheck("params_digest")),
+            profile TEXT,
+            environment TEXT,
+            company TEXT,
+            base_url TEXT,
+            state TEXT NOT NULL CHECK (state IN (\(runStates))),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            tool_version TEXT NOT NULL,
+            durability TEXT NOT NULL CHECK (durability IN ('process','full')),
+            record_digest TEXT REFERENCES object(digest) \(digestCheck("record_digest")),
+            previous_record_digest TEXT \(digestCheck("previous_record_digest"))
+        );
+
+        CREATE TABLE step (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES run(id),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            name TEXT NOT NULL,
+            method TEXT NOT NULL,
+            url TEXT NOT NULL,
+            request_digest TEXT REFERENCES object(digest) \(digestCheck("request_digest")),
+            request_headers_digest TEXT REFERENCES object(digest) \(digestCheck("request_headers_digest")),
+            idempotency_key TEXT,
+            client_request_id TEXT NOT NULL,
+            if_match TEXT,
+            pre_image_digest TEXT REFERENCES object(digest) \(digestCheck("pre_image_digest")),
+            target_step_id INTEGER REFERENCES step(id),
+            intent_at TEXT NOT NULL,
+            outcome_at TEXT,
+            status TEXT CHECK (status IS NULL OR status IN (\(stepStatuses))),
+            http_status INTEGER,
+            response_digest TEXT REFERENCES object(digest) \(digestCheck("response_digest")),
+            response_headers_digest TEXT REFERENCES object(digest) \(digestCheck("response_headers_digest")),
+            etag TEXT,
+            record_id TEXT,
+            request_id TEXT,
+            ms_correlation_x TEXT,
+            correlation_request_id TEXT,
+            bc_error_code TEXT,
+            bc_error_message TEXT,
+            bc_correlation_id TEXT,
+            rollback_url TEXT,
+            error_message TEXT,
+            duration_ms INTEGER,
+            UNIQUE (run_id, seq),
+            CHECK ((outcome_at IS NULL) = (status IS NULL))
+        );
+
+        CREATE TABLE ref (
+            name TEXT PRIMARY KEY,
+            digest TEXT NOT NULL REFERENCES object(digest) \(digestCheck("digest")),
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+
+    static let v2 = """
+        CREATE INDEX run_started_at ON run (started_at);
+        CREATE INDEX run_parent ON run (parent_run_id) WHERE parent_run_id IS NOT NULL;
+        CREATE INDEX step_client_request_id ON step (client_request_id);
+        CREATE INDEX step_idempotency_key ON step (idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX step_target ON step (target_step_id) WHERE target_step_id IS NOT NULL;
+        """
+
+    /// Every migration, oldest first. Identifiers are permanent.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("1-core-tables") { db in try db.execute(sql: v1) }
+        m.registerMigration("2-lookup-indexes") { db in try db.execute(sql: v2) }
+        return m
+    }
+
+    static var latestIdentifier: String { migrator.migrations.last! }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+/// `bcli batch …`: run manifests and read, prove and maintain the ledger.
+struct BatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract: "Run YAML batches against Business Central and inspect the ledger.",
+        subcommands: [HashCommand.self, CatCommand.self, FsckCommand.self]
+    )
+}

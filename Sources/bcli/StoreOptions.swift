@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import Store
+
+/// `--store` and `--durability`, shared by every command that touches a store.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "The store folder (default: $BCLI_STORE, else $XDG_DATA_HOME/bcli, else ~/.local/share/bcli).",
+        valueName: "dir"))
+    var store: String?
+
+    @Option(name: .long, help: "process: survive a crash of bcli; full: also survive power loss (fsync).")
+    var durability: DurabilityOption = .process
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var storePath: String { StoreLocation.resolve(explicit: store, environment: environment) }
+
+    /// Opens the store, creating it on first use (commands that record runs).
+    func open() throws -> LedgerStore {
+        do { return try LedgerStore(root: storePath, durability: durability.value) } catch {
+            throw CLIFailure(.failure, "cannot open the store at \(storePath): \(error)")
+        }
+    }
+
+    /// Opens a store that must already exist (commands that only read).
+    func openExisting() throws -> LedgerStore {
+        let path = storePath
+        guard FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) else {
+            throw CLIFailure(.notFound, "no bcli store at \(path) — pass --store DIR or set BCLI_STORE to the folder a run used")
+        }
+        return try open()
+    }
+}
+
+enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
+    case process, full
+    var value: Durability { self == .full ? .full : .process }
+}
+
+/// `--format text|json` for commands that print tables.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
