@@ -81,7 +81,7 @@ let package = Package(
             dependencies: ["Hashing", "Store"],
             path: "Tests/Helpers/crash-writer"
         ),
-        .testTarget(name: "HashingTests", dependencies: ["Hashing"]),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing"]),
         .testTarget(name: "SandboxTests", dependencies: [
             "Sandbox", "Hashing",

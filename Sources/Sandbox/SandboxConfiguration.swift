@@ -108,6 +108,7 @@ public enum SandboxConfigurationError: Error, CustomStringConvertible, Equatable
     case invalidFault(spec: String, reason: String)
     case invalidSettings(path: String, reason: String)
     case dataDirectory(path: String, reason: String)
+    case invalidLogLevel(String)
 
     public var description: String {
         switch self {
@@ -121,6 +122,8 @@ public enum SandboxConfigurationError: Error, CustomStringConvertible, Equatable
             return "cannot read sandbox settings \(path): \(reason). Expected {\"clients\":[{\"client_id\":\"…\",\"client_secret\":\"…\"}]}"
         case .dataDirectory(let path, let reason):
             return "cannot use sandbox data directory \(path): \(reason). Pass a writable folder with --data"
+        case .invalidLogLevel(let text):
+            return "invalid log level '\(text)': use trace, debug, info, notice, warning, error or critical"
         }
     }
 }

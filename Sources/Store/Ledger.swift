@@ -17,13 +17,15 @@ public final class Ledger: Sendable {
         self.path = path
         self.durability = durability
         var config = Configuration()
-        config.journalMode = .wal
         config.busyMode = .timeout(10)
         config.foreignKeysEnabled = true
         config.readonly = readOnly
         config.label = "bcli.ledger"
         let sync = durability == .full ? "FULL" : "NORMAL"
         config.prepareDatabase { db in
+            // WAL and synchronous are set here, not through `journalMode = .wal`, because GRDB's
+            // WAL setup forces synchronous=NORMAL and `full` durability needs FULL.
+            if !readOnly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
         }
         do {

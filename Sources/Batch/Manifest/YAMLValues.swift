@@ -125,8 +125,8 @@ extension YAMLDocument {
             }
             return failed ? nil : .array(items)
         case .mapping(let mapping):
-            if mapping.tag.rawValue != Tag.Name.map.rawValue, mapping.tag.rawValue != "!" {
-                sink.error(location(node), "unsupported YAML tag '\(mapping.tag.rawValue)' on a mapping",
+            if node.tag.rawValue != Tag.Name.map.rawValue {
+                sink.error(location(node), "unsupported YAML tag '\(node.tag.rawValue)' on a mapping",
                            fix: "remove the tag")
                 return nil
             }

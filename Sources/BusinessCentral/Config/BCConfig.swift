@@ -100,6 +100,9 @@ public struct BCConfig: Sendable {
         if let profile = fileProfiles[name] { return profile }
         if name == BuiltinProfiles.sandboxName {
             var profile = BuiltinProfiles.sandbox(environment: environment)
+            if let url = profile.baseURL, let problem = BaseURL.problem(url) {
+                throw .invalidEnvironment(variable: BuiltinProfiles.sandboxURLVariable, message: problem)
+            }
             if let timeout = defaults.timeoutSeconds { profile.timeoutSeconds = timeout }
             return profile
         }

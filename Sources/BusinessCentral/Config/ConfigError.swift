@@ -14,6 +14,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case unknownProfile(name: String, known: [String], suggestion: String?, path: String)
     /// The built-in `sandbox` profile has no base URL yet.
     case sandboxNotStarted
+    /// An environment variable bcli reads has an unusable value.
+    case invalidEnvironment(variable: String, message: String)
 
     public var description: String {
         switch self {
@@ -34,6 +36,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
                 + "Pick one with -p/--profile or BCLI_PROFILE, or add [profiles.\(name)] to \(path)."
         case .sandboxNotStarted:
             return "the built-in sandbox profile has no base URL: set BCLI_SANDBOX_URL to a running `bcli sandbox serve`, or start one in-process and use `withBaseURL(_:)`."
+        case .invalidEnvironment(let variable, let message):
+            return "environment variable \(variable): \(message). Fix or unset it."
         }
     }
 

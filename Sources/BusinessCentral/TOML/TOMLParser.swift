@@ -124,7 +124,7 @@ private struct Parser {
             case .value(let value, let valueLine):
                 throw TOMLError(
                     line: headerLine,
-                    message: "[\(dotted(path))]: `\(segment)` is already a \(value.typeName) (line \(valueLine)), not a table")
+                    message: "[\(dotted(path))]: `\(segment)` is already defined as a value (\(value.typeName), line \(valueLine)), not a table")
             }
         }
         node.definedByHeader = true
@@ -159,7 +159,7 @@ private struct Parser {
             case .value(let existing, let existingLine):
                 throw TOMLError(
                     line: keyLine,
-                    message: "key `\(dotted(path))`: `\(segment)` is already a \(existing.typeName) (line \(existingLine))")
+                    message: "key `\(dotted(path))`: `\(segment)` is already defined as a value (\(existing.typeName), line \(existingLine))")
             }
         }
         let last = path[path.count - 1]

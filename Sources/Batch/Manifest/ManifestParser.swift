@@ -1,0 +1,525 @@
+import Hashing
+import Yams
+
+/// One pass over a composed manifest document, building the `Manifest` and collecting every
+/// diagnostic. Steps with errors are still built (with fallbacks) so later checks — duplicate
+/// names, references, params — run on the whole manifest.
+struct ManifestParser {
+    let doc: YAMLDocument
+    let bytes: [UInt8]
+    var sink: DiagnosticSink
+    /// Bounds JSON expansion across the whole document (aliases).
+    var budget = 1_000_000
+    /// Where each step's explicit `name:` value sits, by seq (for duplicate-name errors).
+    var nameLocations: [Int: SourceLocation] = [:]
+
+    /// Known misnamings that edit distance would not catch.
+    static let stepKeyAliases: [String: String] = [
+        "body": "data", "payload": "data", "json": "data", "fields": "data",
+        "query": "params", "options": "params", "odata": "params",
+        "if_match": "etag", "if-match": "etag", "ifmatch": "etag",
+        "idempotency-key": "idempotency_key", "idempotencykey": "idempotency_key",
+        "preimage": "pre_image", "pre-image": "pre_image",
+        "url": "endpoint", "path": "endpoint", "entity": "endpoint", "entityset": "endpoint",
+        "record_id": "id", "recordid": "id", "key": "id", "verb": "method", "type": "action",
+    ]
+
+    init(doc: YAMLDocument, bytes: [UInt8], sink: DiagnosticSink) {
+        self.doc = doc
+        self.bytes = bytes
+        self.sink = sink
+    }
+
+    mutating func parse() -> Manifest? {
+        guard let root = doc.root else {
+            sink.error(SourceLocation(path: doc.path, line: 1, column: 1), "the manifest is empty",
+                       fix: "add a steps: list, e.g. steps: [{action: get, endpoint: customers}]")
+            return nil
+        }
+        guard case .mapping(let top) = root else {
+            sink.error(doc.location(root), "the manifest must be a mapping with the keys name, params and steps; found \(kind(root))",
+                       fix: "start the file with steps: (and optionally name: and params:)")
+            return nil
+        }
+        var name = ManifestLoader.stem(of: doc.path)
+        var params: [ParamDeclaration] = []
+        var declaresParams = false
+        var stepsNode: Node?
+        for entry in doc.entries(of: top, sink: &sink) {
+            switch entry.key {
+            case "name":
+                if let s = string(entry.value, key: "name") {
+                    if s.isEmpty { sink.error(doc.location(entry.value), "'name' is empty", fix: "give the batch a name or remove name:") } else { name = s }
+                }
+            case "params":
+                declaresParams = true
+                params = parseParams(entry.value)
+            case "steps":
+                stepsNode = entry.value
+            default:
+                unknownKey(entry, known: ManifestLoader.topLevelKeys, where: "top-level", aliases: ["step": "steps", "parameters": "params", "vars": "params", "title": "name"])
+            }
+        }
+        var steps: [StepTemplate] = []
+        if let stepsNode {
+            steps = parseSteps(stepsNode)
+        } else {
+            sink.error(doc.location(root), "the manifest has no 'steps'",
+                       fix: "add a steps: list, e.g. steps: [{action: get, endpoint: customers}]")
+        }
+        checkNames(steps)
+        checkReferences(steps, params: params, declaresParams: declaresParams)
+        return Manifest(name: name, path: doc.path, bytes: bytes, params: params, declaresParams: declaresParams, steps: steps)
+    }
+
+    // MARK: params
+
+    mutating func parseParams(_ node: Node) -> [ParamDeclaration] {
+        if case .scalar = node, doc.isPlainScalar(node), node.scalar?.string == "" || node.scalar?.string == "~" || node.scalar?.string == "null" {
+            return []  // `params:` with nothing under it
+        }
+        guard case .mapping(let mapping) = node else {
+            sink.error(doc.location(node), "'params' must be a mapping of param names, found \(kind(node))",
+                       fix: "write params: { vendor_no: \"V0001\" } or one param per line")
+            return []
+        }
+        var result: [ParamDeclaration] = []
+        for entry in doc.entries(of: mapping, sink: &sink) {
+            let loc = doc.location(entry.keyNode)
+            if !TemplateSyntax.isSegment(entry.key) {
+                sink.error(loc, "param name '\(entry.key)' cannot be referenced",
+                           fix: "use only letters, digits, '_' and '-' in param names")
+            }
+            var description = ""
+            var defaultValue: JSONValue?
+            var required = false
+            if case .mapping(let declaration) = entry.value {
+                required = true
+                for field in doc.entries(of: declaration, sink: &sink) {
+                    switch field.key {
+                    case "description":
+                        description = string(field.value, key: "description") ?? ""
+                    case "default":
+                        if let v = doc.json(field.value, budget: &budget, sink: &sink) {
+                            defaultValue = v.isNull ? nil : v
+                            rejectTemplates(in: field.value, what: "param defaults")
+                        }
+                    case "required":
+                        required = bool(field.value, key: "required") ?? true
+                    default:
+                        let guess = Suggestion.closest(to: field.key, in: ManifestLoader.paramDeclarationKeys)
+                        sink.error(doc.location(field.keyNode),
+                                   "unknown key '\(field.key)' in the declaration of param '\(entry.key)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                                   fix: guess.map { "rename '\(field.key)' to '\($0)'" }
+                                       ?? "use description, default and required; for an object default write default: { … }")
+                    }
+                }
+            } else if let v = doc.json(entry.value, budget: &budget, sink: &sink) {
+                defaultValue = v.isNull ? nil : v
+                rejectTemplates(in: entry.value, what: "param defaults")
+            }
+            result.append(ParamDeclaration(name: entry.key, description: description, defaultValue: defaultValue,
+                                           required: required, location: loc))
+        }
+        return result
+    }
+
+    // MARK: steps
+
+    mutating func parseSteps(_ node: Node) -> [StepTemplate] {
+        guard case .sequence(let sequence) = node else {
+            if doc.isPlainScalar(node), ["", "~", "null"].contains(node.scalar!.string) {
+                sink.error(doc.location(node), "'steps' is empty", fix: "add at least one step under steps:")
+            } else {
+                sink.error(doc.location(node), "'steps' must be a list of steps, found \(kind(node))",
+                           fix: "write each step as a list item starting with '- '")
+            }
+            return []
+        }
+        if sequence.count == 0 {
+            sink.error(doc.location(node), "'steps' is empty", fix: "add at least one step under steps:")
+        }
+        var steps: [StepTemplate] = []
+        for (index, item) in sequence.enumerated() {
+            if let step = parseStep(item, seq: index + 1) { steps.append(step) }
+        }
+        return steps
+    }
+
+    mutating func parseStep(_ node: Node, seq: Int) -> StepTemplate? {
+        guard case .mapping(let mapping) = node else {
+            sink.error(doc.location(node), "step \(seq) must be a mapping (name, action, endpoint, …), found \(kind(node))",
+                       fix: "write the step as '- action: get' followed by its other keys")
+            return nil
+        }
+        let stepLoc = doc.location(node)
+        var fields: [StepRules.Field: SourceLocation] = [.step: stepLoc]
+        var name: String?
+        var method: MethodSpec = .literal(.get)
+        var methodKey: String?
+        var endpoint = ""
+        var endpointNode: Node?
+        var id: String?
+        var data: JSONValue?
+        var query = QueryTemplate()
+        var hasQuery = false
+        var etag: String?
+        var idempotencyKey: String?
+        var preImage = true
+        var preImageGiven = false
+        var templates: [(String, Mark?)] = []
+
+        for entry in doc.entries(of: mapping, sink: &sink) {
+            let valueLoc = doc.location(entry.value)
+            switch entry.key {
+            case "name":
+                if let s = string(entry.value, key: "name") {
+                    if s.isEmpty { sink.error(valueLoc, "step name is empty", fix: "give the step a name or remove name:") }
+                    else if TemplateSyntax.containsTemplate(s) { sink.error(valueLoc, "a step name cannot contain a reference", fix: "use a fixed name") }
+                    else { name = s; nameLocations[seq] = valueLoc }
+                }
+            case "action", "method":
+                if let first = methodKey {
+                    sink.error(doc.location(entry.keyNode), "step \(seq) declares both '\(first)' and '\(entry.key)'",
+                               fix: "keep one of them; they mean the same")
+                    continue
+                }
+                methodKey = entry.key
+                fields[.method] = valueLoc
+                guard let s = string(entry.value, key: entry.key) else { continue }
+                if TemplateSyntax.containsTemplate(s) {
+                    method = .template(s)
+                    templates.append((s, entry.value.mark))
+                } else if let verb = HTTPVerb(manifestValue: s) {
+                    method = .literal(verb)
+                } else {
+                    let guess = Suggestion.closest(to: s.lowercased(), in: HTTPVerb.allCases.map(\.manifestName))
+                    sink.error(valueLoc, "unknown \(entry.key) '\(s)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                               fix: "use get, post, patch or delete")
+                }
+            case "endpoint":
+                fields[.endpoint] = valueLoc
+                endpointNode = entry.value
+                if let s = string(entry.value, key: "endpoint") {
+                    endpoint = s
+                    if TemplateSyntax.containsTemplate(s) { templates.append((s, entry.value.mark)) }
+                }
+            case "id":
+                fields[.id] = valueLoc
+                if let s = string(entry.value, key: "id") {
+                    if s.isEmpty { sink.error(valueLoc, "'id' is empty", fix: "give the record id, e.g. id: ${{ steps.<earlier step>.id }}") }
+                    else {
+                        if let problem = EndpointPath.keyProblem(s), !TemplateSyntax.containsTemplate(s) {
+                            sink.error(valueLoc, "id '\(s)' \(problem)", fix: "give a single record id, e.g. a GUID")
+                        }
+                        id = s
+                        if TemplateSyntax.containsTemplate(s) { templates.append((s, entry.value.mark)) }
+                    }
+                }
+            case "data":
+                fields[.data] = valueLoc
+                data = parseData(entry.value, templates: &templates)
+            case "params":
+                fields[.params] = valueLoc
+                hasQuery = true
+                query = parseQuery(entry.value, templates: &templates)
+            case "etag":
+                fields[.etag] = valueLoc
+                if let s = string(entry.value, key: "etag") {
+                    if s.isEmpty { sink.error(valueLoc, "'etag' is empty", fix: "remove etag: to use the pre-image's ETag, or write etag: \"*\"") }
+                    etag = s
+                    if TemplateSyntax.containsTemplate(s) { templates.append((s, entry.value.mark)) }
+                }
+            case "idempotency_key":
+                fields[.idempotencyKey] = valueLoc
+                if let s = string(entry.value, key: "idempotency_key") {
+                    if s.isEmpty { sink.error(valueLoc, "'idempotency_key' is empty", fix: "give a key unique to this write, or remove it") }
+                    idempotencyKey = s
+                    if TemplateSyntax.containsTemplate(s) { templates.append((s, entry.value.mark)) }
+                }
+            case "pre_image":
+                fields[.preImage] = valueLoc
+                preImageGiven = true
+                preImage = bool(entry.value, key: "pre_image") ?? true
+            default:
+                if ManifestLoader.queryKeys.contains(entry.key) {
+                    sink.error(doc.location(entry.keyNode), "'\(entry.key)' is a query option and must sit under the step's params:",
+                               fix: "write params: { \(entry.key): … }")
+                } else {
+                    unknownKey(entry, known: ManifestLoader.stepKeys, where: "step", aliases: Self.stepKeyAliases)
+                }
+            }
+        }
+
+        if endpointNode == nil {
+            sink.error(stepLoc, "step \(seq) has no 'endpoint'", fix: "add endpoint: with the entity set, e.g. endpoint: customers")
+        }
+        var endpointPath: EndpointPath?
+        if let endpointNode, !endpoint.isEmpty || endpointNode.scalar != nil {
+            switch EndpointPath.parse(Self.placeholdered(endpoint)) {
+            case .success(let p): endpointPath = p
+            case .failure(let e): sink.error(doc.location(endpointNode), e.message, fix: e.fix)
+            }
+        }
+
+        let stepName = name ?? "step_\(seq)"
+        if case .literal(let verb) = method {
+            let shape = StepRules.Shape(verb: verb, endpoint: endpointPath, hasID: id != nil, hasData: data != nil || fields[.data] != nil,
+                                        hasQuery: hasQuery, hasETag: fields[.etag] != nil,
+                                        hasIdempotencyKey: fields[.idempotencyKey] != nil, preImageGiven: preImageGiven)
+            for violation in StepRules.violations(shape, stepName: stepName) {
+                sink.error(fields[violation.field] ?? stepLoc, violation.message, fix: violation.fix)
+            }
+        }
+
+        var references: [Reference] = []
+        for (text, mark) in templates {
+            switch TemplateSyntax.parse(text) {
+            case .failure(let e):
+                sink.error(doc.location(of: e.snippet, inScalarAt: mark), e.message, fix: e.fix)
+            case .success(let parts):
+                for case .reference(let r) in parts {
+                    references.append(Reference(namespace: r.namespace, name: r.name, path: r.path, text: r.text,
+                                                location: doc.location(of: r.text, inScalarAt: mark)))
+                }
+            }
+        }
+
+        return StepTemplate(seq: seq, name: stepName, nameIsAssigned: name == nil, method: method, endpoint: endpoint,
+                            id: id, data: data, query: query, etag: etag, idempotencyKey: idempotencyKey,
+                            preImage: preImage, location: stepLoc, references: references)
+    }
+
+    /// `data:` is a mapping (its strings may hold references) or a string that is exactly one
+    /// reference resolving to an object at run time.
+    mutating func parseData(_ node: Node, templates: inout [(String, Mark?)]) -> JSONValue? {
+        switch node {
+        case .mapping:
+            collectTemplates(node, into: &templates)
+            return doc.json(node, budget: &budget, sink: &sink)
+        case .scalar(let scalar) where TemplateSyntax.containsTemplate(scalar.string):
+            if case .success(let parts) = TemplateSyntax.parse(scalar.string), TemplateSyntax.exactReference(parts) == nil {
+                sink.error(doc.location(node), "'data' must be a mapping of fields or exactly one reference",
+                           fix: "write data: { field: value } or data: ${{ steps.<step>.<path> }}")
+                return nil
+            }
+            templates.append((scalar.string, node.mark))
+            return .string(scalar.string)
+        default:
+            sink.error(doc.location(node), "'data' must be a mapping of fields, found \(kind(node))",
+                       fix: "write data: { displayName: \"Contoso\" } or one field per line")
+            return nil
+        }
+    }
+
+    mutating func parseQuery(_ node: Node, templates: inout [(String, Mark?)]) -> QueryTemplate {
+        var query = QueryTemplate()
+        guard case .mapping(let mapping) = node else {
+            sink.error(doc.location(node), "step 'params' must be a mapping of query options, found \(kind(node))",
+                       fix: "write params: { filter: \"…\", top: 10 }")
+            return query
+        }
+        for entry in doc.entries(of: mapping, sink: &sink) {
+            switch entry.key {
+            case "filter":
+                query.filter = queryString(entry, templates: &templates, allowList: false)
+            case "select":
+                query.select = queryString(entry, templates: &templates, allowList: true)
+            case "orderby":
+                query.orderby = queryString(entry, templates: &templates, allowList: true)
+            case "expand":
+                query.expand = queryString(entry, templates: &templates, allowList: true)
+            case "top", "skip":
+                let value = queryInt(entry, templates: &templates)
+                if entry.key == "top" { query.top = value } else { query.skip = value }
+            default:
+                unknownKey(entry, known: ManifestLoader.queryKeys, where: "query option", aliases: ["limit": "top", "offset": "skip", "order": "orderby", "order_by": "orderby", "where": "filter", "fields": "select"])
+            }
+        }
+        return query
+    }
+
+    mutating func queryString(_ entry: MappingEntry, templates: inout [(String, Mark?)], allowList: Bool) -> String? {
+        if allowList, case .sequence(let seq) = entry.value {
+            var items: [String] = []
+            for item in seq {
+                guard let s = string(item, key: "\(entry.key) item") else { continue }
+                if TemplateSyntax.containsTemplate(s) { templates.append((s, item.mark)) }
+                items.append(s)
+            }
+            return items.joined(separator: ",")
+        }
+        guard case .scalar(let scalar) = entry.value, case .string(let s)? = doc.scalarValue(entry.value, sink: &sink) else {
+            if entry.value.scalar == nil || doc.scalarValue(entry.value, sink: &sink) != nil {
+                sink.error(doc.location(entry.value), "'\(entry.key)' must be a string\(allowList ? " or a list of strings" : ""), found \(kind(entry.value))",
+                           fix: allowList ? "write \(entry.key): \"a,b\" or \(entry.key): [a, b]" : "quote the value: \(entry.key): \"…\"")
+            }
+            return nil
+        }
+        if TemplateSyntax.containsTemplate(s) { templates.append((s, scalar.mark)) }
+        return s
+    }
+
+    mutating func queryInt(_ entry: MappingEntry, templates: inout [(String, Mark?)]) -> IntTemplate? {
+        let loc = doc.location(entry.value)
+        switch doc.scalarValue(entry.value, sink: &sink) {
+        case .number(let d)? where d == d.rounded() && d >= 0 && d <= CoreSchema.maxExactInteger:
+            return .literal(Int(d))
+        case .string(let s)? where TemplateSyntax.containsTemplate(s):
+            templates.append((s, entry.value.mark))
+            return .template(s)
+        case nil where entry.value.scalar != nil:
+            return nil  // already reported
+        default:
+            sink.error(loc, "'\(entry.key)' must be a whole number of at least 0, found \(kind(entry.value))",
+                       fix: "write \(entry.key): 10")
+            return nil
+        }
+    }
+
+    // MARK: whole-manifest checks
+
+    mutating func checkNames(_ steps: [StepTemplate]) {
+        var firstByName: [String: StepTemplate] = [:]
+        for step in steps {
+            if let first = firstByName[step.name] {
+                if step.nameIsAssigned {
+                    sink.error(step.location, "step \(step.seq) has no name and its automatic name '\(step.name)' is already used by step \(first.seq) (line \(first.location.line))",
+                               fix: "give step \(step.seq) a name:")
+                } else {
+                    let firstLine = (nameLocations[first.seq] ?? first.location).line
+                    sink.error(nameLocations[step.seq] ?? step.location, "duplicate step name '\(step.name)' (also step \(first.seq) at line \(firstLine))",
+                               fix: "give each step a unique name")
+                }
+            } else {
+                firstByName[step.name] = step
+            }
+        }
+    }
+
+    mutating func checkReferences(_ steps: [StepTemplate], params: [ParamDeclaration], declaresParams: Bool) {
+        var seqByName: [String: Int] = [:]
+        for step in steps where seqByName[step.name] == nil { seqByName[step.name] = step.seq }
+        let declared = Set(params.map(\.name))
+        for step in steps {
+            for ref in step.references {
+                switch ref.namespace {
+                case .steps:
+                    if ref.name == step.name {
+                        sink.error(ref.location, "step '\(step.name)' refers to itself in \(ref.text)",
+                                   fix: "reference an earlier step; a step's own output does not exist yet")
+                    } else if let target = seqByName[ref.name] {
+                        if target > step.seq {
+                            sink.error(ref.location, "\(ref.text) refers to step '\(ref.name)' (step \(target)), which runs after step '\(step.name)' (step \(step.seq))",
+                                       fix: "move step '\(ref.name)' before step '\(step.name)', or reference an earlier step")
+                        }
+                    } else {
+                        let earlier = steps.filter { $0.seq < step.seq }.map(\.name)
+                        let guess = Suggestion.closest(to: ref.name, in: steps.map(\.name))
+                        sink.error(ref.location, "\(ref.text) refers to unknown step '\(ref.name)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                                   fix: earlier.isEmpty ? "this step has no earlier steps to reference" : "reference one of the earlier steps: \(Suggestion.list(earlier))")
+                    }
+                case .params:
+                    if declaresParams, !declared.contains(ref.name) {
+                        let guess = Suggestion.closest(to: ref.name, in: declared)
+                        sink.error(ref.location, "\(ref.text) refers to undeclared param '\(ref.name)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                                   fix: guess.map { "write params.\($0)" } ?? "declare '\(ref.name)' under the top-level params:")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: helpers
+
+    /// Replaces every reference with a neutral identifier so a templated endpoint's shape can be
+    /// checked before run time (`purchaseInvoices(${{ steps.x.id }})/purchaseInvoiceLines`).
+    static func placeholdered(_ text: String) -> String {
+        guard TemplateSyntax.containsTemplate(text), case .success(let parts) = TemplateSyntax.parse(text) else { return text }
+        return parts.map { part in
+            switch part {
+            case .literal(let s): return s
+            case .reference: return "ref"
+            }
+        }.joined()
+    }
+
+    /// A scalar value meant as text. Strings, and numbers written plainly (kept as written, so
+    /// `id: 10000` is "10000"), are accepted; null, booleans, lists and mappings are not.
+    mutating func string(_ node: Node, key: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            sink.error(doc.location(node), "'\(key)' must be a string, found \(kind(node))", fix: "write \(key): \"…\"")
+            return nil
+        }
+        switch doc.scalarValue(node, sink: &sink) {
+        case .string(let s)?: return s
+        case .number?: return scalar.string
+        case nil: return nil
+        case let other?:
+            sink.error(doc.location(node), "'\(key)' must be a string, found \(other.typeName) '\(scalar.string)'",
+                       fix: "quote it if you mean the text: \(key): \"\(scalar.string)\"")
+            return nil
+        }
+    }
+
+    /// `true` or `false` (YAML 1.2: `yes`/`no` are strings, not booleans).
+    mutating func bool(_ node: Node, key: String) -> Bool? {
+        if case .bool(let b)? = node.scalar != nil ? doc.scalarValue(node, sink: &sink) : nil { return b }
+        sink.error(doc.location(node), "'\(key)' must be true or false, found \(kind(node))", fix: "write \(key): true or \(key): false")
+        return nil
+    }
+
+    mutating func unknownKey(_ entry: MappingEntry, known: [String], where context: String, aliases: [String: String]) {
+        let guess = Suggestion.closest(to: entry.key, in: known) ?? aliases[entry.key.lowercased()]
+        sink.error(doc.location(entry.keyNode),
+                   "unknown \(context) key '\(entry.key)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                   fix: guess.map { "rename '\(entry.key)' to '\($0)'" } ?? "use one of: \(known.joined(separator: ", "))")
+    }
+
+    /// Every string (value or key) under `node` that contains `${{`, with where it starts.
+    mutating func collectTemplates(_ node: Node, into out: inout [(String, Mark?)]) {
+        switch node {
+        case .scalar(let s):
+            if TemplateSyntax.containsTemplate(s.string) { out.append((s.string, s.mark)) }
+        case .sequence(let seq):
+            for item in seq { collectTemplates(item, into: &out) }
+        case .mapping(let mapping):
+            for (key, value) in mapping {
+                if let k = key.scalar?.string, TemplateSyntax.containsTemplate(k) {
+                    sink.error(doc.location(key), "references are not allowed in keys ('\(k)')",
+                               fix: "use a fixed key; only values may contain ${{ }}")
+                }
+                collectTemplates(value, into: &out)
+            }
+        case .alias:
+            break
+        }
+    }
+
+    mutating func rejectTemplates(in node: Node, what: String) {
+        var found: [(String, Mark?)] = []
+        collectTemplates(node, into: &found)
+        for (text, mark) in found {
+            sink.error(doc.location(of: "${{", inScalarAt: mark), "references are not allowed in \(what) ('\(text)')",
+                       fix: "use a fixed value; references are resolved in steps only")
+        }
+    }
+
+    /// "a list", "a mapping", "the string 'x'", "the number 5" … for messages.
+    func kind(_ node: Node) -> String {
+        switch node {
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        case .scalar(let s):
+            var scratch = DiagnosticSink()
+            switch doc.scalarValue(node, sink: &scratch) {
+            case .string?: return "the string '\(s.string)'"
+            case .number?: return "the number \(s.string)"
+            case .bool?: return "the boolean \(s.string)"
+            case .null?: return s.string.isEmpty ? "nothing" : "null"
+            default: return "'\(s.string)'"
+            }
+        }
+    }
+}

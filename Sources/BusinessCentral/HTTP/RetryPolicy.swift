@@ -1,0 +1,105 @@
+/// When and how long to wait before sending a request again.
+///
+/// Rules (pure functions, so they are tested without a network):
+/// - statuses 429, 503, 504 are retried, waiting `Retry-After` (seconds) when the server sends
+///   it, else exponential backoff with jitter; a `Retry-After` longer than `maxRetryAfter` stops
+///   the retries and returns the response to the caller;
+/// - a connection failure is retried;
+/// - but a request that is not `idempotent` (a POST/PATCH/DELETE without an idempotency key) is
+///   retried ONLY when it provably never left this machine (connection refused, DNS, connect
+///   timeout). After it may have been sent, its outcome is unknown and the caller must decide.
+public struct RetryPolicy: Sendable, Equatable {
+    /// Total sends, first one included (1 = never retry).
+    public var maxAttempts: Int
+    /// Backoff before the 2nd attempt; doubles for each further attempt.
+    public var baseDelay: Duration
+    /// Cap of a computed backoff (not of `Retry-After`).
+    public var maxDelay: Duration
+    /// Fraction of the backoff randomised either way (0.25 → 75 %…125 %).
+    public var jitter: Double
+    /// The longest `Retry-After` honoured by waiting.
+    public var maxRetryAfter: Duration
+    public var retryableStatuses: Set<Int>
+
+    public init(
+        maxAttempts: Int = 4,
+        baseDelay: Duration = .seconds(1),
+        maxDelay: Duration = .seconds(30),
+        jitter: Double = 0.25,
+        maxRetryAfter: Duration = .seconds(120),
+        retryableStatuses: Set<Int> = [429, 503, 504]
+    ) {
+        self.maxAttempts = max(1, maxAttempts)
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+        self.jitter = min(max(jitter, 0), 1)
+        self.maxRetryAfter = maxRetryAfter
+        self.retryableStatuses = retryableStatuses
+    }
+
+    public static let `default` = RetryPolicy()
+    /// Never retry.
+    public static let none = RetryPolicy(maxAttempts: 1)
+
+    public enum Decision: Sendable, Equatable {
+        case retry(after: Duration)
+        case stop
+    }
+
+    /// After attempt number `attempt` (1-based) got `status`.
+    /// - Parameter random: a value in 0..<1 for the jitter (injected for tests).
+    public func decision(
+        afterStatus status: Int, retryAfter: String?, idempotent: Bool, attempt: Int, random: Double
+    ) -> Decision {
+        guard attempt < maxAttempts, retryableStatuses.contains(status), idempotent else { return .stop }
+        if let retryAfter, let wait = Self.parseRetryAfter(retryAfter) {
+            return wait <= maxRetryAfter ? .retry(after: wait) : .stop
+        }
+        return .retry(after: backoff(afterAttempt: attempt, random: random))
+    }
+
+    /// After attempt number `attempt` failed without a response.
+    /// - Parameter requestMaybeSent: false only when the request provably never left (see
+    ///   `TransportFailure.requestMaybeSent`).
+    public func decision(
+        afterFailure kind: TransportFailure.Kind, requestMaybeSent: Bool, idempotent: Bool, attempt: Int, random: Double
+    ) -> Decision {
+        guard attempt < maxAttempts, kind != .cancelled, kind != .invalidRequest else { return .stop }
+        guard idempotent || !requestMaybeSent else { return .stop }
+        return .retry(after: backoff(afterAttempt: attempt, random: random))
+    }
+
+    /// `baseDelay · 2^(attempt-1)`, capped at `maxDelay`, times a jitter factor in
+    /// `[1 - jitter, 1 + jitter)`.
+    public func backoff(afterAttempt attempt: Int, random: Double) -> Duration {
+        let base = Self.seconds(baseDelay)
+        let cap = Self.seconds(maxDelay)
+        let exponential = min(cap, base * Double(1 << min(max(attempt - 1, 0), 30)))
+        let factor = 1 - jitter + 2 * jitter * min(max(random, 0), 1)
+        return .milliseconds(Int64((exponential * factor * 1000).rounded()))
+    }
+
+    /// `Retry-After` as a delay: a non-negative integer number of seconds (the form BC sends).
+    /// HTTP-dates and anything else → nil (the computed backoff applies).
+    public static func parseRetryAfter(_ value: String) -> Duration? {
+        let trimmed = value.trimmingWhitespace()
+        guard !trimmed.isEmpty, trimmed.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let seconds = Int64(trimmed)
+        else { return nil }
+        return .seconds(seconds)
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let c = d.components
+        return Double(c.seconds) + Double(c.attoseconds) / 1e18
+    }
+}
+
+extension String {
+    fileprivate func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,287 @@
+import Foundation
+import HTTPTypes
+import Hashing
+import Hummingbird
+
+/// What an API handler produced, and whether it committed a write (for commit-then-drop).
+struct APIResult {
+    var response: Response
+    var committedWrite: Bool
+}
+
+/// One seeded company.
+struct SandboxCompany: Sendable {
+    var id: String
+    var name: String
+
+    var json: JSONValue {
+        [
+            "id": .string(id),
+            "systemVersion": "24.0.16410.0",
+            "timestamp": 1,
+            "name": .string(name),
+            "displayName": .string(name),
+            "businessProfileId": "",
+            "systemCreatedAt": "2024-01-01T00:00:00Z",
+            "systemCreatedBy": .string(EntitySetDefinition.emptyGUID),
+            "systemModifiedAt": "2024-01-01T00:00:00Z",
+            "systemModifiedBy": .string(EntitySetDefinition.emptyGUID),
+        ]
+    }
+
+    static let seeded = [SandboxCompany(id: SandboxDefaults.companyID, name: SandboxDefaults.companyName)]
+}
+
+/// The parsed parts of an API request the CRUD handlers need.
+struct APIRequest {
+    var method: HTTPRequest.Method
+    var path: String
+    var query: [(name: String, value: String)]
+    var headers: HTTPFields
+    var body: [UInt8]
+    var clientRequestID: String?
+    var requestID: String
+    /// `http://host:port` as the client addressed us, for `@odata.context` and `Location`.
+    var origin: String
+}
+
+/// Companies and entity-set CRUD with BC's semantics (ETags, If-Match, keys, series, errors).
+struct APIHandler: Sendable {
+    let store: EntityStore
+    let tenant: String
+    let environment: String
+    let companies: [SandboxCompany]
+
+    func handle(_ request: APIRequest, tenant requestTenant: String?, environment requestEnvironment: String,
+                namespace: APINamespace, resources: [ResourceSegment]) async throws -> APIResult
+    {
+        if let requestTenant, requestTenant.lowercased() != tenant.lowercased() {
+            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
+                                  message: "Tenant '\(requestTenant)' is not served here; the sandbox tenant is '\(tenant)'.")
+        }
+        guard requestEnvironment.lowercased() == environment.lowercased() else {
+            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
+                                  message: "Environment '\(requestEnvironment)' does not exist; the sandbox environment is '\(environment)'.")
+        }
+        let apiRoot = request.origin + apiRootPath(request.path)
+        var rest = resources[...]
+        let company: SandboxCompany
+        if let first = rest.first, first.name == "companies" {
+            guard let key = first.key else {
+                guard rest.count == 1 else { throw SandboxAPIError.segmentNotFound(rest[rest.startIndex + 1].name) }
+                guard request.method == .get else { throw SandboxAPIError.methodNotAllowed(request.method, "companies") }
+                _ = try QueryOptions.parse(request.query, collection: true, set: nil)
+                return APIResult(response: try jsonResponse(.ok, [
+                    "@odata.context": .string(apiRoot + "/$metadata#companies"),
+                    "value": .array(companies.map(\.json)),
+                ]), committedWrite: false)
+            }
+            company = try findCompany(key)
+            rest = rest.dropFirst()
+            if rest.isEmpty {
+                guard request.method == .get else { throw SandboxAPIError.methodNotAllowed(request.method, "a company") }
+                var json = company.json.objectValue ?? [:]
+                json["@odata.context"] = .string(apiRoot + "/$metadata#companies/$entity")
+                return APIResult(response: try jsonResponse(.ok, .object(json)), committedWrite: false)
+            }
+        } else if let companyParameter = request.query.first(where: { $0.name == "company" })?.value {
+            company = try findCompany(companyParameter)
+        } else if rest.isEmpty {
+            throw SandboxAPIError.segmentNotFound("api")
+        } else {
+            throw SandboxAPIError.badRequest("No company specified: address companies({id})/\(rest.first!.name) or add ?company=<id>.")
+        }
+
+        // Entity set, possibly below a parent: set | set(id) | parent(id)/child | parent(id)/child(id)
+        let definition: EntitySetDefinition
+        var parentID: String?
+        var entityKey: String?
+        var setSegment: ResourceSegment
+        switch rest.count {
+        case 1:
+            setSegment = rest[rest.startIndex]
+            definition = try lookup(setSegment.name, namespace: namespace)
+        case 2:
+            let parentSegment = rest[rest.startIndex]
+            setSegment = rest[rest.startIndex + 1]
+            let parentDefinition = try lookup(parentSegment.name, namespace: namespace)
+            guard let parentKey = parentSegment.key,
+                  namespace == .standard, let child = EntityCatalog.child(setSegment.name, of: parentDefinition.name)
+            else { throw SandboxAPIError.segmentNotFound(setSegment.name) }
+            let pid = try guid(parentKey)
+            guard try await store.get(company: company.id, set: parentDefinition.name, id: pid) != nil else {
+                throw SandboxAPIError.recordNotFound(parentDefinition.displayName, id: pid)
+            }
+            parentID = pid
+            definition = child
+        default:
+            throw SandboxAPIError.segmentNotFound(rest.last!.name)
+        }
+        if let key = setSegment.key { entityKey = try guid(key) }
+        let setKey = namespace.storagePrefix + definition.name
+        let context = WriteContext(method: request.method.rawValue, path: request.path,
+                                   clientRequestID: request.clientRequestID, requestID: request.requestID)
+        let contextBase = apiRoot + "/$metadata#companies(\(company.id))/\(definition.name)"
+
+        guard let id = entityKey else {
+            switch request.method {
+            case .get:
+                let options = try QueryOptions.parse(request.query, collection: true, set: definition)
+                let all = try await store.list(company: company.id, set: setKey, parentID: parentID).map(\.json)
+                let (items, total) = options.apply(to: all)
+                var body: [String: JSONValue] = [
+                    "@odata.context": .string(contextBase),
+                    "value": .array(items.map { .object(options.project($0)) }),
+                ]
+                if options.count { body["@odata.count"] = .number(Double(total)) }
+                return APIResult(response: try jsonResponse(.ok, .object(body)), committedWrite: false)
+            case .post:
+                _ = try QueryOptions.parse(request.query, collection: false, set: definition)
+                var fields = try bodyFields(request.body, definition: definition)
+                var parent: (field: String, id: String)?
+                if let link = definition.parent {
+                    if let parentID {
+                        parent = (link.field, parentID)
+                    } else {
+                        guard let given = fields[link.field]?.stringValue, ODataLiteral.isGUID(given) else {
+                            throw SandboxAPIError.badRequest("'\(link.field)' is required: the \(definition.displayName) must belong to a \(link.set) record (or POST to \(link.set)({id})/\(definition.name)).")
+                        }
+                        let pid = given.lowercased()
+                        guard try await store.get(company: company.id, set: link.set, id: pid) != nil else {
+                            throw SandboxAPIError.recordNotFound(EntityCatalog.standard[link.set]?.displayName ?? link.set, id: pid)
+                        }
+                        parent = (link.field, pid)
+                    }
+                }
+                if let schema = definition.fields {
+                    var full: [String: JSONValue] = [:]
+                    for (name, type) in schema { full[name] = type.defaultValue }
+                    for (name, value) in fields { full[name] = value }
+                    fields = full
+                }
+                let entity = try await store.create(company: company.id, setKey: setKey, definition: definition,
+                                                    fields: fields, parent: parent, context: context)
+                var headers: HTTPFields = [.eTag: entity.etag]
+                headers[.location] = apiRoot + "/companies(\(company.id))/\(definition.name)(\(entity.id))"
+                return APIResult(response: try entityResponse(.created, entity, context: contextBase, request: request,
+                                                              options: nil, extraHeaders: headers), committedWrite: true)
+            default:
+                throw SandboxAPIError.methodNotAllowed(request.method, "the \(definition.name) collection")
+            }
+        }
+
+        switch request.method {
+        case .get:
+            let options = try QueryOptions.parse(request.query, collection: false, set: definition)
+            guard let entity = try await store.get(company: company.id, set: setKey, id: id),
+                  parentID == nil || entity.fields[definition.parent?.field ?? ""]?.stringValue == parentID
+            else { throw SandboxAPIError.recordNotFound(definition.displayName, id: id) }
+            return APIResult(response: try entityResponse(.ok, entity, context: contextBase, request: request,
+                                                          options: options, extraHeaders: [:]), committedWrite: false)
+        case .patch:
+            _ = try QueryOptions.parse(request.query, collection: false, set: definition)
+            guard let ifMatch = IfMatch(header: request.headers[.ifMatch]) else { throw SandboxAPIError.missingIfMatch }
+            let changes = try bodyFields(request.body, definition: definition)
+            let entity = try await store.update(company: company.id, setKey: setKey, definition: definition, id: id,
+                                                ifMatch: ifMatch, changes: changes, context: context)
+            return APIResult(response: try entityResponse(.ok, entity, context: contextBase, request: request,
+                                                          options: nil, extraHeaders: [.eTag: entity.etag]),
+                             committedWrite: true)
+        case .delete:
+            _ = try QueryOptions.parse(request.query, collection: false, set: definition)
+            guard let ifMatch = IfMatch(header: request.headers[.ifMatch]) else { throw SandboxAPIError.missingIfMatch }
+            try await store.delete(company: company.id, setKey: setKey, definition: definition, id: id,
+                                   ifMatch: ifMatch, context: context)
+            return APIResult(response: Response(status: .noContent), committedWrite: true)
+        default:
+            throw SandboxAPIError.methodNotAllowed(request.method, "a \(definition.displayName) record")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// The path up to and including `/api/v2.0` (or `/api/{publisher}/{group}/{version}`).
+    private func apiRootPath(_ path: String) -> String {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard let apiIndex = segments.firstIndex(of: "api") else { return path }
+        let count = segments.count > apiIndex + 1 && segments[apiIndex + 1] == "v2.0" ? apiIndex + 2 : apiIndex + 4
+        return "/" + segments.prefix(min(count, segments.count)).joined(separator: "/")
+    }
+
+    private func findCompany(_ key: String) throws -> SandboxCompany {
+        let trimmed = key.hasPrefix("'") && key.hasSuffix("'") && key.count >= 2 ? String(key.dropFirst().dropLast()) : key
+        if let match = companies.first(where: { $0.id == trimmed.lowercased() || $0.name == trimmed }) { return match }
+        if ODataLiteral.isGUID(trimmed) { throw SandboxAPIError.recordNotFound("Company", id: trimmed.lowercased()) }
+        throw SandboxAPIError.badRequest("Bad Request - Error in query syntax: '\(key)' is not a company id.")
+    }
+
+    private func guid(_ key: String) throws -> String {
+        guard ODataLiteral.isGUID(key) else {
+            throw SandboxAPIError.badRequest("Bad Request - Error in query syntax: the key '\(key)' is not a GUID.")
+        }
+        return key.lowercased()
+    }
+
+    private func lookup(_ name: String, namespace: APINamespace) throws -> EntitySetDefinition {
+        switch namespace {
+        case .standard:
+            guard let definition = EntityCatalog.standard[name] else { throw SandboxAPIError.segmentNotFound(name) }
+            return definition
+        case .custom:
+            guard !name.isEmpty, !name.hasPrefix("$"), !name.contains(".") else { throw SandboxAPIError.segmentNotFound(name) }
+            return EntitySetDefinition(customName: name)
+        }
+    }
+
+    /// The client-settable fields of a request body; server-owned ones are dropped, unknown or
+    /// mistyped ones are a 400 as in BC.
+    private func bodyFields(_ body: [UInt8], definition: EntitySetDefinition) throws -> [String: JSONValue] {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: body)
+        } catch {
+            throw SandboxAPIError.badRequest("Invalid Request Body: \(error.description)")
+        }
+        guard case .object(var fields) = value else {
+            throw SandboxAPIError.badRequest("Invalid Request Body: a JSON object is required, got \(value.typeName).")
+        }
+        for name in fields.keys where EntitySetDefinition.serverOwned.contains(name) || name.hasPrefix("@odata.") {
+            fields[name] = nil
+        }
+        if let schema = definition.fields {
+            for (name, value) in fields {
+                guard let type = schema[name] else {
+                    throw SandboxAPIError.badRequest("The property '\(name)' does not exist on type 'Microsoft.NAV.\(definition.typeName)'. Make sure to only use property names that are defined by the type.")
+                }
+                guard type.accepts(value) else {
+                    throw SandboxAPIError.badRequest("Cannot convert the value of property '\(name)' (\(value.typeName)) to the expected type '\(type.edmName)'.")
+                }
+            }
+        }
+        return fields
+    }
+
+    private func entityResponse(_ status: HTTPResponse.Status, _ entity: StoredEntity, context: String, request: APIRequest,
+                                options: QueryOptions?, extraHeaders: HTTPFields) throws -> Response
+    {
+        var headers = extraHeaders
+        headers[.eTag] = entity.etag
+        if status != .ok || request.method != .get,
+           let prefer = request.headers[HTTPField.Name("Prefer")!], prefer.lowercased().contains("return-no-content")
+        {
+            headers[HTTPField.Name("Preference-Applied")!] = "return-no-content"
+            return Response(status: .noContent, headers: headers)
+        }
+        var json = options?.project(entity.json) ?? entity.json
+        json["@odata.context"] = .string(context + "/$entity")
+        return try jsonResponse(status, .object(json), headers: headers)
+    }
+}
+
+/// A JSON response in BC's content type, serialised canonically (sorted keys).
+func jsonResponse(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) throws -> Response {
+    var headers = headers
+    headers[.contentType] = "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8"
+    let bytes = try value.canonicalBytes()
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+}

@@ -1,0 +1,368 @@
+import Foundation
+import GRDB
+import Hashing
+
+/// One stored record: the fields a client may set, plus what the server owns.
+struct StoredEntity: Sendable {
+    var id: String
+    var etag: String
+    var lastModified: String
+    var fields: [String: JSONValue]
+
+    /// The entity as BC returns it: fields plus `id`, `lastModifiedDateTime` and `@odata.etag`.
+    var json: [String: JSONValue] {
+        var object = fields
+        object["id"] = .string(id)
+        object["lastModifiedDateTime"] = .string(lastModified)
+        object["@odata.etag"] = .string(etag)
+        return object
+    }
+}
+
+/// What the journal records about the request that caused a write.
+struct WriteContext: Sendable {
+    var method: String
+    var path: String
+    var clientRequestID: String?
+    var requestID: String
+}
+
+/// How a PATCH or DELETE names the version it expects.
+enum IfMatch: Sendable {
+    case any
+    case etags([String])
+
+    /// Parses the `If-Match` header; nil when absent (the caller answers 400 BadRequest_InvalidToken).
+    init?(header: String?) {
+        guard let header, !header.trimmingWhitespace.isEmpty else { return nil }
+        if header.trimmingWhitespace == "*" {
+            self = .any
+        } else {
+            self = .etags(header.split(separator: ",").map { $0.trimmingWhitespace })
+        }
+    }
+
+    func matches(_ etag: String) -> Bool {
+        switch self {
+        case .any: return true
+        case .etags(let list):
+            let ours = IfMatch.opaque(etag)
+            return list.contains { IfMatch.opaque($0) == ours }
+        }
+    }
+
+    /// The quoted opaque part, ignoring the weakness marker (`W/"x"` and `"x"` match).
+    static func opaque(_ tag: String) -> String {
+        tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag
+    }
+}
+
+/// Records, number series, the journal and issued tokens, in SQLite (GRDB).
+///
+/// Why SQLite even in memory: one code path, real transactions (the ETag check, the key check,
+/// the write and its journal line commit together or not at all), and with `--data` other
+/// processes and later runs see the same records (WAL mode, busy timeout).
+final class EntityStore: Sendable {
+    let writer: any DatabaseWriter
+
+    init(dataDirectory: String?) throws(SandboxConfigurationError) {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.label = "bcli-sandbox"
+        do {
+            if let dataDirectory {
+                try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+                let path = (dataDirectory as NSString).appendingPathComponent("sandbox.sqlite3")
+                writer = try DatabasePool(path: path, configuration: configuration)
+            } else {
+                writer = try DatabaseQueue(configuration: configuration)
+            }
+            try writer.writeWithoutTransaction { db in
+                try db.inTransaction(.immediate) {
+                    try EntityStore.migrate(db)
+                    return .commit
+                }
+            }
+        } catch let error as SandboxConfigurationError {
+            throw error
+        } catch {
+            throw .dataDirectory(path: dataDirectory ?? ":memory:", reason: "\(error)")
+        }
+    }
+
+    private static func migrate(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE IF NOT EXISTS entity (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                company_id TEXT NOT NULL,
+                entity_set TEXT NOT NULL,
+                id TEXT NOT NULL,
+                key_value TEXT,
+                parent_id TEXT,
+                body BLOB NOT NULL,
+                etag TEXT NOT NULL,
+                last_modified TEXT NOT NULL,
+                UNIQUE (company_id, entity_set, id)
+            );
+            CREATE UNIQUE INDEX IF NOT EXISTS entity_key ON entity (company_id, entity_set, key_value)
+                WHERE key_value IS NOT NULL;
+            CREATE TABLE IF NOT EXISTS series (
+                company_id TEXT NOT NULL,
+                entity_set TEXT NOT NULL,
+                last INTEGER NOT NULL,
+                PRIMARY KEY (company_id, entity_set)
+            );
+            CREATE TABLE IF NOT EXISTS journal (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                time TEXT NOT NULL,
+                method TEXT NOT NULL,
+                path TEXT NOT NULL,
+                company_id TEXT NOT NULL,
+                entity_set TEXT NOT NULL,
+                entity_id TEXT NOT NULL,
+                etag_before TEXT,
+                etag_after TEXT,
+                status INTEGER NOT NULL,
+                client_request_id TEXT,
+                request_id TEXT NOT NULL
+            );
+            CREATE TABLE IF NOT EXISTS token (
+                token TEXT PRIMARY KEY,
+                client_id TEXT NOT NULL,
+                expires_at REAL NOT NULL
+            );
+            """)
+    }
+
+    // MARK: Reading
+
+    private static func entity(from row: Row) throws -> StoredEntity {
+        let body: [UInt8] = Array((row["body"] as Data?) ?? Data())
+        let fields = try JSONValue(parsing: body).objectValue ?? [:]
+        return StoredEntity(id: row["id"], etag: row["etag"], lastModified: row["last_modified"], fields: fields)
+    }
+
+    func list(company: String, set: String, parentID: String?) async throws -> [StoredEntity] {
+        try await writer.read { db in
+            var sql = "SELECT * FROM entity WHERE company_id = ? AND entity_set = ?"
+            var arguments: StatementArguments = [company, set]
+            if let parentID {
+                sql += " AND parent_id = ?"
+                arguments += [parentID]
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY seq", arguments: arguments).map(EntityStore.entity(from:))
+        }
+    }
+
+    func get(company: String, set: String, id: String) async throws -> StoredEntity? {
+        try await writer.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM entity WHERE company_id = ? AND entity_set = ? AND id = ?",
+                             arguments: [company, set, id]).map(EntityStore.entity(from:))
+        }
+    }
+
+    // MARK: Writing (each in one IMMEDIATE transaction, journal included)
+
+    private func transaction<T: Sendable>(_ work: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.writeWithoutTransaction { db in
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try work(db)
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    static func newETag() -> String {
+        let digits = String(UInt64.random(in: 1_000_000_000_000_000_000...UInt64.max))
+        let raw = "'\(digits.count);\(digits);00;'"
+        return "W/\"\(Data(raw.utf8).base64EncodedString())\""
+    }
+
+    private static func encode(_ fields: [String: JSONValue]) throws -> Data {
+        Data(try JSONValue.object(fields).canonicalBytes())
+    }
+
+    private static func keyString(_ value: JSONValue?) -> String? {
+        switch value {
+        case .string(let s): return s.isEmpty ? nil : s
+        case .number(let n): return n == n.rounded() ? String(Int(n)) : String(n)
+        default: return nil
+        }
+    }
+
+    private static func checkKeyUnique(_ db: Database, company: String, setKey: String, definition: EntitySetDefinition,
+                                       value: String, excluding id: String?) throws
+    {
+        let existing = try String.fetchOne(
+            db, sql: "SELECT id FROM entity WHERE company_id = ? AND entity_set = ? AND key_value = ?",
+            arguments: [company, setKey, value])
+        if let existing, existing != id {
+            throw SandboxAPIError.duplicateKey(definition.displayName, field: definition.keyField ?? "key", value: value)
+        }
+    }
+
+    private static func nextSeriesNumber(_ db: Database, company: String, setKey: String, prefix: String) throws -> String {
+        var last = try Int.fetchOne(db, sql: "SELECT last FROM series WHERE company_id = ? AND entity_set = ?",
+                                    arguments: [company, setKey]) ?? 0
+        var candidate: String
+        repeat {
+            last += 10
+            let digits = String(last)
+            candidate = prefix + String(repeating: "0", count: max(0, 5 - digits.count)) + digits
+        } while try Bool.fetchOne(db, sql: "SELECT 1 FROM entity WHERE company_id = ? AND entity_set = ? AND key_value = ?",
+                                  arguments: [company, setKey, candidate]) == true
+        try db.execute(sql: """
+            INSERT INTO series (company_id, entity_set, last) VALUES (?, ?, ?)
+            ON CONFLICT (company_id, entity_set) DO UPDATE SET last = excluded.last
+            """, arguments: [company, setKey, last])
+        return candidate
+    }
+
+    private static func journal(_ db: Database, _ context: WriteContext, company: String, setKey: String, id: String,
+                                before: String?, after: String?, status: Int, time: String) throws
+    {
+        try db.execute(sql: """
+            INSERT INTO journal (time, method, path, company_id, entity_set, entity_id, etag_before, etag_after,
+                                 status, client_request_id, request_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [time, context.method, context.path, company, setKey, id, before, after, status,
+                             context.clientRequestID, context.requestID])
+    }
+
+    /// Inserts a record: assigns id, ETag, number (series) and line number, checks key uniqueness, journals.
+    func create(company: String, setKey: String, definition: EntitySetDefinition, fields input: [String: JSONValue],
+                parent: (field: String, id: String)?, context: WriteContext) async throws -> StoredEntity
+    {
+        let parentField = parent?.field
+        let parentID = parent?.id
+        return try await transaction { db in
+            var fields = input
+            if let parentField, let parentID { fields[parentField] = .string(parentID) }
+            if let keyField = definition.keyField {
+                if EntityStore.keyString(fields[keyField]) == nil, let prefix = definition.seriesPrefix {
+                    fields[keyField] = .string(try EntityStore.nextSeriesNumber(db, company: company, setKey: setKey, prefix: prefix))
+                }
+            }
+            if let lineField = definition.lineNumberField, fields[lineField] == nil || fields[lineField] == .number(0) {
+                let maxLine = try EntityStore.list(db, company: company, setKey: setKey, parentID: parentID)
+                    .compactMap { $0.fields[lineField]?.doubleValue }.max() ?? 0
+                fields[lineField] = .number((maxLine / 10000).rounded(.down) * 10000 + 10000)
+            }
+            let key = definition.keyField.flatMap { EntityStore.keyString(fields[$0]) }
+            if let key {
+                try EntityStore.checkKeyUnique(db, company: company, setKey: setKey, definition: definition, value: key, excluding: nil)
+            }
+            let (time, _) = Timestamp.now()
+            let entity = StoredEntity(id: UUID().uuidString.lowercased(), etag: EntityStore.newETag(),
+                                      lastModified: time, fields: fields)
+            try db.execute(sql: """
+                INSERT INTO entity (company_id, entity_set, id, key_value, parent_id, body, etag, last_modified)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [company, setKey, entity.id, key, parentID, try EntityStore.encode(fields), entity.etag, time])
+            try EntityStore.journal(db, context, company: company, setKey: setKey, id: entity.id, before: nil,
+                                    after: entity.etag, status: 201, time: time)
+            return entity
+        }
+    }
+
+    private static func list(_ db: Database, company: String, setKey: String, parentID: String?) throws -> [StoredEntity] {
+        var sql = "SELECT * FROM entity WHERE company_id = ? AND entity_set = ?"
+        var arguments: StatementArguments = [company, setKey]
+        if let parentID {
+            sql += " AND parent_id = ?"
+            arguments += [parentID]
+        }
+        return try Row.fetchAll(db, sql: sql, arguments: arguments).map(EntityStore.entity(from:))
+    }
+
+    private static func current(_ db: Database, company: String, setKey: String, id: String,
+                                definition: EntitySetDefinition) throws -> StoredEntity
+    {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM entity WHERE company_id = ? AND entity_set = ? AND id = ?",
+                                         arguments: [company, setKey, id])
+        else { throw SandboxAPIError.recordNotFound(definition.displayName, id: id) }
+        return try entity(from: row)
+    }
+
+    /// Merges `changes` into a record after the If-Match check; new ETag and timestamp; journals.
+    func update(company: String, setKey: String, definition: EntitySetDefinition, id: String, ifMatch: IfMatch,
+                changes: [String: JSONValue], context: WriteContext) async throws -> StoredEntity
+    {
+        try await transaction { db in
+            var entity = try EntityStore.current(db, company: company, setKey: setKey, id: id, definition: definition)
+            guard ifMatch.matches(entity.etag) else { throw SandboxAPIError.entityChanged }
+            let before = entity.etag
+            for (name, value) in changes { entity.fields[name] = value }
+            if let parentField = definition.parent?.field, let original = try EntityStore.current(
+                db, company: company, setKey: setKey, id: id, definition: definition).fields[parentField]
+            {
+                entity.fields[parentField] = original  // a line stays with its document
+            }
+            let key = definition.keyField.flatMap { EntityStore.keyString(entity.fields[$0]) }
+            if let key {
+                try EntityStore.checkKeyUnique(db, company: company, setKey: setKey, definition: definition, value: key, excluding: id)
+            }
+            var etag = EntityStore.newETag()
+            while etag == before { etag = EntityStore.newETag() }
+            entity.etag = etag
+            let (time, _) = Timestamp.now()
+            entity.lastModified = time
+            try db.execute(sql: """
+                UPDATE entity SET key_value = ?, body = ?, etag = ?, last_modified = ?
+                WHERE company_id = ? AND entity_set = ? AND id = ?
+                """, arguments: [key, try EntityStore.encode(entity.fields), etag, time, company, setKey, id])
+            try EntityStore.journal(db, context, company: company, setKey: setKey, id: id, before: before,
+                                    after: etag, status: 200, time: time)
+            return entity
+        }
+    }
+
+    /// Deletes a record after the If-Match check; journals. Returns the ETag it had.
+    @discardableResult
+    func delete(company: String, setKey: String, definition: EntitySetDefinition, id: String, ifMatch: IfMatch,
+                context: WriteContext) async throws -> String
+    {
+        try await transaction { db in
+            let entity = try EntityStore.current(db, company: company, setKey: setKey, id: id, definition: definition)
+            guard ifMatch.matches(entity.etag) else { throw SandboxAPIError.entityChanged }
+            try db.execute(sql: "DELETE FROM entity WHERE company_id = ? AND entity_set = ? AND id = ?",
+                           arguments: [company, setKey, id])
+            try EntityStore.journal(db, context, company: company, setKey: setKey, id: id, before: entity.etag,
+                                    after: nil, status: 204, time: Timestamp.now().text)
+            return entity.etag
+        }
+    }
+
+    // MARK: Journal
+
+    func journal(after seq: Int) async throws -> [JournalEntry] {
+        try await writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE seq > ? ORDER BY seq", arguments: [seq]).map {
+                JournalEntry(seq: $0["seq"], time: $0["time"], method: $0["method"], path: $0["path"],
+                             companyID: $0["company_id"], entitySet: $0["entity_set"], entityID: $0["entity_id"],
+                             etagBefore: $0["etag_before"], etagAfter: $0["etag_after"], status: $0["status"],
+                             clientRequestID: $0["client_request_id"], requestID: $0["request_id"])
+            }
+        }
+    }
+
+    // MARK: Tokens
+
+    func saveToken(_ token: String, clientID: String, expiresAt: Double) async throws {
+        try await writer.write { db in
+            try db.execute(sql: "DELETE FROM token WHERE expires_at < ?", arguments: [Timestamp.now().seconds])
+            try db.execute(sql: "INSERT INTO token (token, client_id, expires_at) VALUES (?, ?, ?)",
+                           arguments: [token, clientID, expiresAt])
+        }
+    }
+
+    /// The client a token belongs to, if it exists and has not expired.
+    func client(forToken token: String) async throws -> String? {
+        try await writer.read { db in
+            try String.fetchOne(db, sql: "SELECT client_id FROM token WHERE token = ? AND expires_at > ?",
+                                arguments: [token, Timestamp.now().seconds])
+        }
+    }
+}

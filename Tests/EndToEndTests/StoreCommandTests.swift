@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import Hashing
+import Store
+
+/// `bcli batch hash`, `cat` and `fsck` run as a child process against a real store.
+@Suite struct StoreCommandTests {
+    @Test func hashAgreesWithSha256sum() throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        var files: [String] = []
+        for (i, size) in [0, 1, 64, 65, 100_000].enumerated() {
+            let path = dir.path + "/f\(i) with space.bin"
+            try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }).write(to: URL(fileURLWithPath: path))
+            files.append(path)
+        }
+        let ours = try bcli(["batch", "hash"] + files)
+        #expect(ours.status == 0)
+        let theirs = try run("/usr/bin/sha256sum", files)
+        let expected = theirs.out.split(separator: "\n").map { "sha256:" + $0 }
+        #expect(ours.out.split(separator: "\n").map(String.init) == expected)
+    }
+
+    @Test func hashOfMissingFileFailsClearly() throws {
+        try requireBinary(Paths.bcli)
+        let r = try bcli(["batch", "hash", "/nonexistent/manifest.yaml"])
+        #expect(r.status == 4)
+        #expect(r.stderr.contains("/nonexistent/manifest.yaml"))
+        #expect(r.out.isEmpty)
+    }
+
+    @Test func catPrintsExactBytesByPrefix() throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        let store = try LedgerStore(root: dir.path + "/s")
+        let payload: [UInt8] = [0, 1, 2, 255, 10, 13] + Array("{\"é\":1}".utf8)
+        let blob = try store.put(payload, mediaType: nil)
+        try store.ledger.indexObjects([blob])
+        for query in [blob.digest.description, blob.digest.hex, String(blob.digest.hex.prefix(9))] {
+            let r = try bcli(["batch", "cat", "--store", store.root, query])
+            #expect(r.status == 0)
+            #expect([UInt8](r.stdout) == payload)
+        }
+        let bad = try bcli(["batch", "cat", "--store", store.root, "../../etc/passwd"])
+        #expect(bad.status == 5)
+        #expect(bad.stderr.contains("sha256:<64 lowercase hex"))
+        let unknown = try bcli(["batch", "cat", "--store", store.root, "0000000"])
+        #expect(unknown.status == 4)
+    }
+
+    /// fsck finds a flipped bit, a truncated blob and a zero-byte blob, and names each.
+    @Test func fsckFindsDamage() throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        let store = try LedgerStore(root: dir.path + "/s")
+        var blobs: [BlobRef] = []
+        for i in 0..<4 {
+            let blob = try store.put(Array("blob number \(i) with some content".utf8), mediaType: "text/plain")
+            blobs.append(blob)
+        }
+        try store.ledger.indexObjects(blobs)
+        let clean = try bcli(["batch", "fsck", "--store", store.root])
+        #expect(clean.status == 0, "\(clean.stderr)")
+
+        func damage(_ blob: BlobRef, _ change: (inout [UInt8]) -> Void) throws {
+            let path = store.objects.path(for: blob.digest)
+            chmod(path, 0o644)
+            var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            change(&data)
+            try Data(data).write(to: URL(fileURLWithPath: path))
+        }
+        try damage(blobs[0]) { $0[5] ^= 0x04 }            // one bit flipped
+        try damage(blobs[1]) { $0.removeLast(3) }         // truncated
+        try damage(blobs[2]) { $0 = [] }                  // zero bytes
+        let r = try bcli(["batch", "fsck", "--store", store.root, "--format", "json"])
+        #expect(r.status == 1)
+        let report = try JSONValue(parsing: [UInt8](r.stdout))
+        #expect(report["format_version"] == 1)
+        #expect(report["clean"] == false)
+        let findings = report["findings"]?.arrayValue ?? []
+        func kind(of blob: BlobRef) -> String? {
+            findings.first { $0["digest"]?.stringValue == blob.digest.description }?["kind"]?.stringValue
+        }
+        #expect(kind(of: blobs[0]) == "corrupt")
+        #expect(kind(of: blobs[1]) == "wrong-size")
+        #expect(kind(of: blobs[2]) == "zero-byte")
+        #expect(kind(of: blobs[3]) == nil)
+        let text = try bcli(["batch", "fsck", "--store", store.root])
+        #expect(text.status == 1)
+        #expect(text.out.contains(blobs[0].digest.description))
+    }
+
+    @Test func fsckReportsTempLeftoversWithoutFailing() throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        let store = try LedgerStore(root: dir.path + "/s")
+        let blob = try store.put(Array("x".utf8), mediaType: nil)
+        try store.ledger.indexObjects([blob])
+        let fan = store.objects.objectsDirectory + "/" + blob.digest.hex.prefix(2)
+        FileManager.default.createFile(atPath: fan + "/" + ObjectStore.tempPrefix + "123-456", contents: Data([1, 2]))
+        let r = try bcli(["batch", "fsck", "--store", store.root])
+        #expect(r.status == 0)
+        #expect(r.out.contains("temp-leftover"))
+    }
+
+    @Test func missingStoreIsAClearError() throws {
+        try requireBinary(Paths.bcli)
+        let r = try bcli(["batch", "fsck", "--store", "/nonexistent/bcli-store"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("--store"))
+    }
+
+    @Test func usageErrorsExitTwo() throws {
+        try requireBinary(Paths.bcli)
+        let r = try bcli(["batch", "hash"])
+        #expect(r.status == 2)
+        let v = try bcli(["--version"])
+        #expect(v.status == 0)
+        #expect(v.out.trimmingCharacters(in: .whitespacesAndNewlines) == ToolVersion.current)
+    }
+}

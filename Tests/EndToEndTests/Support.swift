@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+
+/// Paths of the package and the binaries `swift build --build-tests` produced.
+enum Paths {
+    static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    static func binary(_ name: String) -> String {
+        if let dir = ProcessInfo.processInfo.environment["BCLI_BIN_DIR"] { return dir + "/" + name }
+        return packageRoot + "/.build/debug/" + name
+    }
+
+    static var bcli: String { binary("bcli") }
+}
+
+/// A fresh folder under the system temp dir, removed when the value is dropped.
+final class TempDir: @unchecked Sendable {
+    let path: String
+    init(_ label: String = "bcli-e2e") {
+        path = FileManager.default.temporaryDirectory.path + "/\(label)-\(UUID().uuidString.prefix(8))"
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+struct Completed {
+    let status: Int32
+    let stdout: Data
+    let stderr: String
+    var out: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// Runs a binary to completion with a clean environment plus `env`, and captures both streams.
+func run(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws -> Completed {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    var environment = ProcessInfo.processInfo.environment
+    environment["BCLI_STORE"] = nil
+    environment["BCLI_PROFILE"] = nil
+    environment["NO_COLOR"] = "1"
+    for (k, v) in env { environment[k] = v }
+    p.environment = environment
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    if let stdin {
+        let inPipe = Pipe()
+        p.standardInput = inPipe
+        try p.run()
+        inPipe.fileHandleForWriting.write(stdin)
+        try inPipe.fileHandleForWriting.close()
+    } else {
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+    }
+    // Read both pipes concurrently so a full stderr pipe cannot stall the child.
+    let errData = LockedData()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async {
+        errData.set(err.fileHandleForReading.readDataToEndOfFile())
+        group.leave()
+    }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    p.waitUntilExit()
+    return Completed(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData.get(), as: UTF8.self))
+}
+
+func bcli(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws -> Completed {
+    try run(Paths.bcli, args, env: env, stdin: stdin)
+}
+
+final class LockedData: @unchecked Sendable {
+    private var data = Data()
+    private let lock = NSLock()
+    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// The binary must exist: tests run after `swift build --build-tests` (the README's test command).
+func requireBinary(_ path: String) throws {
+    try #require(FileManager.default.isExecutableFile(atPath: path), "missing \(path): run `swift build --build-tests` first")
+}
