@@ -81,6 +81,12 @@ let package = Package(
             dependencies: ["Hashing", "Store"],
             path: "Tests/Helpers/crash-writer"
         ),
+        // Store micro-benchmarks driven by scripts/bench (release build only).
+        .executableTarget(
+            name: "bcli-bench",
+            dependencies: ["Hashing", "Store"],
+            path: "Benchmarks/bcli-bench"
+        ),
         .testTarget(name: "HashingTests", dependencies: ["Hashing"], exclude: ["Fixtures"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing"]),
         .testTarget(name: "SandboxTests", dependencies: [

@@ -153,9 +153,8 @@ struct APIHandler: Sendable {
                         parent = (link.field, pid)
                     }
                 }
-                if let schema = definition.fields {
-                    var full: [String: JSONValue] = [:]
-                    for (name, type) in schema { full[name] = type.defaultValue }
+                if definition.fields != nil {
+                    var full = definition.initialFields
                     for (name, value) in fields { full[name] = value }
                     fields = full
                 }

@@ -61,11 +61,14 @@ struct EntitySetDefinition: Sendable {
     let parent: (set: String, field: String)?
     /// For lines: the field numbered 10000, 20000, … within a parent when missing.
     let lineNumberField: String?
+    /// Values BC fills in on create where the type's zero value would be wrong (`type: "Company"`).
+    let defaults: [String: JSONValue]
 
     init(_ name: String, type typeName: String, display displayName: String, key: String? = "number",
          series: String? = nil, parent: (set: String, field: String)? = nil, lineNumber: String? = nil,
-         fields spec: String)
+         defaults: [String: JSONValue] = [:], fields spec: String)
     {
+        self.defaults = defaults
         self.name = name
         self.typeName = typeName
         self.displayName = displayName
@@ -91,6 +94,15 @@ struct EntitySetDefinition: Sendable {
         self.fields = nil
         self.parent = nil
         self.lineNumberField = nil
+        self.defaults = [:]
+    }
+
+    /// A new record's fields before the body is applied: every known field at its default.
+    var initialFields: [String: JSONValue] {
+        guard let fields else { return [:] }
+        var result: [String: JSONValue] = [:]
+        for (name, type) in fields { result[name] = defaults[name] ?? type.defaultValue }
+        return result
     }
 
     /// Fields the server owns: never read from a body.
@@ -115,33 +127,34 @@ enum EntityCatalog {
 
     static let standard: [String: EntitySetDefinition] = {
         let sets: [EntitySetDefinition] = [
-            .init("customers", type: "customer", display: "Customer", series: "C", fields: """
+            .init("customers", type: "customer", display: "Customer", series: "C",
+                  defaults: ["type": "Company", "blocked": " "], fields: """
                 number:s displayName:s type:s \(address) phoneNumber:s email:s website:s salespersonCode:s
                 balanceDue:n creditLimit:n taxLiable:b taxAreaId:g taxAreaDisplayName:s taxRegistrationNumber:s
                 currencyId:g currencyCode:s paymentTermsId:g shipmentMethodId:g paymentMethodId:g blocked:s
                 """),
-            .init("vendors", type: "vendor", display: "Vendor", series: "V", fields: """
+            .init("vendors", type: "vendor", display: "Vendor", series: "V", defaults: ["blocked": " "], fields: """
                 number:s displayName:s \(address) phoneNumber:s email:s website:s taxRegistrationNumber:s
                 currencyId:g currencyCode:s irs1099Code:s paymentTermsId:g paymentMethodId:g taxLiable:b
                 blocked:s balance:n
                 """),
-            .init("items", type: "item", display: "Item", series: "I", fields: """
+            .init("items", type: "item", display: "Item", series: "I", defaults: ["type": "Inventory"], fields: """
                 number:s displayName:s displayName2:s type:s itemCategoryId:g itemCategoryCode:s blocked:b gtin:s
                 inventory:n unitPrice:n priceIncludesTax:b unitCost:n taxGroupId:g taxGroupCode:s
                 baseUnitOfMeasureId:g baseUnitOfMeasureCode:s generalProductPostingGroupId:g
                 generalProductPostingGroupCode:s inventoryPostingGroupId:g inventoryPostingGroupCode:s
                 """),
-            .init("contacts", type: "contact", display: "Contact", series: "CT", fields: """
+            .init("contacts", type: "contact", display: "Contact", series: "CT", defaults: ["type": "Company"], fields: """
                 number:s type:s displayName:s companyNumber:s companyName:s businessRelation:s \(address)
                 phoneNumber:s mobilePhoneNumber:s email:s website:s searchName:s privacyBlocked:b
                 taxRegistrationNumber:s
                 """),
-            .init("employees", type: "employee", display: "Employee", series: "E", fields: """
+            .init("employees", type: "employee", display: "Employee", series: "E", defaults: ["status": "Active"], fields: """
                 number:s displayName:s givenName:s middleName:s surname:s jobTitle:s \(address) phoneNumber:s
                 mobilePhone:s email:s personalEmail:s employmentDate:d terminationDate:d status:s birthDate:d
                 statisticsGroupCode:s
                 """),
-            .init("salesOrders", type: "salesOrder", display: "Sales Header", series: "SO", fields: """
+            .init("salesOrders", type: "salesOrder", display: "Sales Header", series: "SO", defaults: ["status": "Draft"], fields: """
                 number:s externalDocumentNumber:s orderDate:d postingDate:d customerId:g customerNumber:s
                 customerName:s billToName:s billToCustomerId:g billToCustomerNumber:s shipToName:s shipToContact:s
                 sellingPostalAddress:s currencyId:g currencyCode:s pricesIncludeTax:b paymentTermsId:g
@@ -150,7 +163,8 @@ enum EntityCatalog {
                 fullyShipped:b status:s phoneNumber:s email:s
                 """),
             .init("salesOrderLines", type: "salesOrderLine", display: "Sales Line", key: nil,
-                  parent: (set: "salesOrders", field: "documentId"), lineNumber: "sequence", fields: """
+                  parent: (set: "salesOrders", field: "documentId"), lineNumber: "sequence",
+                  defaults: ["lineType": "Item"], fields: """
                 documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
                 description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n unitPrice:n discountAmount:n
                 discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s taxPercent:n
@@ -158,7 +172,7 @@ enum EntityCatalog {
                 shipmentDate:d shippedQuantity:n invoicedQuantity:n invoiceQuantity:n shipQuantity:n
                 itemVariantId:g locationId:g
                 """),
-            .init("salesInvoices", type: "salesInvoice", display: "Sales Header", series: "SI", fields: """
+            .init("salesInvoices", type: "salesInvoice", display: "Sales Header", series: "SI", defaults: ["status": "Draft"], fields: """
                 number:s externalDocumentNumber:s invoiceDate:d postingDate:d dueDate:d
                 customerPurchaseOrderReference:s customerId:g customerNumber:s customerName:s billToName:s
                 billToCustomerId:g billToCustomerNumber:s shipToName:s shipToContact:s currencyId:g
@@ -167,7 +181,8 @@ enum EntityCatalog {
                 totalAmountExcludingTax:n totalTaxAmount:n totalAmountIncludingTax:n status:s phoneNumber:s
                 email:s
                 """),
-            .init("purchaseInvoices", type: "purchaseInvoice", display: "Purchase Header", series: "PI", fields: """
+            .init("purchaseInvoices", type: "purchaseInvoice", display: "Purchase Header", series: "PI",
+                  defaults: ["status": "Draft"], fields: """
                 number:s invoiceDate:d postingDate:d dueDate:d vendorInvoiceNumber:s vendorId:g vendorNumber:s
                 vendorName:s payToName:s payToContact:s payToVendorId:g payToVendorNumber:s shipToName:s
                 shipToContact:s currencyId:g currencyCode:s orderId:g orderNumber:s pricesIncludeTax:b
@@ -178,7 +193,8 @@ enum EntityCatalog {
                 code:s displayName:s templateDisplayName:s balancingAccountId:g balancingAccountNumber:s
                 """),
             .init("journalLines", type: "journalLine", display: "Gen. Journal Line", key: nil,
-                  parent: (set: "journals", field: "journalId"), lineNumber: "lineNumber", fields: """
+                  parent: (set: "journals", field: "journalId"), lineNumber: "lineNumber",
+                  defaults: ["accountType": "G/L Account"], fields: """
                 journalId:g journalDisplayName:s lineNumber:n accountType:s accountId:g accountNumber:s
                 postingDate:d documentNumber:s externalDocumentNumber:s amount:n description:s comment:s
                 taxCode:s balanceAccountType:s balancingAccountId:g balancingAccountNumber:s

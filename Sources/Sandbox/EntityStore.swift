@@ -294,11 +294,10 @@ final class EntityStore: Sendable {
             var entity = try EntityStore.current(db, company: company, setKey: setKey, id: id, definition: definition)
             guard ifMatch.matches(entity.etag) else { throw SandboxAPIError.entityChanged }
             let before = entity.etag
+            let parentLink = definition.parent.flatMap { entity.fields[$0.field] }
             for (name, value) in changes { entity.fields[name] = value }
-            if let parentField = definition.parent?.field, let original = try EntityStore.current(
-                db, company: company, setKey: setKey, id: id, definition: definition).fields[parentField]
-            {
-                entity.fields[parentField] = original  // a line stays with its document
+            if let field = definition.parent?.field, let parentLink {
+                entity.fields[field] = parentLink  // a line stays with its document
             }
             let key = definition.keyField.flatMap { EntityStore.keyString(entity.fields[$0]) }
             if let key {

@@ -116,6 +116,15 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Notes why a sent request got no answer, leaving the step without an outcome: the write may
+    /// or may not have been committed, so the step keeps reading `unknown`.
+    public func noteUnresolvedOutcome(stepID: Int64, message: String) throws(StoreError) {
+        try write { db in
+            try db.execute(sql: "UPDATE step SET error_message = ? WHERE id = ? AND outcome_at IS NULL",
+                           arguments: [message, stepID])
+        }
+    }
+
     /// Records a step that sent no request (e.g. its references could not resolve): intent and
     /// outcome in one row, status `skipped` (or as given), with the reason.
     @discardableResult

@@ -64,6 +64,11 @@ enum Terminal {
         }
     }
 
+    /// Overwrites the progress line on stderr (only called when stderr is a terminal).
+    static func progress(_ text: String) {
+        writeFD(STDERR_FILENO, Array("\r\u{1B}[K\(text)".utf8))
+    }
+
     static var stderrIsTTY: Bool { isatty(STDERR_FILENO) != 0 }
     static var stdinIsTTY: Bool { isatty(STDIN_FILENO) != 0 }
     static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) != 0 }

@@ -1,0 +1,89 @@
+import Hashing
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Micro-benchmarks of the store for `scripts/bench` (release build only; never used by tests).
+///
+///   bcli-bench ingest STORE_DIR process|full < paths      put every listed file as a blob
+///   bcli-bench ledger STORE_DIR process|full PAIRS         intent+outcome row pairs
+///
+/// Each prints one line: `<operations> <seconds>`.
+@main
+struct Bench {
+    static func main() throws {
+        let args = CommandLine.arguments
+        guard args.count >= 4, let durability = Durability(rawValue: args[3]) else {
+            fail("usage: bcli-bench ingest|ledger STORE_DIR process|full [PAIRS]")
+        }
+        let store = try LedgerStore(root: args[2], durability: durability)
+        switch args[1] {
+        case "ingest":
+            var paths: [String] = []
+            while let line = readLine() { if !line.isEmpty { paths.append(line) } }
+            let start = now()
+            for path in paths {
+                let data = try readAll(path)
+                _ = try store.objects.put(data)
+            }
+            report(paths.count, now() - start)
+        case "ledger":
+            let pairs = args.count > 4 ? Int(args[4]) ?? 10_000 : 10_000
+            var run = NewRun(toolVersion: "bench")
+            run.manifest = try store.put(Array("bench".utf8), mediaType: nil)
+            try store.ledger.startRun(run)
+            let request = try store.put(Array("{\"displayName\":\"bench\"}".utf8), mediaType: "application/json")
+            let response = try store.put(Array("{\"id\":\"x\"}".utf8), mediaType: "application/json")
+            let start = now()
+            for seq in 1...pairs {
+                var intent = StepIntent(runID: run.id, seq: seq, name: "s\(seq)", method: "POST", url: "http://127.0.0.1/customers")
+                intent.request = request
+                let id = try store.ledger.writeIntent(intent)
+                var outcome = StepOutcome(status: .committed)
+                outcome.httpStatus = 201
+                outcome.response = response
+                outcome.etag = "W/\"\(seq)\""
+                try store.ledger.writeOutcome(stepID: id, outcome)
+            }
+            report(pairs, now() - start)
+        default:
+            fail("unknown benchmark \(args[1])")
+        }
+    }
+
+    static func readAll(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { fail("cannot open \(path)") }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: 1 << 16)
+        var total = 0
+        while true {
+            if total == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
+            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
+            if n <= 0 { break }
+            total += n
+        }
+        out.removeSubrange(total...)
+        return out
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    static func report(_ ops: Int, _ seconds: Double) {
+        let line = "\(ops) \(seconds)\n"
+        _ = line.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
+    }
+
+    static func fail(_ message: String) -> Never {
+        _ = (message + "\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        exit(2)
+    }
+}

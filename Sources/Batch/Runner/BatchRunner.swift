@@ -1,0 +1,242 @@
+import BusinessCentral
+import Foundation
+import Hashing
+import Store
+
+/// Runs a validated manifest against Business Central and records every step in the ledger.
+///
+/// The contract (DESIGN §4): the request body is encoded once as RFC 8785 JSON; those bytes are
+/// stored, hashed and sent. For each step the blobs are written first, then the intent row is
+/// committed, then the request leaves, then the response blobs are written and the outcome row is
+/// committed. A process killed anywhere in between leaves a ledger that still tells the truth:
+/// an intent with no outcome reads `unknown`, never `committed`.
+public final class BatchRunner: Sendable {
+    public struct Options: Sendable {
+        public var failFast = false
+        public var toolVersion = ToolVersion.current
+        public init() {}
+    }
+
+    let store: LedgerStore
+    let client: BCClient
+    let profile: Profile
+    let options: Options
+
+    public init(store: LedgerStore, client: BCClient, profile: Profile, options: Options = Options()) {
+        self.store = store
+        self.client = client
+        self.profile = profile
+        self.options = options
+    }
+
+    /// Executes every step of `manifest`. `manifestBlob` is the stored manifest bytes (stored by
+    /// the caller before anything else, so `--expect-manifest` is checked first).
+    public func run(
+        manifest: Manifest, manifestBlob: BlobRef, params: ParamSet, observer: any RunObserver,
+        cancellation: CancellationFlag, runID: String = RunID.generate()
+    ) async throws(StoreError) -> RunSummary {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let paramsBlob = try store.put(params.canonicalBytes(), mediaType: "application/json")
+        var row = NewRun(toolVersion: options.toolVersion)
+        row.id = runID
+        row.name = manifest.name
+        row.manifest = manifestBlob
+        row.manifestPath = manifest.path
+        row.params = paramsBlob
+        row.profile = profile.name
+        row.environment = profile.environment
+        row.company = profile.companyID
+        row.baseURL = profile.baseURL
+        let lock = try store.lock(runID: runID)
+        defer { lock.release() }
+        try store.ledger.startRun(row)
+        observer.runStarted(runID: runID, steps: manifest.steps.count)
+
+        var outputs: [String: JSONValue] = [:]
+        var reports: [StepReport] = []
+        var cancelled = false
+        for template in manifest.steps {
+            if cancellation.isCancelled { cancelled = true; break }
+            let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs)
+            reports.append(report)
+            observer.stepFinished(report)
+            if options.failFast, report.status == "failed" || report.status == "unknown" { break }
+        }
+        if cancellation.isCancelled { cancelled = true }
+
+        let committed = reports.filter { $0.status == StepStatus.committed.rawValue }.count
+        let failed = reports.filter { $0.status == StepStatus.failed.rawValue }.count
+        let unknown = reports.filter { $0.status == StepStatus.unknownName }.count
+        let skipped = reports.filter { $0.status == StepStatus.skipped.rawValue }.count
+        let state: RunState
+        if cancelled {
+            state = .cancelled
+        } else if failed + unknown == 0 {
+            state = .completed
+        } else if committed > 0 {
+            state = .partiallyCommitted
+        } else {
+            state = .failed
+        }
+        let record = try store.finishRun(runID, state: state)
+        let elapsed = clock.now - started
+        return RunSummary(
+            runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
+            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports,
+            startedAt: (try? store.ledger.run(runID).startedAt) ?? "", durationMs: Self.ms(elapsed))
+    }
+
+    // MARK: - One step
+
+    private func execute(
+        _ template: StepTemplate, total: Int, runID: String, params: ParamSet, outputs: inout [String: JSONValue]
+    ) async throws(StoreError) -> StepReport {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let methodName = template.method.literal?.rawValue ?? "?"
+        func report(_ status: String, url: String, stepID: Int64?, http: Int? = nil, recordID: String? = nil,
+                    label: String? = nil, count: Int? = nil, message: String? = nil, code: String? = nil,
+                    correlation: String? = nil, clientRequestID: String? = nil, method: String = methodName,
+                    endpoint: String = template.endpoint) -> StepReport {
+            StepReport(seq: template.seq, total: total, name: template.name, method: method, endpoint: endpoint,
+                       url: url, status: status, httpStatus: http, recordID: recordID, label: label, recordCount: count,
+                       durationMs: Self.ms(clock.now - started), message: message, bcErrorCode: code,
+                       correlationID: correlation, clientRequestID: clientRequestID, stepID: stepID)
+        }
+
+        // 1. Resolve references. A step that cannot resolve is recorded as skipped, nothing sent.
+        let step: ResolvedStep
+        switch ReferenceResolver.resolve(template, params: params, outputs: outputs) {
+        case .success(let s): step = s
+        case .failure(let reason):
+            var intent = StepIntent(runID: runID, seq: template.seq, name: template.name, method: methodName, url: template.endpoint)
+            intent.idempotencyKey = template.idempotencyKey
+            let id = try store.ledger.writeSkipped(intent, reason: reason.description)
+            return report("skipped", url: template.endpoint, stepID: id, message: reason.description)
+        }
+        let method = step.method.rawValue
+
+        // 2. Build the request: URL, exact body bytes.
+        let url: String
+        let body: [UInt8]?
+        do {
+            url = try StepRequest.url(for: step, profile: profile) + StepRequest.query(for: step)
+            body = try StepRequest.body(for: step)
+        } catch {
+            var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: method, url: step.endpoint)
+            intent.idempotencyKey = step.idempotencyKey
+            let id = try store.ledger.writeSkipped(intent, reason: "\(error)")
+            return report("skipped", url: step.endpoint, stepID: id, message: "\(error)", method: method, endpoint: step.endpoint)
+        }
+
+        var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: method, url: url)
+        intent.idempotencyKey = step.idempotencyKey
+        var ifMatch = step.etag
+
+        // 3. Before PATCH/DELETE: GET the record, store it as the pre-image, take its ETag.
+        if step.preImage, step.method == .patch || step.method == .delete, step.id != nil {
+            let preRequest = BCRequest(method: "GET", url: url, clientRequestID: intent.clientRequestID)
+            switch await sendSafely(preRequest) {
+            case .success(let response) where response.isSuccess:
+                intent.preImage = try store.put(response.body, mediaType: "application/json")
+                if ifMatch == nil { ifMatch = response.etag }
+            case .success(let response):
+                let message = "pre-image GET returned \(response.status)"
+                    + (response.bcError.map { " \($0.code): \($0.message)" } ?? "") + "; the \(method) was not sent"
+                let id = try store.ledger.writeSkipped(intent, status: .failed, reason: message)
+                return report("failed", url: url, stepID: id, http: response.status, message: message,
+                              code: response.bcError?.code, correlation: response.correlationID,
+                              clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+            case .failure(let error):
+                let message = "pre-image GET failed: \(error); the \(method) was not sent"
+                let id = try store.ledger.writeSkipped(intent, status: .failed, reason: message)
+                return report("failed", url: url, stepID: id, message: message, clientRequestID: intent.clientRequestID,
+                              method: method, endpoint: step.endpoint)
+            }
+        }
+        intent.ifMatch = ifMatch
+
+        let request = BCRequest(
+            method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID,
+            idempotencyKey: step.idempotencyKey)
+
+        // 4. Blobs first, then the intent row, committed before the request leaves.
+        if let body { intent.request = try store.put(body, mediaType: "application/json") }
+        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: "application/vnd.bcli.headers+json")
+        let stepID = try store.ledger.writeIntent(intent)
+
+        // 5. Send.
+        let response: BCResponse
+        switch await sendSafely(request) {
+        case .success(let r): response = r
+        case .failure(let error):
+            if error.outcomeUnknown {
+                // Sent, no answer: it may have been committed. Leave the intent without an
+                // outcome (reads `unknown`), but keep the reason.
+                try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
+                return report(StepStatus.unknownName, url: url, stepID: stepID, message: error.description,
+                              clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+            }
+            var outcome = StepOutcome(status: .failed)
+            outcome.errorMessage = error.description
+            outcome.durationMs = Self.ms(clock.now - started)
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return report("failed", url: url, stepID: stepID, message: error.description,
+                          clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+        }
+
+        // 6. Response blobs, then the outcome row.
+        var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
+        outcome.httpStatus = response.status
+        if !response.body.isEmpty || response.status != 204 {
+            outcome.response = try store.put(response.body, mediaType: "application/json")
+        }
+        outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: "application/vnd.bcli.headers+json")
+        outcome.etag = response.etag
+        outcome.requestID = response.requestID
+        outcome.msCorrelationX = response.msCorrelationX
+        outcome.correlationRequestID = response.correlationRequestID
+        outcome.bcErrorCode = response.bcError?.code
+        outcome.bcErrorMessage = response.bcError?.message
+        outcome.bcCorrelationID = response.bcError?.correlationID
+        outcome.durationMs = Self.ms(clock.now - started)
+        let parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
+        var recordID: String?
+        var label: String?
+        var count: Int?
+        if response.isSuccess {
+            switch step.method {
+            case .post:
+                recordID = parsed?["id"]?.stringValue ?? parsed?["systemId"]?.stringValue
+                if let recordID, !step.endpointPath.isAction {
+                    outcome.rollbackURL = try? StepRequest.url(for: step, profile: profile, recordID: recordID)
+                }
+            case .patch, .delete:
+                recordID = step.id
+            case .get:
+                recordID = step.id
+                count = parsed?["value"]?.arrayValue?.count
+            }
+            label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
+            outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
+        } else {
+            outcome.errorMessage = response.bcError.map { "\($0.code): \($0.message)" } ?? "HTTP \(response.status)"
+        }
+        outcome.recordID = recordID
+        try store.ledger.writeOutcome(stepID: stepID, outcome)
+        return report(outcome.status.rawValue, url: url, stepID: stepID, http: response.status, recordID: recordID,
+                      label: label, count: count, message: outcome.errorMessage, code: response.bcError?.code,
+                      correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: method,
+                      endpoint: step.endpoint)
+    }
+
+    private func sendSafely(_ request: BCRequest) async -> Result<BCResponse, BCTransportError> {
+        do { return .success(try await client.execute(request)) } catch { return .failure(error) }
+    }
+
+    static func ms(_ d: Duration) -> Int {
+        let c = d.components
+        return Int(c.seconds) * 1000 + Int(c.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,68 @@
+import Store
+
+/// What the runner reports about each step as it goes; the command layer turns these into
+/// terminal lines or JSON. Value types only, so observers never touch runner state.
+public struct StepReport: Sendable {
+    public let seq: Int
+    public let total: Int
+    public let name: String
+    public let method: String
+    public let endpoint: String
+    public let url: String
+    /// `committed`, `failed`, `skipped`, or `unknown` (sent, no answer: it may have landed).
+    public let status: String
+    public let httpStatus: Int?
+    public let recordID: String?
+    /// The record's `number` (or `displayName`) from the response, for the human line.
+    public let label: String?
+    public let recordCount: Int?
+    public let durationMs: Int
+    public let message: String?
+    public let bcErrorCode: String?
+    public let correlationID: String?
+    public let clientRequestID: String?
+    public let stepID: Int64?
+}
+
+public protocol RunObserver: Sendable {
+    func runStarted(runID: String, steps: Int)
+    func stepFinished(_ report: StepReport)
+}
+
+/// The outcome of `BatchRunner.run`.
+public struct RunSummary: Sendable {
+    public let runID: String
+    public let state: RunState
+    public let committed: Int
+    public let failed: Int
+    public let skipped: Int
+    public let unknown: Int
+    public let total: Int
+    public let recordDigest: Digest?
+    public let cancelled: Bool
+    public let reports: [StepReport]
+    public let startedAt: String
+    public let durationMs: Int
+}
+
+/// Set from a signal handler; the runner checks it between steps.
+public final class CancellationFlag: @unchecked Sendable {
+    private let lock = NSLockish()
+    private var value = false
+    public init() {}
+    public var isCancelled: Bool { lock.withLock { value } }
+    public func cancel() { lock.withLock { value = true } }
+}
+
+import Hashing
+import Foundation
+
+/// A tiny lock wrapper (Foundation's NSLock) so the flag can be read from any thread.
+final class NSLockish: @unchecked Sendable {
+    private let lock = NSLock()
+    func withLock<T>(_ body: () -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body()
+    }
+}

@@ -1,0 +1,67 @@
+import BusinessCentral
+import Hashing
+
+/// Turns a resolved step into the exact request bcli sends and records.
+public enum StepRequest {
+    /// The absolute URL of a resolved step (without query options): the company URL, the
+    /// endpoint's segments (`purchaseInvoices(<id>)/purchaseInvoiceLines`), the record id, or the
+    /// action. Every key is validated as a single path component.
+    static func url(for step: ResolvedStep, profile: Profile, recordID: String? = nil) throws(URLBuildError) -> String {
+        var url = try URLBuilder.companyURL(profile: profile)
+        for segment in step.endpointPath.segments {
+            url += "/" + segment.entitySet
+            if let key = segment.key { url += "(" + (try encodeKey(key)) + ")" }
+        }
+        if let action = step.endpointPath.action {
+            url += "/" + action
+        } else if let id = recordID ?? step.id {
+            url += "(" + (try encodeKey(id)) + ")"
+        }
+        return url
+    }
+
+    static func encodeKey(_ key: String) throws(URLBuildError) -> String {
+        if let reason = PathComponent.problem(key) {
+            throw .invalidPathComponent(what: "record id", value: key, reason: reason)
+        }
+        return PathComponent.encode(key)
+    }
+
+    /// The query string of a GET step (`""` when none).
+    static func query(for step: ResolvedStep) -> String {
+        guard step.method == .get else { return "" }
+        let q = step.query
+        return URLBuilder.queryString(
+            filter: q.filter, select: q.select.isEmpty ? nil : q.select.joined(separator: ","), top: q.top,
+            skip: q.skip, orderby: q.orderby, expand: q.expand)
+    }
+
+    /// The body bytes: RFC 8785 canonical JSON of `data` (`{}` for a POST without data). These
+    /// exact bytes are hashed, stored and sent.
+    static func body(for step: ResolvedStep) throws(CanonicalJSONError) -> [UInt8]? {
+        switch step.method {
+        case .post: return try (step.data ?? .object([:])).canonicalBytes()
+        case .patch: return try (step.data ?? .object([:])).canonicalBytes()
+        case .get, .delete: return nil
+        }
+    }
+
+    /// Headers as a canonical JSON array of `[name, value]` pairs, in wire order (Authorization
+    /// never included: `BCRequest.recordedHeaders` drops it).
+    static func headersBlob(_ headers: [BCHeader]) -> [UInt8] {
+        let value = JSONValue.array(headers.map { .array([.string($0.name), .string($0.value)]) })
+        return (try? value.canonicalBytes()) ?? Array("[]".utf8)
+    }
+}
+
+extension StepRequest {
+    /// The URL a step would be sent to (for `--dry-run`).
+    public static func describeURL(_ step: ResolvedStep, profile: Profile) throws(URLBuildError) -> String {
+        try url(for: step, profile: profile) + query(for: step)
+    }
+
+    /// The exact body bytes a step would send (for `--dry-run`).
+    public static func describeBody(_ step: ResolvedStep) throws(CanonicalJSONError) -> [UInt8]? {
+        try body(for: step)
+    }
+}

@@ -1,0 +1,178 @@
+import ArgumentParser
+import Batch
+import BusinessCentral
+import Dispatch
+import Foundation
+import Hashing
+import Sandbox
+import Store
+
+/// `bcli batch run MANIFEST`: the main job. Validates the whole manifest, then runs it step by
+/// step with an intent row committed before every request and an outcome row after it.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a YAML manifest against Business Central and record it in the ledger.",
+        discussion: """
+            The run id and store path go to stderr; per-step lines (or JSON) to stdout.
+            Exit: 0 all steps ok, 1 a step failed, 2 usage, 3 auth, 4 not found, 5 invalid manifest, \
+            8 refused (write gate, --expect-manifest mismatch), 130 interrupted.
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: "The manifest (YAML).")
+    var manifest: String
+
+    @Option(name: [.short, .long], help: "Profile from config.toml, or the built-in `sandbox` (default: $BCLI_PROFILE, then [defaults].profile).")
+    var profile: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("A parameter value, key=value (repeatable; wins over --params).", valueName: "key=value"))
+    var sets: [String] = []
+
+    @Option(name: .customLong("params"), help: ArgumentHelp("A YAML mapping of parameter values.", valueName: "file"))
+    var paramsFile: String?
+
+    @Flag(help: "Resolve and print the requests; send nothing, write nothing.")
+    var dryRun = false
+
+    @Flag(name: [.short, .long], help: "Confirm writes on a profile with disable_writes = true.")
+    var yes = false
+
+    @Option(help: ArgumentHelp("Refuse to run unless the manifest's digest is this (sha256:<hex>).", valueName: "digest"))
+    var expectManifest: String?
+
+    @Flag(help: "Stop at the first failed step (default: record it and go on).")
+    var failFast = false
+
+    @Option(help: "text or json.")
+    var format: OutputFormat = .text
+
+    @Option(name: .short, help: ArgumentHelp("Write a result bundle (JSON) to this file.", valueName: "file"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Write the result envelope (JSON) to this file, atomically.", valueName: "file"))
+    var resultOut: String?
+
+    func run() async throws {
+        let environment = storeOptions.environment
+        let started = ContinuousClock.now
+        let startedAt = Timestamp.now()
+
+        // 1. The manifest bytes, and --expect-manifest before anything else.
+        let bytes: [UInt8]
+        do { bytes = try readFileBytes(manifest) } catch {
+            throw CLIFailure(.notFound, "cannot read manifest \(manifest): \(error) — check the path")
+        }
+        let digest = SHA256.hash(bytes)
+        if let expectManifest {
+            let expected: Digest
+            do { expected = try Digest(parsing: expectManifest) } catch {
+                throw CLIFailure(.invalidInput, "--expect-manifest: \(error)")
+            }
+            guard expected == digest else {
+                throw CLIFailure(.refused, """
+                    refusing to run: \(manifest) is \(digest), not the expected \(expected)
+                    fix: run the approved manifest, or update the expected digest (`bcli batch hash \(manifest)`)
+                    """)
+            }
+        }
+
+        // 2. Validate the whole manifest and its params before anything else happens.
+        let prepared: (manifest: Manifest, params: ParamSet)
+        do {
+            prepared = try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)
+        } catch {
+            Terminal.note(error.description)
+            throw CLIFailure(.invalidInput, "\(manifest) is not a valid manifest (\(error.diagnostics.count) problem(s) above); nothing was sent")
+        }
+
+        // 3. The profile, and the write gate.
+        var profile: Profile
+        do {
+            profile = try BCConfig.load(environment: environment).profile(named: self.profile)
+        } catch {
+            throw CLIFailure(ExitStatus(rawValue: error.exitCode) ?? .usage, error.description)
+        }
+        let writes = prepared.manifest.writeSteps
+        if profile.disableWrites && !writes.isEmpty && !dryRun {
+            try WriteGate.confirm(profile: profile.name, writes: writes.map { "\($0.method.literal?.rawValue ?? "templated") \($0.endpoint)" }, yes: yes)
+        }
+
+        if dryRun {
+            DryRun.print(prepared.manifest, params: prepared.params, profile: profile, format: format)
+            return
+        }
+
+        // 4. The store, the manifest blob, the sandbox if the profile needs one, the client.
+        let store = try storeOptions.open()
+        let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
+        var sandbox: SandboxServer?
+        if profile.isSandbox && profile.baseURL == nil {
+            do {
+                let server = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: store.root + "/sandbox"))
+                profile = profile.withBaseURL(try await server.start())
+                sandbox = server
+            } catch {
+                throw CLIFailure(.failure, "cannot start the built-in sandbox: \(error) — or start one with `bcli sandbox serve` and set BCLI_SANDBOX_URL")
+            }
+        }
+        let client = BCClient(profile: profile, environment: environment,
+                              tokenCache: profile.isSandbox ? .memoryOnly : .standard)
+
+        // 5. SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second
+        //    aborts at once (the ledger still tells the truth).
+        let cancellation = CancellationFlag()
+        let signals = SignalWatcher(onFirst: {
+            Terminal.note("interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
+            cancellation.cancel()
+        })
+
+        let runID = RunID.generate()
+        Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)")
+        let observer = StepPrinter(format: format)
+        let summary: RunSummary
+        do {
+            summary = try await BatchRunner(store: store, client: client, profile: profile,
+                                            options: { var o = BatchRunner.Options(); o.failFast = failFast; return o }())
+                .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
+                     observer: observer, cancellation: cancellation, runID: runID)
+        } catch {
+            signals.stop()
+            await client.shutdown()
+            await sandbox?.stop()
+            throw CLIFailure(.failure, "the ledger could not be written: \(error)")
+        }
+        signals.stop()
+        await client.shutdown()
+        await sandbox?.stop()
+
+        // 6. Report.
+        let exit: ExitStatus = summary.cancelled ? .interrupted : (summary.failed + summary.unknown > 0 ? .failure : .ok)
+        if format == .json {
+            Terminal.line(RunOutput.json(summary, manifest: prepared.manifest, digest: digest).prettyPrinted())
+        } else {
+            Terminal.line("\(summary.failed + summary.unknown == 0 && !summary.cancelled ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
+                + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
+                + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
+        }
+        Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(summary.runID.prefix(12))`")
+        if let output {
+            try RunOutput.writeAtomically(RunOutput.json(summary, manifest: prepared.manifest, digest: digest), to: output)
+        }
+        if let resultOut {
+            let envelope = RunOutput.envelope(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
+                                              durationMs: Int((ContinuousClock.now - started).components.seconds * 1000))
+            try RunOutput.writeAtomically(envelope, to: resultOut)
+        }
+        if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed (see above and `bcli batch state \(summary.runID.prefix(12))`)") }
+    }
+}
+
+func readFileBytes(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw CLIFailure(.notFound, FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+    }
+    return [UInt8](data)
+}

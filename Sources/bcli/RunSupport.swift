@@ -1,0 +1,195 @@
+import Batch
+import BusinessCentral
+import Dispatch
+import Foundation
+import Hashing
+import Store
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The `disable_writes` gate: writes need `--yes` or a typed `yes`; a non-interactive session
+/// without `--yes` is refused (exit 8) before any request, GETs included.
+enum WriteGate {
+    static func confirm(profile: String, writes: [String], yes: Bool) throws {
+        Terminal.note("warning: profile '\(profile)' has disable_writes = true and this batch writes: "
+            + writes.prefix(3).joined(separator: ", ") + (writes.count > 3 ? ", +\(writes.count - 3) more" : ""))
+        if yes { return }
+        guard Terminal.stdinIsTTY else {
+            throw CLIFailure(.refused, "refusing to write: non-interactive session and --yes was not passed; nothing was sent")
+        }
+        Terminal.note("Type 'yes' to proceed, anything else to cancel: ")
+        let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
+        guard answer == "yes" else { throw CLIFailure(.refused, "cancelled; nothing was sent") }
+    }
+}
+
+/// `--dry-run`: each step resolved with the current params; steps whose references need earlier
+/// responses are shown unresolved. Nothing is sent and nothing is written.
+enum DryRun {
+    static func print(_ manifest: Manifest, params: ParamSet, profile: Profile, format: OutputFormat) {
+        var items: [JSONValue] = []
+        for step in manifest.steps {
+            let line: String
+            var item: [String: JSONValue] = ["seq": .number(Double(step.seq)), "name": .string(step.name)]
+            switch ReferenceResolver.resolve(step, params: params, outputs: [:]) {
+            case .success(let resolved):
+                let url = (try? StepRequest.describeURL(resolved, profile: profile)) ?? resolved.endpoint
+                let body = (try? StepRequest.describeBody(resolved)).map { String(decoding: $0, as: UTF8.self) }
+                line = "Step \(step.seq)/\(manifest.steps.count) \(resolved.method.rawValue) \(url)" + (body.map { "\n    body: \($0)" } ?? "")
+                item["method"] = .string(resolved.method.rawValue)
+                item["url"] = .string(url)
+                item["body"] = body.map { .string($0) } ?? .null
+                item["resolved"] = true
+            case .failure(let reason):
+                line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.literal?.rawValue ?? "?") \(step.endpoint) (resolved at run time: \(reason.message))"
+                item["method"] = .string(step.method.literal?.rawValue ?? "?")
+                item["endpoint"] = .string(step.endpoint)
+                item["resolved"] = false
+                item["reason"] = .string(reason.description)
+            }
+            if format == .text { Terminal.line(line) }
+            items.append(.object(item))
+        }
+        if format == .json {
+            Terminal.line(JSONValue.object(["format_version": 1, "dry_run": true, "steps": .array(items)]).prettyPrinted())
+        } else {
+            Terminal.line("--dry-run: \(manifest.steps.count) step(s) would execute; nothing was sent or recorded")
+        }
+    }
+}
+
+extension StepRequest {}
+
+/// Per-step lines on stdout (`Step 3/120 POST customers … ✓ created C00030 (201, 84 ms)`), and a
+/// progress line on stderr when stderr is a terminal.
+struct StepPrinter: RunObserver {
+    let format: OutputFormat
+
+    func runStarted(runID: String, steps: Int) {}
+
+    func stepFinished(_ r: StepReport) {
+        guard format == .text else {
+            if Terminal.stderrIsTTY { Terminal.progress("[\(r.seq)/\(r.total)] \(r.name)") }
+            return
+        }
+        let head = "Step \(r.seq)/\(r.total) \(r.method) \(r.endpoint) …"
+        let timing = r.httpStatus.map { "(\($0), \(r.durationMs) ms)" } ?? "(\(r.durationMs) ms)"
+        let tail: String
+        switch r.status {
+        case "committed":
+            switch r.method {
+            case "GET": tail = "✓ \(r.recordCount.map { "\($0) record(s)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
+            case "POST": tail = "✓ created \(r.label ?? r.recordID ?? "") \(timing)"
+            case "PATCH": tail = "✓ updated \(r.label ?? r.recordID ?? "") \(timing)"
+            case "DELETE": tail = "✓ deleted \(r.recordID ?? "") \(timing)"
+            default: tail = "✓ \(timing)"
+            }
+        case "skipped": tail = "- skipped: \(r.message ?? "")"
+        case "unknown": tail = "? outcome unknown (the request may have been committed): \(r.message ?? "")"
+        default: tail = "✗ \(r.message ?? "failed") \(timing)" + (r.correlationID.map { " correlation \($0)" } ?? "")
+        }
+        if Terminal.stderrIsTTY { Terminal.progress("") }
+        Terminal.line(head + " " + tail)
+    }
+}
+
+/// JSON documents for `--format json`, `-o` and `--result-out`.
+enum RunOutput {
+    static func stepJSON(_ r: StepReport) -> JSONValue {
+        func s(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
+        func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
+        return .object([
+            "seq": n(r.seq), "name": .string(r.name), "method": .string(r.method), "endpoint": .string(r.endpoint),
+            "url": .string(r.url), "status": .string(r.status), "http_status": n(r.httpStatus), "record_id": s(r.recordID),
+            "record_count": n(r.recordCount), "duration_ms": n(r.durationMs), "message": s(r.message),
+            "bc_error_code": s(r.bcErrorCode), "correlation_id": s(r.correlationID),
+            "client_request_id": s(r.clientRequestID),
+        ])
+    }
+
+    static func json(_ s: RunSummary, manifest: Manifest, digest: Digest) -> JSONValue {
+        .object([
+            "format_version": 1,
+            "batch": .string(manifest.name),
+            "run_id": .string(s.runID),
+            "state": .string(s.state.rawValue),
+            "manifest_digest": .string(digest.description),
+            "record_digest": s.recordDigest.map { .string($0.description) } ?? .null,
+            "committed": .number(Double(s.committed)),
+            "failed": .number(Double(s.failed)),
+            "skipped": .number(Double(s.skipped)),
+            "unknown": .number(Double(s.unknown)),
+            "total": .number(Double(s.total)),
+            "steps": .array(s.reports.map(stepJSON)),
+        ])
+    }
+
+    /// The result envelope of the Python tool (original-bcli §4), `record_id` = the run id.
+    static func envelope(_ s: RunSummary, profile: Profile, exit: Int32, startedAt: String, durationMs: Int) -> JSONValue {
+        .object([
+            "format_version": 1,
+            "version": "0.1",
+            "invocation_id": .string(UUIDString.generate().replacingOccurrences(of: "-", with: "")),
+            "tool_version": .string(ToolVersion.current),
+            "profile": .string(profile.name),
+            "environment": .string(profile.environment),
+            "company": profile.companyID.map { .string($0) } ?? .null,
+            "method": "BATCH_RUN",
+            "endpoint": "batch",
+            "resolved_url": .null,
+            "record_id": .string(s.runID),
+            "dry_run": false,
+            "status": exit == 0 ? "succeeded" : "failed",
+            "exit_code": .number(Double(exit)),
+            "bc_correlation_id": s.reports.last(where: { $0.status != "committed" })?.correlationID.map { .string($0) } ?? .null,
+            "telemetry_event_id": .null,
+            "audit_log_offset": .null,
+            "started_at": .string(startedAt),
+            "duration_ms": .number(Double(durationMs)),
+        ])
+    }
+
+    /// Temp file in the same folder, fsync, rename: a reader never sees half a file.
+    static func writeAtomically(_ value: JSONValue, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        let data = Data((value.prettyPrinted() + "\n").utf8)
+        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
+            throw CLIFailure(.failure, "cannot write \(path) — check that its folder is writable")
+        }
+        let fd = open(temp.path, O_RDONLY)
+        if fd >= 0 { fsync(fd); close(fd) }
+        guard rename(temp.path, path) == 0 else {
+            throw CLIFailure(.failure, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// SIGINT handling for a run: the first signal asks for a clean stop, the second exits at once.
+final class SignalWatcher: @unchecked Sendable {
+    private let source: DispatchSourceSignal
+    private var count = 0
+
+    init(onFirst: @escaping @Sendable () -> Void) {
+        signal(SIGINT, SIG_IGN)
+        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "bcli.sigint"))
+        source.setEventHandler { [unowned self] in
+            self.count += 1
+            if self.count == 1 { onFirst() } else {
+                Terminal.note("aborted; the ledger keeps every intent written so far (`bcli batch state` shows them)")
+                _exit(130)
+            }
+        }
+        source.resume()
+    }
+
+    func stop() {
+        source.cancel()
+        signal(SIGINT, SIG_DFL)
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Hashing
+import Store
+
+/// `bcli batch state RUN`: one run, its derived state and every step row.
+struct StateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Show a run and its steps (what landed, what failed, what is unknown).",
+        discussion: "RUN is a run id or a unique prefix of at least 6 characters (see `bcli batch list`)."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
+    var runID: String
+
+    @Option(help: "text or json.")
+    var format: OutputFormat = .text
+
+    func run() throws {
+        let store = try storeOptions.openExisting()
+        let record: RunRecord
+        let steps: [StepRecord]
+        do {
+            record = try store.run(runID)
+            steps = try store.ledger.steps(runID: record.id)
+        } catch {
+            throw CLIFailure(error.exitStatus, error.description)
+        }
+        switch format {
+        case .json:
+            var run = RunRecordDocument.runJSON(record).objectValue ?? [:]
+            run["state"] = .string(record.state.rawValue)
+            run["stamped_state"] = .string(record.stampedState.rawValue)
+            run["interrupted"] = .bool(record.interrupted)
+            run["record_digest"] = record.recordDigest.map { .string($0.description) } ?? .null
+            run["previous_record_digest"] = record.previousRecordDigest.map { .string($0.description) } ?? .null
+            run["step_count"] = .number(Double(record.counts.total))
+            let doc: JSONValue = .object([
+                "format_version": 1,
+                "run": .object(run),
+                "steps": .array(steps.map(RunRecordDocument.stepJSON)),
+            ])
+            Terminal.line(doc.prettyPrinted())
+        case .text:
+            Terminal.line("Run:       \(record.id)  (\(record.kind.rawValue))")
+            if let name = record.name { Terminal.line("Batch:     \(name)") }
+            Terminal.line("Manifest:  \(record.manifestPath ?? "-")  \(record.manifestDigest?.description ?? "")")
+            Terminal.line("Profile:   \(record.profile ?? "-") (\(record.environment ?? "-") / \(record.company ?? "-"))")
+            Terminal.line("Started:   \(record.startedAt)")
+            Terminal.line("Finished:  \(record.finishedAt ?? (record.interrupted ? "(interrupted — no process holds its lock)" : "(running)"))")
+            Terminal.line("State:     \(record.state.rawValue)\(record.interrupted ? " (interrupted)" : "")")
+            let c = record.counts
+            Terminal.line("Steps:     \(c.total) — \(c.committed) committed, \(c.failed) failed, \(c.unknown) unknown, \(c.skipped) skipped"
+                + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : ""))
+            Terminal.line("")
+            let rows = steps.map { s -> [String] in
+                [String(s.seq), s.name, s.method, s.url, s.statusName, s.httpStatus.map(String.init) ?? "-", s.etag ?? "-",
+                 s.bcCorrelationID ?? s.correlationRequestID ?? s.requestID ?? s.msCorrelationX ?? "-"]
+            }
+            Table.print(header: ["seq", "name", "method", "url", "status", "http", "etag", "correlation"], rows: rows)
+            if c.unknown > 0 {
+                Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; check the record in Business Central (client-request-id in `--format json`)")
+            }
+        }
+    }
+}
+
+/// `bcli batch list`: runs newest first, with derived states and step counts.
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List runs, newest first."
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Option(help: ArgumentHelp("Only runs in this state: \(RunState.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "state"))
+    var state: String?
+
+    @Option(help: "At most this many runs.")
+    var limit: Int = 50
+
+    @Option(help: ArgumentHelp("Only runs started at or after this UTC date (YYYY-MM-DD or ISO-8601 with Z).", valueName: "date"))
+    var since: String?
+
+    @Option(help: "text or json.")
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if let state, RunState(rawValue: state) == nil {
+            throw ValidationError("unknown state '\(state)'; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        if let since, Timestamp.normalise(since) == nil {
+            throw ValidationError("--since '\(since)' is not a date; write YYYY-MM-DD or 2026-11-27T10:00:00Z")
+        }
+    }
+
+    func run() throws {
+        let store = try storeOptions.openExisting()
+        let filter = Ledger.RunFilter(state: state.flatMap(RunState.init(rawValue:)), since: since.flatMap(Timestamp.normalise), limit: limit)
+        let runs: [RunRecord]
+        do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
+        switch format {
+        case .json:
+            let items: [JSONValue] = runs.map { r in
+                .object([
+                    "run_id": .string(r.id), "kind": .string(r.kind.rawValue), "name": r.name.map { .string($0) } ?? .null,
+                    "state": .string(r.state.rawValue), "interrupted": .bool(r.interrupted),
+                    "started_at": .string(r.startedAt), "finished_at": r.finishedAt.map { .string($0) } ?? .null,
+                    "profile": r.profile.map { .string($0) } ?? .null, "environment": r.environment.map { .string($0) } ?? .null,
+                    "manifest_path": r.manifestPath.map { .string($0) } ?? .null,
+                    "manifest_digest": r.manifestDigest.map { .string($0.description) } ?? .null,
+                    "step_count": .number(Double(r.counts.total)), "committed": .number(Double(r.counts.committed)),
+                    "failed": .number(Double(r.counts.failed)), "unknown": .number(Double(r.counts.unknown)),
+                ])
+            }
+            Terminal.line(JSONValue.object(["format_version": 1, "runs": .array(items)]).prettyPrinted())
+        case .text:
+            if runs.isEmpty { Terminal.note("No batch runs found."); return }
+            Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in
+                [r.id, r.startedAt, r.state.rawValue + (r.interrupted ? " (interrupted)" : ""), String(r.counts.total),
+                 r.profile ?? "-", r.manifestPath ?? "-"]
+            })
+        }
+    }
+}
+
+/// Plain aligned columns (no box drawing, so output stays grep- and cut-friendly).
+enum Table {
+    static func print(header: [String], rows: [[String]]) {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        func render(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in
+                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }
+        Terminal.line(render(header))
+        for row in rows { Terminal.line(render(row)) }
+    }
+}
