@@ -95,7 +95,10 @@ let package = Package(
         ]),
         .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["Hashing", "Store", "Sandbox"]),
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "Hashing", "Store", "Sandbox",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -17,7 +17,7 @@ struct ManifestErrorTests {
         #expect(d.path == "m.yaml", sourceLocation: sourceLocation)
         #expect(d.line == line && d.column == column, "at \(d.line):\(d.column): \(d.message)", sourceLocation: sourceLocation)
         #expect(d.message.contains(message), "message: \(d.message)", sourceLocation: sourceLocation)
-        #expect(d.fix.contains(fix), "fix: \(d.fix)", sourceLocation: sourceLocation)
+        #expect(fix.isEmpty || d.fix.contains(fix), "fix: \(d.fix)", sourceLocation: sourceLocation)
     }
 
     @Test func unknownStepKeySuggestsTheKnownOne() {
@@ -139,7 +139,7 @@ struct ManifestErrorTests {
                 endpoint: customers
               - name: a
                 endpoint: vendors
-            """, 4, 13, "duplicate step name 'a' (also step 1 at line 2)", fix: "unique name")
+            """, 4, 11, "duplicate step name 'a' (also step 1 at line 2)", fix: "unique name")
     }
 
     @Test func explicitNameCollidingWithAnAutomaticName() {
@@ -348,7 +348,7 @@ struct ManifestErrorTests {
         expectOne("""
             steps:
               - {action: post, endpoint: customers, action: get}
-            """, 2, 43, "duplicate key 'action' (first defined at line 2, column 6)")
+            """, 2, 41, "duplicate key 'action' (first defined at line 2, column 6)")
     }
 
     @Test func duplicateKeyDifferingOnlyInQuoting() {
@@ -394,7 +394,7 @@ struct ManifestErrorTests {
               - endpoint: vendors
                 params:
                   filter: "number eq '${{ params.vendor_num }}'"
-            """, 6, 29, "${{ params.vendor_num }} refers to undeclared param 'vendor_num' (did you mean 'vendor_no'?)",
+            """, 6, 27, "${{ params.vendor_num }} refers to undeclared param 'vendor_num' (did you mean 'vendor_no'?)",
             fix: "write params.vendor_no")
     }
 
@@ -452,9 +452,9 @@ struct ManifestErrorTests {
                 endpoint: vendors
             """, path: "examples/x.yaml")
         #expect(ds.map(\.brief) == [
-            "4:7 unknown key 'descripton' in the declaration of param 'vendor_no' (did you mean 'description'?)",
+            "4:5 unknown key 'descripton' in the declaration of param 'vendor_no' (did you mean 'description'?)",
             "9:12 'top' must be a whole number of at least 0, found the string 'many'",
-            "10:13 duplicate step name 'find' (also step 1 at line 6)",
+            "10:11 duplicate step name 'find' (also step 1 at line 6)",
             "13:5 unknown step key 'dta' (did you mean 'data'?)",
             "14:5 patch step 'step_3' has no 'id'",
             "17:7 key 'off' is read as a boolean (YAML 1.1 turns unquoted off into false)",

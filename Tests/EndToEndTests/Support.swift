@@ -87,3 +87,13 @@ final class LockedData: @unchecked Sendable {
 func requireBinary(_ path: String) throws {
     try #require(FileManager.default.isExecutableFile(atPath: path), "missing \(path): run `swift build --build-tests` first")
 }
+
+/// `bcli` for async tests: the child is awaited on a Dispatch thread, never on the Swift
+/// concurrency pool, so an in-process sandbox keeps answering while the test waits.
+func bcliAsync(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) async throws -> Completed {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            continuation.resume(with: Result { try run(Paths.bcli, args, env: env, stdin: stdin) })
+        }
+    }
+}

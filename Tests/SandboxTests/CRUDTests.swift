@@ -25,6 +25,8 @@ struct CRUDTests {
             #expect(entity["displayName"] == "Adatum")
             #expect(entity["number"] == "C00010")
             #expect(entity["balanceDue"] == 0)  // defaults filled like BC
+            #expect(entity["type"] == "Company")
+            #expect(entity["blocked"] == " ")
             #expect(response.header("Location")?.hasSuffix("customers(\(id))") == true)
             let fetched = try await h.get("customers(\(id))")
             #expect(fetched.status == 200)

@@ -63,7 +63,7 @@ enum CoreSchema {
             return .success(.string(text))
         }
         guard magnitude.isFinite else { return .failure(.notRepresentable(text)) }
-        if isInteger, magnitude > maxExactInteger { return .failure(.integerTooLarge(text)) }
+        if isInteger, UInt64(body).map({ $0 > UInt64(maxExactInteger) }) ?? true { return .failure(.integerTooLarge(text)) }
         return .success(.number(negative ? -magnitude : magnitude))
     }
 

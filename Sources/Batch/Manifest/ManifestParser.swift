@@ -100,10 +100,7 @@ struct ManifestParser {
                     case "description":
                         description = string(field.value, key: "description") ?? ""
                     case "default":
-                        if let v = doc.json(field.value, budget: &budget, sink: &sink) {
-                            defaultValue = v.isNull ? nil : v
-                            rejectTemplates(in: field.value, what: "param defaults")
-                        }
+                        if let v = self.defaultValue(field.value) { defaultValue = v.isNull ? nil : v }
                     case "required":
                         required = bool(field.value, key: "required") ?? true
                     default:
@@ -114,9 +111,8 @@ struct ManifestParser {
                                        ?? "use description, default and required; for an object default write default: { … }")
                     }
                 }
-            } else if let v = doc.json(entry.value, budget: &budget, sink: &sink) {
+            } else if let v = self.defaultValue(entry.value) {
                 defaultValue = v.isNull ? nil : v
-                rejectTemplates(in: entry.value, what: "param defaults")
             }
             result.append(ParamDeclaration(name: entry.key, description: description, defaultValue: defaultValue,
                                            required: required, location: loc))
@@ -295,8 +291,10 @@ struct ManifestParser {
     mutating func parseData(_ node: Node, templates: inout [(String, Mark?)]) -> JSONValue? {
         switch node {
         case .mapping:
-            collectTemplates(node, into: &templates)
-            return doc.json(node, budget: &budget, sink: &sink)
+            var found: [(String, Mark?)]? = []
+            let value = doc.json(node, budget: &budget, sink: &sink, templates: &found)
+            templates += found ?? []
+            return value
         case .scalar(let scalar) where TemplateSyntax.containsTemplate(scalar.string):
             if case .success(let parts) = TemplateSyntax.parse(scalar.string), TemplateSyntax.exactReference(parts) == nil {
                 sink.error(doc.location(node), "'data' must be a mapping of fields or exactly one reference",
@@ -476,33 +474,15 @@ struct ManifestParser {
                    fix: guess.map { "rename '\(entry.key)' to '\($0)'" } ?? "use one of: \(known.joined(separator: ", "))")
     }
 
-    /// Every string (value or key) under `node` that contains `${{`, with where it starts.
-    mutating func collectTemplates(_ node: Node, into out: inout [(String, Mark?)]) {
-        switch node {
-        case .scalar(let s):
-            if TemplateSyntax.containsTemplate(s.string) { out.append((s.string, s.mark)) }
-        case .sequence(let seq):
-            for item in seq { collectTemplates(item, into: &out) }
-        case .mapping(let mapping):
-            for (key, value) in mapping {
-                if let k = key.scalar?.string, TemplateSyntax.containsTemplate(k) {
-                    sink.error(doc.location(key), "references are not allowed in keys ('\(k)')",
-                               fix: "use a fixed key; only values may contain ${{ }}")
-                }
-                collectTemplates(value, into: &out)
-            }
-        case .alias:
-            break
-        }
-    }
-
-    mutating func rejectTemplates(in node: Node, what: String) {
-        var found: [(String, Mark?)] = []
-        collectTemplates(node, into: &found)
-        for (text, mark) in found {
-            sink.error(doc.location(of: "${{", inScalarAt: mark), "references are not allowed in \(what) ('\(text)')",
+    /// Parses a param default, reporting references in it (defaults are not resolved).
+    mutating func defaultValue(_ node: Node) -> JSONValue? {
+        var found: [(String, Mark?)]? = []
+        let value = doc.json(node, budget: &budget, sink: &sink, templates: &found)
+        for (text, mark) in found ?? [] {
+            sink.error(doc.location(of: "${{", inScalarAt: mark), "references are not allowed in param defaults ('\(text)')",
                        fix: "use a fixed value; references are resolved in steps only")
         }
+        return value
     }
 
     /// "a list", "a mapping", "the string 'x'", "the number 5" … for messages.

@@ -108,6 +108,14 @@ extension YAMLDocument {
     /// Converts a whole subtree to JSON. `budget` bounds the number of values produced, so an
     /// alias "billion laughs" cannot exhaust memory.
     func json(_ node: Node, budget: inout Int, sink: inout DiagnosticSink) -> JSONValue? {
+        var unused: [(String, Mark?)]? = nil
+        return json(node, budget: &budget, sink: &sink, templates: &unused)
+    }
+
+    /// As `json(_:budget:sink:)`; when `templates` is non-nil, also collects every string value
+    /// containing `${{` with where it starts, and reports keys containing `${{` (references are
+    /// resolved in values only).
+    func json(_ node: Node, budget: inout Int, sink: inout DiagnosticSink, templates: inout [(String, Mark?)]?) -> JSONValue? {
         budget -= 1
         if budget == 0 {
             sink.error(location(node), "the document expands to too many values (aliases nested too deeply?)",
@@ -115,13 +123,14 @@ extension YAMLDocument {
         }
         if budget <= 0 { return nil }
         switch node {
-        case .scalar:
+        case .scalar(let scalar):
+            if templates != nil, TemplateSyntax.containsTemplate(scalar.string) { templates!.append((scalar.string, scalar.mark)) }
             return scalarValue(node, sink: &sink)
         case .sequence(let seq):
             var items: [JSONValue] = []
             var failed = false
             for item in seq {
-                if let v = json(item, budget: &budget, sink: &sink) { items.append(v) } else { failed = true }
+                if let v = json(item, budget: &budget, sink: &sink, templates: &templates) { items.append(v) } else { failed = true }
             }
             return failed ? nil : .array(items)
         case .mapping(let mapping):
@@ -135,7 +144,12 @@ extension YAMLDocument {
             let entries = entries(of: mapping, sink: &sink)
             var failed = sink.diagnostics.count != before
             for entry in entries {
-                if let v = json(entry.value, budget: &budget, sink: &sink) { members[entry.key] = v } else { failed = true }
+                if templates != nil, TemplateSyntax.containsTemplate(entry.key) {
+                    sink.error(location(entry.keyNode), "references are not allowed in keys ('\(entry.key)')",
+                               fix: "use a fixed key; only values may contain ${{ }}")
+                    failed = true
+                }
+                if let v = json(entry.value, budget: &budget, sink: &sink, templates: &templates) { members[entry.key] = v } else { failed = true }
             }
             return failed ? nil : .object(members)
         case .alias:

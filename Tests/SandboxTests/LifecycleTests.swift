@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+@testable import Sandbox
+
+@Suite("Server lifecycle")
+struct LifecycleTests {
+    @Test("start returns the real port, refuses a second start and a taken port; stop frees the port")
+    func startStop() async throws {
+        let server = try SandboxServer(configuration: SandboxConfiguration())
+        let baseURL = try await server.start()
+        let port = try #require(Int(baseURL.split(separator: ":").last ?? ""))
+        #expect(port > 0)
+        #expect(baseURL == "http://127.0.0.1:\(port)")
+        await #expect(throws: SandboxServerError.self) { _ = try await server.start() }
+
+        let clash = try SandboxServer(configuration: SandboxConfiguration(port: port))
+        await #expect(throws: (any Error).self) { _ = try await clash.start() }
+
+        await server.stop()
+        await server.stop()  // idempotent
+        let again = try SandboxServer(configuration: SandboxConfiguration(port: port))
+        #expect(try await again.start() == baseURL)
+        await again.stop()
+    }
+
+    @Test("stop lets a held request finish instead of cutting it off")
+    func stopReleasesHeld() async throws {
+        let configuration = SandboxConfiguration(faults: [try SandboxFault(parsing: "hold")])
+        let server = try SandboxServer(configuration: configuration)
+        let baseURL = try await server.start()
+        var h = Harness(server: server, baseURL: baseURL)
+        h.token = try await h.fetchToken()
+        let held = Task { try await h.get("customers") }
+        while try await h.faultState()["held"] != 1 { await Task.yield() }
+        await server.stop()
+        #expect(try await held.value.status == 200)
+    }
+
+    @Test("an unreadable settings file or data path is a configuration error naming the fix")
+    func configurationErrors() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory + "/settings.json"))
+        #expect(throws: SandboxConfigurationError.self) {
+            _ = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: directory))
+        }
+        try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/file"))
+        #expect(throws: SandboxConfigurationError.self) {
+            _ = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: directory + "/file"))
+        }
+        #expect(throws: SandboxConfigurationError.self) {
+            _ = try SandboxServer(configuration: SandboxConfiguration(), logLevel: "loud")
+        }
+    }
+}
