@@ -84,7 +84,7 @@ let package = Package(
         // Store micro-benchmarks driven by scripts/bench (release build only).
         .executableTarget(
             name: "bcli-bench",
-            dependencies: ["Hashing", "Store"],
+            dependencies: ["Hashing", "Store", "BusinessCentral"],
             path: "Benchmarks/bcli-bench"
         ),
         .testTarget(name: "HashingTests", dependencies: ["Hashing"], exclude: ["Fixtures"]),

@@ -1,3 +1,4 @@
+import BusinessCentral
 import Hashing
 import Store
 
@@ -11,11 +12,13 @@ import Darwin
 ///
 ///   bcli-bench ingest STORE_DIR process|full < paths      put every listed file as a blob
 ///   bcli-bench ledger STORE_DIR process|full PAIRS         intent+outcome row pairs
+///   bcli-bench requests STORE_DIR process COUNT            COUNT POSTs to $BCLI_SANDBOX_URL with the
+///                                                          runner's client and bodies, but no ledger
 ///
 /// Each prints one line: `<operations> <seconds>`.
 @main
 struct Bench {
-    static func main() throws {
+    static func main() async throws {
         let args = CommandLine.arguments
         guard args.count >= 4, let durability = Durability(rawValue: args[3]) else {
             fail("usage: bcli-bench ingest|ledger STORE_DIR process|full [PAIRS]")
@@ -50,6 +53,22 @@ struct Bench {
                 try store.ledger.writeOutcome(stepID: id, outcome)
             }
             report(pairs, now() - start)
+        case "requests":
+            let count = args.count > 4 ? Int(args[4]) ?? 2000 : 2000
+            var environment: [String: String] = [:]
+            for (k, v) in ProcessInfoLite.environment() { environment[k] = v }
+            let profile = BuiltinProfiles.sandbox(environment: environment)
+            let client = BCClient(profile: profile, environment: environment, tokenCache: .memoryOnly)
+            let url = try URLBuilder.entityURL(profile: profile, entitySet: "customers")
+            let start = now()
+            for i in 1...count {
+                let body = try JSONValue.object(["displayName": .string("Bench \(i)")]).canonicalBytes()
+                let request = BCRequest(method: "POST", url: url, body: body, clientRequestID: UUIDString.generate())
+                let response = try await client.execute(request)
+                if !response.isSuccess { fail("POST \(i) returned \(response.status)") }
+            }
+            report(count, now() - start)
+            await client.shutdown()
         default:
             fail("unknown benchmark \(args[1])")
         }
@@ -85,5 +104,19 @@ struct Bench {
     static func fail(_ message: String) -> Never {
         _ = (message + "\n").withCString { write(STDERR_FILENO, $0, strlen($0)) }
         exit(2)
+    }
+}
+
+/// The process environment without Foundation.
+enum ProcessInfoLite {
+    static func environment() -> [(String, String)] {
+        var out: [(String, String)] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { out.append((String(s[..<eq]), String(s[s.index(after: eq)...]))) }
+            p += 1
+        }
+        return out
     }
 }

@@ -120,7 +120,8 @@ struct APIHandler: Sendable {
         if let key = setSegment.key { entityKey = try guid(key) }
         let setKey = namespace.storagePrefix + definition.name
         let context = WriteContext(method: request.method.rawValue, path: request.path,
-                                   clientRequestID: request.clientRequestID, requestID: request.requestID)
+                                   clientRequestID: request.clientRequestID, requestID: request.requestID,
+                                   bodySHA256: request.body.isEmpty ? nil : SHA256.hash(request.body).hex)
         let contextBase = apiRoot + "/$metadata#companies(\(company.id))/\(definition.name)"
 
         guard let id = entityKey else {

@@ -25,6 +25,9 @@ struct WriteContext: Sendable {
     var path: String
     var clientRequestID: String?
     var requestID: String
+    /// Lowercase hex SHA-256 of the exact request body bytes received (nil without a body), so
+    /// tests can prove the ledger's request blob is what the server got.
+    var bodySHA256: String?
 }
 
 /// How a PATCH or DELETE names the version it expects.
@@ -124,7 +127,8 @@ final class EntityStore: Sendable {
                 etag_after TEXT,
                 status INTEGER NOT NULL,
                 client_request_id TEXT,
-                request_id TEXT NOT NULL
+                request_id TEXT NOT NULL,
+                body_sha256 TEXT
             );
             CREATE TABLE IF NOT EXISTS token (
                 token TEXT PRIMARY KEY,
@@ -132,6 +136,11 @@ final class EntityStore: Sendable {
                 expires_at REAL NOT NULL
             );
             """)
+        // Data folders written before the journal recorded body digests gain the column.
+        let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(journal)").map { $0["name"] as String }
+        if !columns.contains("body_sha256") {
+            try db.execute(sql: "ALTER TABLE journal ADD COLUMN body_sha256 TEXT")
+        }
     }
 
     // MARK: Reading
@@ -225,10 +234,10 @@ final class EntityStore: Sendable {
     {
         try db.execute(sql: """
             INSERT INTO journal (time, method, path, company_id, entity_set, entity_id, etag_before, etag_after,
-                                 status, client_request_id, request_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 status, client_request_id, request_id, body_sha256)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [time, context.method, context.path, company, setKey, id, before, after, status,
-                             context.clientRequestID, context.requestID])
+                             context.clientRequestID, context.requestID, context.bodySHA256])
     }
 
     /// Inserts a record: assigns id, ETag, number (series) and line number, checks key uniqueness, journals.
@@ -342,7 +351,8 @@ final class EntityStore: Sendable {
                 JournalEntry(seq: $0["seq"], time: $0["time"], method: $0["method"], path: $0["path"],
                              companyID: $0["company_id"], entitySet: $0["entity_set"], entityID: $0["entity_id"],
                              etagBefore: $0["etag_before"], etagAfter: $0["etag_after"], status: $0["status"],
-                             clientRequestID: $0["client_request_id"], requestID: $0["request_id"])
+                             clientRequestID: $0["client_request_id"], requestID: $0["request_id"],
+                             bodySHA256: $0["body_sha256"])
             }
         }
     }

@@ -17,6 +17,7 @@ struct JournalEntry: Sendable {
     var status: Int
     var clientRequestID: String?
     var requestID: String
+    var bodySHA256: String?
 
     var json: JSONValue {
         [
@@ -33,6 +34,7 @@ struct JournalEntry: Sendable {
             "status": .number(Double(status)),
             "client_request_id": clientRequestID.map(JSONValue.string) ?? .null,
             "request_id": .string(requestID),
+            "body_sha256": bodySHA256.map(JSONValue.string) ?? .null,
         ]
     }
 }

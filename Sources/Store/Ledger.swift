@@ -247,6 +247,16 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Every compensating step (from any rollback run) that targets a step of `runID`, oldest first.
+    public func compensations(ofRun runID: String) throws(StoreError) -> [StepRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.* FROM step s JOIN step t ON s.target_step_id = t.id
+                WHERE t.run_id = ? ORDER BY s.id
+                """, arguments: [runID]).map(StepQuery.decode)
+        }
+    }
+
     public func step(id: Int64) throws(StoreError) -> StepRecord? {
         try read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM step WHERE id = ?", arguments: [id]).map(StepQuery.decode)

@@ -237,6 +237,20 @@ struct ManifestErrorTests {
             """, 5, 11, "'data' is not sent by a delete step")
     }
 
+    @Test func patchWithoutDataAndIdempotencyKeyOnGet() {
+        expectOne("""
+            steps:
+              - action: patch
+                endpoint: customers
+                id: abc
+            """, 2, 5, "patch step 'step_1' has no 'data'", fix: "add data:")
+        expectOne("""
+            steps:
+              - endpoint: customers
+                idempotency_key: k1
+            """, 3, 22, "'idempotency_key' applies only to writes (post, patch, delete), not get")
+    }
+
     @Test func queryParamsOnNonGet() {
         expectOne("""
             steps:

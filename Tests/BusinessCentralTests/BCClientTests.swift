@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Testing
 
@@ -18,10 +17,13 @@ import Testing
             timeoutSeconds: timeout)
     }
 
-    /// A client with a static token (BCLI_TOKEN) and its own HTTP client.
-    static func client(_ server: TinyHTTPServer, retry: RetryPolicy = fastRetry, timeout: Double = 5) -> BCClient {
-        let profile = profile(server, timeout: timeout)
-        return BCClient(profile: profile, environment: ["BCLI_TOKEN": "tok-123"], tokenCache: .memoryOnly, retry: retry)
+    /// Runs `body` with a client that has a static token (BCLI_TOKEN) for `server`.
+    static func withClient<T>(
+        _ server: TinyHTTPServer, retry: RetryPolicy = fastRetry, timeout: Double = 5,
+        _ body: (BCClient) async throws -> T
+    ) async throws -> T {
+        try await TestHTTP.withClient(
+            profile: profile(server, timeout: timeout), environment: ["BCLI_TOKEN": "tok-123"], retry: retry, body)
     }
 
     /// Replies with `script[i]` for the i-th request to the API, then repeats the last.
@@ -43,68 +45,68 @@ import Testing
             .json(201, Self.okBody, headers: [("request-id", "rq-1"), ("ms-correlation-x", "mc-1"), ("X-Custom", "a"), ("x-custom", "b")])
         ])
         defer { server.stop() }
-        let client = Self.client(server)
-        let url = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers")
-            + URLBuilder.queryString(filter: "displayName eq 'A&B'")
-        // Odd spacing, key order and a non-ASCII character: must arrive byte for byte.
-        let body = Array("{ \"displayName\" :\"Müller & Co\",\n  \"a\":1.50 }".utf8)
-        let request = BCRequest(
-            method: "POST", url: url, body: body, ifMatch: "*", clientRequestID: "run1-step3", idempotencyKey: "idem-9")
-        let response = try await client.execute(request)
+        try await Self.withClient(server) { client in
+            let url = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers")
+                + URLBuilder.queryString(filter: "displayName eq 'A&B'")
+            // Odd spacing, key order and a non-ASCII character: must arrive byte for byte.
+            let body = Array("{ \"displayName\" :\"Müller & Co\",\n  \"a\":1.50 }".utf8)
+            let request = BCRequest(
+                method: "POST", url: url, body: body, ifMatch: "*", clientRequestID: "run1-step3", idempotencyKey: "idem-9")
+            let response = try await client.execute(request)
 
-        let received = try #require(server.requests.first)
-        #expect(received.method == "POST")
-        #expect(received.target == "/v2.0/t1/production/api/v2.0/companies(\(Self.company))/customers?$filter=displayName%20eq%20'A%26B'")
-        #expect(received.body == body)
-        #expect(received.header("Accept") == "application/json")
-        #expect(received.header("Content-Type") == "application/json")
-        #expect(received.header("OData-Version") == "4.0")
-        #expect(received.header("If-Match") == "*")
-        #expect(received.header("client-request-id") == "run1-step3")
-        #expect(received.header("Idempotency-Key") == "idem-9")
-        #expect(received.header("Authorization") == "Bearer tok-123")
+            let received = try #require(server.requests.first)
+            #expect(received.method == "POST")
+            #expect(received.target == "/v2.0/t1/production/api/v2.0/companies(\(Self.company))/customers?$filter=displayName%20eq%20'A%26B'")
+            #expect(received.body == body)
+            #expect(received.header("Accept") == "application/json")
+            #expect(received.header("Content-Type") == "application/json")
+            #expect(received.header("OData-Version") == "4.0")
+            #expect(received.header("If-Match") == "*")
+            #expect(received.header("client-request-id") == "run1-step3")
+            #expect(received.header("Idempotency-Key") == "idem-9")
+            #expect(received.header("Authorization") == "Bearer tok-123")
 
-        #expect(response.status == 201)
-        #expect(response.body == Array(Self.okBody.utf8))
-        #expect(response.etag == "W/\"JzE7\"")
-        #expect(response.requestID == "rq-1")
-        #expect(response.msCorrelationX == "mc-1")
-        #expect(response.attempts == 1)
-        // All headers, in order, duplicates kept.
-        let custom = response.headers.filter { $0.name.lowercased() == "x-custom" }.map(\.value)
-        #expect(custom == ["a", "b"])
-        #expect(response.headers.first(named: "Content-Length") == String(Self.okBody.utf8.count))
-        // What the ledger stores: the headers sent, minus Authorization.
-        #expect(!response.requestHeaders.contains { $0.name.lowercased() == "authorization" })
-        #expect(response.requestHeaders.first(named: "client-request-id") == "run1-step3")
-        #expect(response.requestHeaders == request.recordedHeaders)
-        await client.shutdown()
+            #expect(response.status == 201)
+            #expect(response.body == Array(Self.okBody.utf8))
+            #expect(response.etag == "W/\"JzE7\"")
+            #expect(response.requestID == "rq-1")
+            #expect(response.msCorrelationX == "mc-1")
+            #expect(response.attempts == 1)
+            // All headers, in order, duplicates kept.
+            let custom = response.headers.filter { $0.name.lowercased() == "x-custom" }.map(\.value)
+            #expect(custom == ["a", "b"])
+            #expect(response.headers.first(named: "Content-Length") == String(Self.okBody.utf8.count))
+            // What the ledger stores: the headers sent, minus Authorization.
+            #expect(!response.requestHeaders.contains { $0.name.lowercased() == "authorization" })
+            #expect(response.requestHeaders.first(named: "client-request-id") == "run1-step3")
+            #expect(response.requestHeaders == request.recordedHeaders)
+        }
     }
 
     @Test func getWithoutBodySendsNoContentType() async throws {
         let server = try Self.scripted([.json(200, #"{"value":[]}"#)])
         defer { server.stop() }
-        let client = Self.client(server)
-        _ = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
-        let received = try #require(server.requests.first)
-        #expect(received.header("Content-Type") == nil)
-        #expect(received.header("If-Match") == nil)
-        #expect(received.body.isEmpty)
-        await client.shutdown()
+        try await Self.withClient(server) { client in
+            _ = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
+            let received = try #require(server.requests.first)
+            #expect(received.header("Content-Type") == nil)
+            #expect(received.header("If-Match") == nil)
+            #expect(received.body.isEmpty)
+        }
     }
 
     @Test func errorStatusesComeBackAsResponses() async throws {
         let error = #"{"error":{"code":"Request_EntityChanged","message":"Another user has already changed the record. CorrelationId: 11111111-aaaa-bbbb-cccc-222222222222."}}"#
         let server = try Self.scripted([.json(409, error)])
         defer { server.stop() }
-        let client = Self.client(server)
-        let response = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: [], ifMatch: "W/\"old\""))
-        #expect(response.status == 409)
-        #expect(response.bcError?.code == "Request_EntityChanged")
-        #expect(response.bcError?.correlationID == "11111111-aaaa-bbbb-cccc-222222222222")
-        #expect(response.attempts == 1)
-        #expect(response.exitCode == 6)
-        await client.shutdown()
+        try await Self.withClient(server) { client in
+            let response = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: [], ifMatch: "W/\"old\""))
+            #expect(response.status == 409)
+            #expect(response.bcError?.code == "Request_EntityChanged")
+            #expect(response.bcError?.correlationID == "11111111-aaaa-bbbb-cccc-222222222222")
+            #expect(response.attempts == 1)
+            #expect(response.exitCode == 6)
+        }
     }
 
     @Test func getIsRetriedOn429And503HonouringRetryAfter() async throws {
@@ -114,128 +116,126 @@ import Testing
             .json(200, Self.okBody),
         ])
         defer { server.stop() }
-        let client = Self.client(server)
-        let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x", clientRequestID: "same"))
-        #expect(response.status == 200)
-        #expect(response.attempts == 3)
-        #expect(server.requests.count == 3)
-        #expect(server.requests.allSatisfy { $0.header("client-request-id") == "same" })
-        await client.shutdown()
+        try await Self.withClient(server) { client in
+            let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x", clientRequestID: "same"))
+            #expect(response.status == 200)
+            #expect(response.attempts == 3)
+            #expect(server.requests.count == 3)
+            #expect(server.requests.allSatisfy { $0.header("client-request-id") == "same" })
+        }
     }
 
     @Test func retriesStopAtMaxAttemptsAndReturnTheLastResponse() async throws {
         let server = try Self.scripted([.json(504, "{}")])
         defer { server.stop() }
-        let client = Self.client(server, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1)))
-        let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
-        #expect(response.status == 504)
-        #expect(response.attempts == 3)
-        #expect(server.requests.count == 3)
-        await client.shutdown()
+        try await Self.withClient(server, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1))) { client in
+            let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
+            #expect(response.status == 504)
+            #expect(response.attempts == 3)
+            #expect(server.requests.count == 3)
+        }
     }
 
     @Test func postWithoutIdempotencyKeyIsNeverRetriedOnStatus() async throws {
         let server = try Self.scripted([.json(503, "{}"), .json(201, Self.okBody)])
         defer { server.stop() }
-        let client = Self.client(server)
-        let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
-        #expect(response.status == 503)
-        #expect(server.requests.count == 1)
-        await client.shutdown()
+        try await Self.withClient(server) { client in
+            let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
+            #expect(response.status == 503)
+            #expect(server.requests.count == 1)
+        }
     }
 
     @Test func postWithIdempotencyKeyIsRetried() async throws {
         let server = try Self.scripted([.json(429, "{}", headers: [("Retry-After", "0")]), .json(201, Self.okBody)])
         defer { server.stop() }
-        let client = Self.client(server)
-        let response = try await client.execute(
-            BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8), idempotencyKey: "k-1"))
-        #expect(response.status == 201)
-        #expect(response.attempts == 2)
-        #expect(server.requests.map { $0.header("Idempotency-Key") } == ["k-1", "k-1"])
-        #expect(server.requests.allSatisfy { $0.body == Array("{}".utf8) })
-        await client.shutdown()
+        try await Self.withClient(server) { client in
+            let response = try await client.execute(
+                BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8), idempotencyKey: "k-1"))
+            #expect(response.status == 201)
+            #expect(response.attempts == 2)
+            #expect(server.requests.map { $0.header("Idempotency-Key") } == ["k-1", "k-1"])
+            #expect(server.requests.allSatisfy { $0.body == Array("{}".utf8) })
+        }
     }
 
     @Test func connectionDroppedAfterAWriteIsOutcomeUnknownAndNotRetried() async throws {
         let server = try Self.scripted([.closeWithoutResponse, .json(201, Self.okBody)])
         defer { server.stop() }
-        let client = Self.client(server)
-        do {
-            let r = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
-            Issue.record("expected a transport error, got \(r.status)")
-        } catch {
-            guard case .transport(let failure) = error else {
-                Issue.record("wrong error \(error)")
-                return
+        try await Self.withClient(server) { client in
+            do {
+                let r = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
+                Issue.record("expected a transport error, got \(r.status)")
+            } catch {
+                guard let error = error as? BCTransportError, case .transport(let failure) = error else {
+                    Issue.record("wrong error \(error)")
+                    return
+                }
+                #expect(failure.requestMaybeSent)
+                #expect(failure.outcomeUnknown)
+                #expect(error.outcomeUnknown)
+                #expect(failure.attempts == 1)
+                #expect(error.description.contains("OUTCOME UNKNOWN"))
             }
-            #expect(failure.requestMaybeSent)
-            #expect(failure.outcomeUnknown)
-            #expect(error.outcomeUnknown)
-            #expect(failure.attempts == 1)
-            #expect(error.description.contains("OUTCOME UNKNOWN"))
+            #expect(server.requests.count == 1)  // never silently re-sent
         }
-        #expect(server.requests.count == 1)  // never silently re-sent
-        await client.shutdown()
     }
 
     @Test func connectionDroppedIsRetriedForAGetAndForAKeyedWrite() async throws {
         let server = try Self.scripted([.closeWithoutResponse, .json(200, Self.okBody)])
         defer { server.stop() }
-        let client = Self.client(server)
-        let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
-        #expect(response.status == 200)
-        #expect(response.attempts == 2)
+        try await Self.withClient(server) { client in
+            let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
+            #expect(response.status == 200)
+            #expect(response.attempts == 2)
 
-        let server2 = try Self.scripted([.closeWithoutResponse, .json(200, Self.okBody)])
-        defer { server2.stop() }
-        let keyed = try await client.execute(
-            BCRequest(method: "DELETE", url: "\(server2.baseURL)/x", ifMatch: "*", idempotencyKey: "del-1"))
-        #expect(keyed.status == 200)
-        #expect(server2.requests.count == 2)
-        await client.shutdown()
+            let server2 = try Self.scripted([.closeWithoutResponse, .json(200, Self.okBody)])
+            defer { server2.stop() }
+            let keyed = try await client.execute(
+                BCRequest(method: "DELETE", url: "\(server2.baseURL)/x", ifMatch: "*", idempotencyKey: "del-1"))
+            #expect(keyed.status == 200)
+            #expect(server2.requests.count == 2)
+        }
     }
 
     @Test func connectionRefusedIsNotOutcomeUnknown() async throws {
         let url = "http://127.0.0.1:\(TinyHTTPServer.unusedPort())/x"
         let profile = Profile(name: "p", tenantID: "t", environment: "e", baseURL: "http://127.0.0.1:1", timeoutSeconds: 5)
-        let client = BCClient(
-            profile: profile, environment: ["BCLI_TOKEN": "t"], tokenCache: .memoryOnly,
-            retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1)))
-        do {
-            _ = try await client.execute(BCRequest(method: "POST", url: url, body: Array("{}".utf8)))
-            Issue.record("expected a transport error")
-        } catch {
-            guard case .transport(let failure) = error else {
-                Issue.record("wrong error \(error)")
-                return
+        try await TestHTTP.withClient(profile: profile, environment: ["BCLI_TOKEN": "t"], retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1))) { client in
+            do {
+                _ = try await client.execute(BCRequest(method: "POST", url: url, body: Array("{}".utf8)))
+                Issue.record("expected a transport error")
+            } catch {
+                guard let error = error as? BCTransportError, case .transport(let failure) = error else {
+                    Issue.record("wrong error \(error)")
+                    return
+                }
+                #expect(failure.kind == .connectFailed, "\(failure)")
+                #expect(!failure.requestMaybeSent)
+                #expect(!failure.outcomeUnknown)
+                #expect(failure.attempts == 2)  // never left the machine, so retrying was safe
+                #expect(error.exitCode == 7)
             }
-            #expect(failure.kind == .connectFailed, "\(failure)")
-            #expect(!failure.requestMaybeSent)
-            #expect(!failure.outcomeUnknown)
-            #expect(failure.attempts == 2)  // never left the machine, so retrying was safe
-            #expect(error.exitCode == 7)
         }
-        await client.shutdown()
     }
 
     @Test func timeoutOfAWriteIsOutcomeUnknown() async throws {
         let server = try Self.scripted([.hang])
         defer { server.stop() }
-        let client = Self.client(server, timeout: 0.3)
-        do {
-            _ = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: Array("{}".utf8), ifMatch: "*"))
-            Issue.record("expected a timeout")
-        } catch {
-            guard case .transport(let failure) = error else {
-                Issue.record("wrong error \(error)")
-                return
+        try await Self.withClient(server, timeout: 0.3) { client in
+            do {
+                _ = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: Array("{}".utf8), ifMatch: "*"))
+                Issue.record("expected a timeout")
+            } catch {
+                guard let error = error as? BCTransportError, case .transport(let failure) = error else {
+                    Issue.record("wrong error \(error)")
+                    return
+                }
+                #expect(failure.kind == .timeout, "\(failure)")
+                #expect(failure.outcomeUnknown)
             }
-            #expect(failure.kind == .timeout, "\(failure)")
-            #expect(failure.outcomeUnknown)
+            #expect(server.requests.count == 1)
         }
-        #expect(server.requests.count == 1)
-        await client.shutdown()
     }
 
     @Test func a401IsRetriedOnceWithAFreshToken() async throws {
@@ -255,50 +255,48 @@ import Testing
         defer { server.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        let client = BCClient(
-            profile: Self.profile(server), environment: ["MY_SECRET": "s"], tokenCache: .file("\(dir.path)/tokens.json"),
-            retry: Self.fastRetry)
-        // A POST: safe to resend after 401 because BC did not process it.
-        let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
-        #expect(response.status == 201)
-        #expect(response.attempts == 2)
-        let apiRequests = server.requests.filter { !$0.path.hasSuffix("/token") }
-        #expect(apiRequests.map { $0.header("Authorization") } == ["Bearer tk-1", "Bearer tk-2"])
-        #expect(try String(contentsOfFile: "\(dir.path)/tokens.json", encoding: .utf8).contains("tk-2"))
+        try await TestHTTP.withClient(profile: Self.profile(server), environment: ["MY_SECRET": "s"], cacheFile: "\(dir.path)/tokens.json", retry: Self.fastRetry) { client in
+            // A POST: safe to resend after 401 because BC did not process it.
+            let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
+            #expect(response.status == 201)
+            #expect(response.attempts == 2)
+            let apiRequests = server.requests.filter { !$0.path.hasSuffix("/token") }
+            #expect(apiRequests.map { $0.header("Authorization") } == ["Bearer tk-1", "Bearer tk-2"])
+            #expect(try String(contentsOfFile: "\(dir.path)/tokens.json", encoding: .utf8).contains("tk-2"))
 
-        // A second 401 in a row is returned (no loop).
-        let server2 = try Self.scripted([.json(401, "{}")])
-        defer { server2.stop() }
-        let staticClient = Self.client(server2)
-        let denied = try await staticClient.execute(BCRequest(method: "GET", url: "\(server2.baseURL)/x"))
-        #expect(denied.status == 401)
-        #expect(denied.exitCode == 3)
-        #expect(server2.requests.count == 1)  // a static token cannot be refreshed
-        await client.shutdown()
-        await staticClient.shutdown()
+            // A second 401 in a row is returned (no loop).
+            let server2 = try Self.scripted([.json(401, "{}")])
+            defer { server2.stop() }
+            try await Self.withClient(server2) { staticClient in
+                let denied = try await staticClient.execute(BCRequest(method: "GET", url: "\(server2.baseURL)/x"))
+                #expect(denied.status == 401)
+                #expect(denied.exitCode == 3)
+                #expect(server2.requests.count == 1)  // a static token cannot be refreshed
+            }
+        }
     }
 
     @Test func authFailureSendsNothing() async throws {
         let server = try Self.scripted([.json(200, "{}")])
         defer { server.stop() }
-        let client = BCClient(profile: Self.profile(server), environment: [:], tokenCache: .memoryOnly, retry: Self.fastRetry)
-        await #expect(throws: BCTransportError.auth(.missingSecret(profile: "test", variables: ["MY_SECRET", "BCLI_CLIENT_SECRET"]))) {
-            try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
+        try await TestHTTP.withClient(profile: Self.profile(server), environment: [:], retry: Self.fastRetry) { client in
+            await #expect(throws: BCTransportError.auth(.missingSecret(profile: "test", variables: ["MY_SECRET", "BCLI_CLIENT_SECRET"]))) {
+                try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
+            }
+            #expect(server.requests.isEmpty)
         }
-        #expect(server.requests.isEmpty)
-        await client.shutdown()
     }
 
     @Test func invalidRequestsAreRefusedBeforeSending() async throws {
         let server = try Self.scripted([.json(200, "{}")])
         defer { server.stop() }
-        let client = Self.client(server)
-        for (method, url) in [("TRACE", "\(server.baseURL)/x"), ("GET", "/relative"), ("GET", "http://example.com/x"), ("GET", "ftp://127.0.0.1/x")] {
-            await #expect(throws: BCTransportError.self, "\(method) \(url)") {
-                try await client.execute(BCRequest(method: method, url: url))
+        try await Self.withClient(server) { client in
+            for (method, url) in [("TRACE", "\(server.baseURL)/x"), ("GET", "/relative"), ("GET", "http://example.com/x"), ("GET", "ftp://127.0.0.1/x")] {
+                await #expect(throws: BCTransportError.self, "\(method) \(url)") {
+                    try await client.execute(BCRequest(method: method, url: url))
+                }
             }
+            #expect(server.requests.isEmpty)
         }
-        #expect(server.requests.isEmpty)
-        await client.shutdown()
     }
 }

@@ -36,9 +36,8 @@ import Store
             let step = try #require(steps.first { $0.clientRequestID == crid }, "no ledger step for \(crid)")
             #expect(step.method == entry["method"]?.stringValue)
             #expect(step.etag == entry["etag_after"]?.stringValue)
-            if let received = entry["body_sha256"]?.stringValue {
-                #expect(step.requestDigest?.hex == received)
-            }
+            let received = try #require(entry["body_sha256"]?.stringValue)
+            #expect(step.requestDigest?.hex == received)
             let request = try ledger.objects.get(try #require(step.requestDigest))
             _ = try JSONValue(parsing: request)  // canonical JSON
             #expect(try JSONValue(parsing: request).canonicalBytes() == request)

@@ -415,7 +415,8 @@ struct ManifestParser {
                         let earlier = steps.filter { $0.seq < step.seq }.map(\.name)
                         let guess = Suggestion.closest(to: ref.name, in: steps.map(\.name))
                         sink.error(ref.location, "\(ref.text) refers to unknown step '\(ref.name)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
-                                   fix: earlier.isEmpty ? "this step has no earlier steps to reference" : "reference one of the earlier steps: \(Suggestion.list(earlier))")
+                                   fix: earlier.isEmpty ? "this step has no earlier steps to reference"
+                                       : "reference one of the earlier steps: \(earlier.count > 8 ? "…, " : "")\(Suggestion.list(earlier.suffix(8)))")
                     }
                 case .params:
                     if declaresParams, !declared.contains(ref.name) {

@@ -1,3 +1,5 @@
+import AsyncHTTPClient
+import BusinessCentral
 import Foundation
 
 #if canImport(Glibc)
@@ -215,6 +217,37 @@ final class TinyHTTPServer: @unchecked Sendable {
             if Array(haystack[i..<(i + needle.count)]) == needle { return i }
         }
         return nil
+    }
+}
+
+/// HTTP clients for tests, always shut down (AsyncHTTPClient traps in debug builds when a client
+/// is released while running), whether the test body passes, fails or throws.
+///
+/// Why one client per test rather than one shared: servers bind port 0 and the kernel reuses a
+/// port soon after it is freed; a shared pool could then hand a test a stale keep-alive connection
+/// to a previous test's server.
+enum TestHTTP {
+    static func withHTTPClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+        let http = BCClient.makeHTTPClient()
+        do {
+            let result = try await body(http)
+            try? await http.shutdown()
+            return result
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+    }
+
+    /// A `BCClient` with its own HTTP client and a real `TokenProvider`, shut down afterwards.
+    static func withClient<T>(
+        profile: Profile, environment: [String: String], cacheFile: String? = nil, retry: RetryPolicy,
+        _ body: (BCClient) async throws -> T
+    ) async throws -> T {
+        try await withHTTPClient { http in
+            let tokens = TokenProvider(profile: profile, environment: environment, cacheFile: cacheFile, httpClient: http)
+            return try await body(BCClient(profile: profile, tokens: tokens, httpClient: http, retry: retry))
+        }
     }
 }
 

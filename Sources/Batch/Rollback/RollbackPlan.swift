@@ -1,0 +1,173 @@
+import Hashing
+import Store
+
+/// What undoing one committed write takes, decided before anything is sent.
+public enum RollbackAction: Sendable, Equatable {
+    /// `-` DELETE the record a POST created.
+    case delete(url: String)
+    /// `~` PATCH the fields a PATCH changed back to their pre-image values.
+    case restore(url: String, fields: [String: JSONValue])
+    /// `+` re-create a deleted record from its pre-image (it gets a new id).
+    case recreate(collectionURL: String, body: [String: JSONValue])
+    /// `!` cannot be undone by bcli; `reason` says why and what to do.
+    case irreversible(reason: String)
+
+    public var symbol: String {
+        switch self {
+        case .delete: return "-"
+        case .restore: return "~"
+        case .recreate: return "+"
+        case .irreversible: return "!"
+        }
+    }
+}
+
+/// One line of the plan: an original step and what to do about it.
+public struct RollbackItem: Sendable {
+    public let step: StepRecord
+    public let action: RollbackAction
+    /// The ETag the compensating request sends (`If-Match`): the one the ledger recorded for the
+    /// record's latest state in this run. Nil for re-creation and irreversible items.
+    public var ifMatch: String?
+    /// A compensation for this step was sent before with no recorded outcome (a killed rollback):
+    /// the executor checks the record's current state before sending anything again.
+    public let unresolvedAttempt: StepRecord?
+    /// The record the item is about (for ETag bookkeeping across items).
+    public let recordKey: String?
+}
+
+/// The classified plan for undoing a run, newest step first.
+public struct RollbackPlan: Sendable {
+    public let runID: String
+    public let items: [RollbackItem]
+    /// Steps whose earlier compensation committed but whose own status was never updated
+    /// (a rollback killed between the two writes); the executor marks them `rolled_back`.
+    public let alreadyUndone: [StepRecord]
+
+    public var reversible: [RollbackItem] { items.filter { if case .irreversible = $0.action { return false } else { return true } } }
+    public var irreversible: [RollbackItem] { items.filter { if case .irreversible = $0.action { return true } else { return false } } }
+
+    public var summary: String {
+        var deletes = 0, restores = 0, recreates = 0, bad = 0
+        for item in items {
+            switch item.action {
+            case .delete: deletes += 1
+            case .restore: restores += 1
+            case .recreate: recreates += 1
+            case .irreversible: bad += 1
+            }
+        }
+        return "Plan: \(deletes) to delete, \(restores) to restore, \(recreates) to re-create, \(bad) irreversible."
+    }
+}
+
+/// Classifies every committed write of a run (DESIGN §6). Pure: rows and blobs in, plan out.
+public enum RollbackPlanner {
+    /// Fields the server owns; never sent back.
+    static let serverOwned: Set<String> = ["id", "systemId", "@odata.etag", "@odata.context", "lastModifiedDateTime",
+                                           "systemCreatedAt", "systemModifiedAt", "systemCreatedBy", "systemModifiedBy"]
+
+    /// - Parameters:
+    ///   - steps: the run's steps (any order).
+    ///   - compensations: earlier compensating steps that target this run's steps.
+    ///   - blob: reads a stored blob (request bodies, pre-images).
+    ///   - recreateDeleted: `--recreate-deleted`.
+    ///   - rebase: maps a URL recorded at run time to the URL to use now (the base URL may differ,
+    ///     e.g. a sandbox on another port).
+    public static func plan(
+        runID: String, steps: [StepRecord], compensations: [StepRecord], recreateDeleted: Bool,
+        blob: (Digest) throws -> [UInt8], rebase: (String) -> String
+    ) -> RollbackPlan {
+        let byTarget = Dictionary(grouping: compensations, by: { $0.targetStepID ?? -1 })
+        // The latest ETag the run recorded for each record, newest step wins.
+        var latestETag: [String: String] = [:]
+        for step in steps.sorted(by: { $0.seq < $1.seq }) where step.status == .committed || step.status == .rollbackFailed || step.status == .rollbackSkipped {
+            if let key = recordKey(step), let etag = step.etag, step.method != "GET" { latestETag[key] = etag }
+        }
+        var items: [RollbackItem] = []
+        var undone: [StepRecord] = []
+        for step in steps.sorted(by: { $0.seq > $1.seq }) {
+            guard step.method != "GET" else { continue }
+            let attempts = byTarget[step.id] ?? []
+            if attempts.contains(where: { $0.status == .committed }) {
+                if step.status != .rolledBack { undone.append(step) }
+                continue
+            }
+            let unresolved = attempts.last(where: { $0.status == nil })
+            switch step.status {
+            case .committed?, .rollbackFailed?, .rollbackSkipped?:
+                break
+            case nil:
+                items.append(RollbackItem(step: step, action: .irreversible(
+                    reason: "outcome unknown: the request was sent but no answer was recorded; check Business Central for client-request-id \(step.clientRequestID) and undo it by hand if it landed"),
+                    ifMatch: nil, unresolvedAttempt: nil, recordKey: nil))
+                continue
+            default:
+                continue  // failed, skipped, replayed, rolled back: nothing to undo
+            }
+            let key = recordKey(step)
+            let etag = key.flatMap { latestETag[$0] } ?? step.etag
+            let action = classify(step, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
+            let needsETag: Bool
+            switch action {
+            case .delete, .restore: needsETag = true
+            default: needsETag = false
+            }
+            items.append(RollbackItem(step: step, action: action, ifMatch: needsETag ? etag : nil,
+                                      unresolvedAttempt: unresolved, recordKey: key))
+        }
+        return RollbackPlan(runID: runID, items: items, alreadyUndone: undone)
+    }
+
+    /// The record a step touched, as a stable key: the record URL without query.
+    static func recordKey(_ step: StepRecord) -> String? {
+        if step.method == "POST" { return step.rollbackURL }
+        guard step.recordID != nil else { return nil }
+        return step.url.split(separator: "?", maxSplits: 1).first.map(String.init)
+    }
+
+    static func classify(
+        _ step: StepRecord, recreateDeleted: Bool, blob: (Digest) throws -> [UInt8], rebase: (String) -> String
+    ) -> RollbackAction {
+        switch step.method {
+        case "POST":
+            guard let url = step.rollbackURL, step.recordID != nil else {
+                return .irreversible(reason: "the POST created no addressable record (an OData action, or no id in the response); undo it in Business Central")
+            }
+            return .delete(url: rebase(url))
+        case "PATCH":
+            guard let pre = step.preImageDigest, let preImage = (try? blob(pre)).flatMap({ try? JSONValue(parsing: $0) })?.objectValue else {
+                return .irreversible(reason: "no pre-image was recorded (pre_image: false or the GET failed); restore the fields by hand")
+            }
+            guard let req = step.requestDigest, let sent = (try? blob(req)).flatMap({ try? JSONValue(parsing: $0) })?.objectValue else {
+                return .irreversible(reason: "the request body of the PATCH is not in the store; run `bcli batch verify` to check the store")
+            }
+            var fields: [String: JSONValue] = [:]
+            var missing: [String] = []
+            for name in sent.keys.sorted() where !serverOwned.contains(name) {
+                if let old = preImage[name] { fields[name] = old } else { missing.append(name) }
+            }
+            guard !fields.isEmpty else {
+                return .irreversible(reason: "the pre-image has none of the fields the PATCH changed (\(missing.joined(separator: ", "))); restore them by hand")
+            }
+            return .restore(url: rebase(step.url), fields: fields)
+        case "DELETE":
+            guard let pre = step.preImageDigest, let preImage = (try? blob(pre)).flatMap({ try? JSONValue(parsing: $0) })?.objectValue else {
+                return .irreversible(reason: "no pre-image was recorded for the deleted record; re-create it by hand")
+            }
+            guard recreateDeleted else {
+                return .irreversible(reason: "a deleted record can only be re-created (with a new id): pass --recreate-deleted")
+            }
+            var body = preImage
+            for key in preImage.keys where serverOwned.contains(key) || key.hasPrefix("@odata") || key.contains("@odata.") {
+                body[key] = nil
+            }
+            guard let open = step.url.lastIndex(of: "(") else {
+                return .irreversible(reason: "cannot tell the collection URL from \(step.url)")
+            }
+            return .recreate(collectionURL: rebase(String(step.url[..<open])), body: body)
+        default:
+            return .irreversible(reason: "\(step.method) has no known inverse")
+        }
+    }
+}

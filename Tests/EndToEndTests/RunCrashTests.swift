@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import Hashing
+import Store
+
+/// The crashes the ledger exists for: a write committed by the server whose answer never came
+/// back, a SIGKILLed bcli, and a Ctrl-C.
+@Suite struct RunCrashTests {
+    static func manyPosts(_ dir: TempDir, count: Int) throws -> String {
+        var text = "name: many\nsteps:\n"
+        for i in 1...count {
+            text += "  - {name: c\(i), action: post, endpoint: customers, data: {displayName: \"Customer \(i)\"}}\n"
+        }
+        return try writeManifest(dir, "many.yaml", text)
+    }
+
+    /// (a) The sandbox commits the 3rd write, journals it, then drops the connection unanswered.
+    @Test func commitThenDropLeavesAnUnknownStep() async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start(faults: ["drop:nth=3,method=write"])
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir()
+        let manifest = try Self.manyPosts(dir, count: 5)
+        let store = dir.path + "/store"
+        let r = try await bcliAsync(["batch", "run", "-p", "sandbox", manifest], env: sandbox.env(store: store))
+        #expect(r.status == 1)
+        #expect(r.out.contains("outcome unknown"))
+        let ledger = try LedgerStore(root: store)
+        let id = try #require(runID(fromStderr: r.stderr))
+        let run = try ledger.run(id)
+        #expect(run.state == .partiallyCommitted)
+        let steps = try ledger.ledger.steps(runID: id)
+        #expect(steps[2].status == nil)          // intent only: reads `unknown`
+        #expect(steps[2].statusName == "unknown")
+        #expect(steps[2].outcomeAt == nil)
+        #expect(steps[2].errorMessage != nil)
+        // The server did commit it: the journal has the write with that step's client-request-id.
+        let journal = try await sandbox.journal()
+        #expect(journal.contains { $0["client_request_id"]?.stringValue == steps[2].clientRequestID })
+        #expect(journal.count == 5)
+        // No POST was retried: one journal entry per step.
+        #expect(Set(journal.compactMap { $0["client_request_id"]?.stringValue }).count == 5)
+    }
+
+    /// (b) SIGKILL bcli at random points of a 200-step run, 20+ times: every write the sandbox
+    /// committed has an intent row, and no run with an intent-only step reads `completed`.
+    @Test func sigkillDuringARunNeverLies() async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start()
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir()
+        let manifest = try Self.manyPosts(dir, count: 200)
+        let store = dir.path + "/store"
+        let env = sandbox.env(store: store)
+        for _ in 0..<22 {
+            let linesBeforeKill = Int.random(in: 0...60)
+            try await killAfter(lines: linesBeforeKill, args: ["batch", "run", "-p", "sandbox", manifest], env: env)
+        }
+        let ledger = try LedgerStore(root: store)
+        var intents: Set<String> = []
+        for run in try ledger.runs() {
+            let steps = try ledger.ledger.steps(runID: run.id)
+            intents.formUnion(steps.map(\.clientRequestID))
+            if steps.contains(where: { $0.status == nil }) {
+                #expect(run.state != .completed, "run \(run.id) has an intent without outcome but reads completed")
+            }
+            if run.finishedAt == nil { #expect(run.interrupted) }
+        }
+        for entry in try await sandbox.journal() {
+            let crid = try #require(entry["client_request_id"]?.stringValue)
+            #expect(intents.contains(crid), "the sandbox committed \(crid) but the ledger has no intent for it")
+        }
+        #expect(try Fsck.check(ledger).isClean)
+    }
+
+    /// (c) The first SIGINT finishes the in-flight step and stamps `cancelled`; exit 130.
+    @Test func sigintStampsCancelled() async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start(latency: "20")
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir()
+        let manifest = try Self.manyPosts(dir, count: 50)
+        let store = dir.path + "/store"
+        let (status, stderr) = try await signalAfter(lines: 2, signal: SIGINT, args: ["batch", "run", "-p", "sandbox", manifest],
+                                                     env: sandbox.env(store: store))
+        #expect(status == 130)
+        let id = try #require(runID(fromStderr: stderr))
+        let ledger = try LedgerStore(root: store)
+        let run = try ledger.run(id)
+        #expect(run.state == .cancelled)
+        #expect(run.finishedAt != nil)
+        let steps = try ledger.ledger.steps(runID: id)
+        #expect(steps.count >= 2 && steps.count < 50)
+        #expect(steps.allSatisfy { $0.status == .committed })  // the in-flight step was finished
+    }
+
+    func killAfter(lines: Int, args: [String], env: [String: String]) async throws {
+        _ = try await signalAfter(lines: lines, signal: SIGKILL, args: args, env: env)
+    }
+
+    /// Starts bcli, waits for `lines` step lines on stdout, sends `signal`, returns exit status and stderr.
+    func signalAfter(lines: Int, signal: Int32, args: [String], env: [String: String]) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: Paths.bcli)
+                    p.arguments = args
+                    var environment = ProcessInfo.processInfo.environment
+                    for (k, v) in env { environment[k] = v }
+                    p.environment = environment
+                    let out = Pipe(), err = Pipe()
+                    p.standardOutput = out
+                    p.standardError = err
+                    p.standardInput = FileHandle.nullDevice
+                    try p.run()
+                    var seen = 0
+                    while seen < lines {
+                        let chunk = out.fileHandleForReading.availableData
+                        if chunk.isEmpty { break }
+                        seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
+                    }
+                    kill(p.processIdentifier, signal)
+                    let errData = err.fileHandleForReading.readDataToEndOfFile()
+                    _ = out.fileHandleForReading.readDataToEndOfFile()
+                    p.waitUntilExit()
+                    return (p.terminationStatus, String(decoding: errData, as: UTF8.self))
+                })
+            }
+        }
+    }
+}
