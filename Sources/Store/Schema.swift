@@ -94,11 +94,23 @@ enum Schema {
         CREATE INDEX step_target ON step (target_step_id) WHERE target_step_id IS NOT NULL;
         """
 
+    /// Runs removed by `batch gc --prune-runs-older-than`: their step and run rows are gone, but
+    /// their run records stay (this table keeps them referenced), so the chain of records from
+    /// `refs/head` still verifies and names every run that ever finished.
+    static let v3 = """
+        CREATE TABLE pruned_run (
+            id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+            record_digest TEXT NOT NULL REFERENCES object(digest) \(digestCheck("record_digest")),
+            pruned_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+
     /// Every migration, oldest first. Identifiers are permanent.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("1-core-tables") { db in try db.execute(sql: v1) }
         m.registerMigration("2-lookup-indexes") { db in try db.execute(sql: v2) }
+        m.registerMigration("3-pruned-runs") { db in try db.execute(sql: v3) }
         return m
     }
 

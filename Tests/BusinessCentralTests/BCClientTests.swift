@@ -45,7 +45,7 @@ import Testing
             .json(201, Self.okBody, headers: [("request-id", "rq-1"), ("ms-correlation-x", "mc-1"), ("X-Custom", "a"), ("x-custom", "b")])
         ])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let url = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers")
                 + URLBuilder.queryString(filter: "displayName eq 'A&B'")
             // Odd spacing, key order and a non-ASCII character: must arrive byte for byte.
@@ -86,7 +86,7 @@ import Testing
     @Test func getWithoutBodySendsNoContentType() async throws {
         let server = try Self.scripted([.json(200, #"{"value":[]}"#)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             _ = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
             let received = try #require(server.requests.first)
             #expect(received.header("Content-Type") == nil)
@@ -99,7 +99,7 @@ import Testing
         let error = #"{"error":{"code":"Request_EntityChanged","message":"Another user has already changed the record. CorrelationId: 11111111-aaaa-bbbb-cccc-222222222222."}}"#
         let server = try Self.scripted([.json(409, error)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let response = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: [], ifMatch: "W/\"old\""))
             #expect(response.status == 409)
             #expect(response.bcError?.code == "Request_EntityChanged")
@@ -116,7 +116,7 @@ import Testing
             .json(200, Self.okBody),
         ])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x", clientRequestID: "same"))
             #expect(response.status == 200)
             #expect(response.attempts == 3)
@@ -128,7 +128,7 @@ import Testing
     @Test func retriesStopAtMaxAttemptsAndReturnTheLastResponse() async throws {
         let server = try Self.scripted([.json(504, "{}")])
         defer { server.stop() }
-        try await Self.withClient(server, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1))) { client in
+        try await Self.withClient(server, retry: RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1))) { client async throws in
             let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
             #expect(response.status == 504)
             #expect(response.attempts == 3)
@@ -139,7 +139,7 @@ import Testing
     @Test func postWithoutIdempotencyKeyIsNeverRetriedOnStatus() async throws {
         let server = try Self.scripted([.json(503, "{}"), .json(201, Self.okBody)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
             #expect(response.status == 503)
             #expect(server.requests.count == 1)
@@ -149,7 +149,7 @@ import Testing
     @Test func postWithIdempotencyKeyIsRetried() async throws {
         let server = try Self.scripted([.json(429, "{}", headers: [("Retry-After", "0")]), .json(201, Self.okBody)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let response = try await client.execute(
                 BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8), idempotencyKey: "k-1"))
             #expect(response.status == 201)
@@ -162,7 +162,7 @@ import Testing
     @Test func connectionDroppedAfterAWriteIsOutcomeUnknownAndNotRetried() async throws {
         let server = try Self.scripted([.closeWithoutResponse, .json(201, Self.okBody)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             do {
                 let r = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
                 Issue.record("expected a transport error, got \(r.status)")
@@ -184,7 +184,7 @@ import Testing
     @Test func connectionDroppedIsRetriedForAGetAndForAKeyedWrite() async throws {
         let server = try Self.scripted([.closeWithoutResponse, .json(200, Self.okBody)])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             let response = try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
             #expect(response.status == 200)
             #expect(response.attempts == 2)
@@ -201,7 +201,7 @@ import Testing
     @Test func connectionRefusedIsNotOutcomeUnknown() async throws {
         let url = "http://127.0.0.1:\(TinyHTTPServer.unusedPort())/x"
         let profile = Profile(name: "p", tenantID: "t", environment: "e", baseURL: "http://127.0.0.1:1", timeoutSeconds: 5)
-        try await TestHTTP.withClient(profile: profile, environment: ["BCLI_TOKEN": "t"], retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1))) { client in
+        try await TestHTTP.withClient(profile: profile, environment: ["BCLI_TOKEN": "t"], retry: RetryPolicy(maxAttempts: 2, baseDelay: .milliseconds(1))) { client async throws in
             do {
                 _ = try await client.execute(BCRequest(method: "POST", url: url, body: Array("{}".utf8)))
                 Issue.record("expected a transport error")
@@ -222,7 +222,7 @@ import Testing
     @Test func timeoutOfAWriteIsOutcomeUnknown() async throws {
         let server = try Self.scripted([.hang])
         defer { server.stop() }
-        try await Self.withClient(server, timeout: 0.3) { client in
+        try await Self.withClient(server, timeout: 0.3) { client async throws in
             do {
                 _ = try await client.execute(BCRequest(method: "PATCH", url: "\(server.baseURL)/x", body: Array("{}".utf8), ifMatch: "*"))
                 Issue.record("expected a timeout")
@@ -255,7 +255,7 @@ import Testing
         defer { server.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        try await TestHTTP.withClient(profile: Self.profile(server), environment: ["MY_SECRET": "s"], cacheFile: "\(dir.path)/tokens.json", retry: Self.fastRetry) { client in
+        try await TestHTTP.withClient(profile: Self.profile(server), environment: ["MY_SECRET": "s"], cacheFile: "\(dir.path)/tokens.json", retry: Self.fastRetry) { client async throws in
             // A POST: safe to resend after 401 because BC did not process it.
             let response = try await client.execute(BCRequest(method: "POST", url: "\(server.baseURL)/x", body: Array("{}".utf8)))
             #expect(response.status == 201)
@@ -267,7 +267,7 @@ import Testing
             // A second 401 in a row is returned (no loop).
             let server2 = try Self.scripted([.json(401, "{}")])
             defer { server2.stop() }
-            try await Self.withClient(server2) { staticClient in
+            try await Self.withClient(server2) { staticClient async throws in
                 let denied = try await staticClient.execute(BCRequest(method: "GET", url: "\(server2.baseURL)/x"))
                 #expect(denied.status == 401)
                 #expect(denied.exitCode == 3)
@@ -279,7 +279,7 @@ import Testing
     @Test func authFailureSendsNothing() async throws {
         let server = try Self.scripted([.json(200, "{}")])
         defer { server.stop() }
-        try await TestHTTP.withClient(profile: Self.profile(server), environment: [:], retry: Self.fastRetry) { client in
+        try await TestHTTP.withClient(profile: Self.profile(server), environment: [:], retry: Self.fastRetry) { client async throws in
             await #expect(throws: BCTransportError.auth(.missingSecret(profile: "test", variables: ["MY_SECRET", "BCLI_CLIENT_SECRET"]))) {
                 try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
             }
@@ -290,7 +290,7 @@ import Testing
     @Test func invalidRequestsAreRefusedBeforeSending() async throws {
         let server = try Self.scripted([.json(200, "{}")])
         defer { server.stop() }
-        try await Self.withClient(server) { client in
+        try await Self.withClient(server) { client async throws in
             for (method, url) in [("TRACE", "\(server.baseURL)/x"), ("GET", "/relative"), ("GET", "http://example.com/x"), ("GET", "ftp://127.0.0.1/x")] {
                 await #expect(throws: BCTransportError.self, "\(method) \(url)") {
                     try await client.execute(BCRequest(method: method, url: url))

@@ -36,7 +36,7 @@ import Testing
         defer { server.stop() }
         let dir = try TempDir()
         defer { dir.remove() }
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             let cacheFile = "\(dir.path)/cache/bcli/tokens.json"
             let env = ["MY_SECRET": Self.secret]
             let t0 = Date(timeIntervalSince1970: 1_750_000_000)
@@ -85,7 +85,7 @@ import Testing
     @Test func concurrentCallersShareOneTokenRequest() async throws {
         let server = try Self.tokenServer()
         defer { server.stop() }
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             let provider = TokenProvider(
                 profile: Self.profile(server), environment: ["MY_SECRET": Self.secret], cacheFile: nil, httpClient: http)
             let tokens = try await withThrowingTaskGroup(of: String.self) { group in
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func staticTokenFromBCLI_TOKENNeedsNoNetwork() async throws {
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             // Points at a port nobody listens on: any network use would fail the test.
             let dead = "http://127.0.0.1:\(TinyHTTPServer.unusedPort())"
             let profile = Profile(name: "p", tenantID: "t", environment: "e", clientID: "c", baseURL: dead, tokenURL: "\(dead)/token")
@@ -115,7 +115,7 @@ import Testing
     }
 
     @Test func secretResolutionOrderAndErrors() async throws {
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             let profile = Profile(name: "p", tenantID: "t", environment: "e", clientID: "c", clientSecretEnv: "P_SECRET")
             let provider = TokenProvider(profile: profile, environment: [:], cacheFile: nil, httpClient: http)
             do {
@@ -157,7 +157,7 @@ import Testing
     @Test func rejectedCredentialsNameTheFix() async throws {
         let server = try Self.tokenServer()
         defer { server.stop() }
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             let provider = TokenProvider(
                 profile: Self.profile(server), environment: ["MY_SECRET": "wrong"], cacheFile: nil, httpClient: http)
             do {
@@ -180,7 +180,7 @@ import Testing
     }
 
     @Test func unreachableTokenEndpoint() async throws {
-        try await TestHTTP.withHTTPClient { http in
+        try await TestHTTP.withHTTPClient { http async throws in
             let url = "http://127.0.0.1:\(TinyHTTPServer.unusedPort())"
             let profile = Profile(name: "p", tenantID: "t", environment: "e", clientID: "c", baseURL: url, tokenURL: "\(url)/token")
             let provider = TokenProvider(profile: profile, environment: ["BCLI_CLIENT_SECRET": "s"], cacheFile: nil, httpClient: http)

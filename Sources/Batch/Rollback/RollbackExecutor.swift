@@ -1,0 +1,221 @@
+import BusinessCentral
+import Foundation
+import Hashing
+import Store
+
+/// Carries out a `RollbackPlan` as a run of its own (kind `rollback`, parent = the run undone),
+/// with an intent row before and an outcome row after every compensating request, so a crash
+/// during a rollback is as recoverable as a crash during a run.
+public final class RollbackExecutor: Sendable {
+    public struct Options: Sendable {
+        /// `--force`: send `If-Match: *` instead of the recorded ETag (recorded as `*` in the ledger).
+        public var force = false
+        public init() {}
+    }
+
+    /// What happened to one plan item.
+    public struct ItemResult: Sendable {
+        public let item: RollbackItem
+        /// `rolled_back`, `rollback_failed`, `rollback_skipped`.
+        public let status: StepStatus
+        public let httpStatus: Int?
+        public let message: String
+        public let conflict: Bool
+        public let newRecordID: String?
+    }
+
+    public struct Result: Sendable {
+        public let rollbackRunID: String
+        public let results: [ItemResult]
+        /// The state of the original run after the rollback.
+        public let originalState: RunState
+        public let remaining: Int
+    }
+
+    let store: LedgerStore
+    let client: BCClient
+    let profile: Profile
+    let options: Options
+
+    public init(store: LedgerStore, client: BCClient, profile: Profile, options: Options = Options()) {
+        self.store = store
+        self.client = client
+        self.profile = profile
+        self.options = options
+    }
+
+    public func execute(plan: RollbackPlan, original: RunRecord, cancellation: CancellationFlag) async throws(StoreError) -> Result {
+        let originalLock = try store.lock(runID: original.id)
+        defer { originalLock.release() }
+        var row = NewRun(toolVersion: ToolVersion.current)
+        row.kind = .rollback
+        row.parentRunID = original.id
+        row.name = "rollback of \(original.name ?? original.id)"
+        row.profile = profile.name
+        row.environment = profile.environment
+        row.company = profile.companyID
+        row.baseURL = profile.baseURL
+        let lock = try store.lock(runID: row.id)
+        defer { lock.release() }
+        try store.ledger.startRun(row)
+
+        // Repair: compensations that committed before a crash, whose targets were never marked.
+        for step in plan.alreadyUndone { try store.ledger.setStepStatus(stepID: step.id, .rolledBack) }
+
+        var etags: [String: String] = [:]  // record key → ETag after our own compensations
+        var results: [ItemResult] = []
+        var seq = 0
+        var cancelled = false
+        for item in plan.items {
+            if cancellation.isCancelled { cancelled = true; break }
+            seq += 1
+            let result = try await perform(item, seq: seq, runID: row.id, etags: &etags)
+            try store.ledger.setStepStatus(stepID: item.step.id, result.status)
+            results.append(result)
+        }
+        let failures = results.filter { $0.status == .rollbackFailed }.count
+        let done = results.filter { $0.status == .rolledBack }.count
+        let state: RunState = cancelled ? .cancelled : (failures == 0 ? .completed : (done > 0 ? .partiallyCommitted : .failed))
+        try store.finishRun(row.id, state: state)
+
+        // The original run reads `rolled_back` only when every reversible write is undone.
+        let remaining = plan.reversible.count - results.filter { r in
+            if case .irreversible = r.item.action { return false }
+            return r.status == .rolledBack
+        }.count
+        var originalState = try store.ledger.run(original.id).state
+        if remaining == 0 && !cancelled {
+            try store.ledger.restampRun(original.id, state: .rolledBack)
+            originalState = .rolledBack
+        }
+        return Result(rollbackRunID: row.id, results: results, originalState: originalState, remaining: remaining)
+    }
+
+    private func perform(_ item: RollbackItem, seq: Int, runID: String, etags: inout [String: String]) async throws(StoreError) -> ItemResult {
+        let name = "undo_\(item.step.name)"
+        func skipped(_ message: String) throws(StoreError) -> ItemResult {
+            var intent = StepIntent(runID: runID, seq: seq, name: name, method: "NONE", url: item.step.url)
+            intent.targetStepID = item.step.id
+            try store.ledger.writeSkipped(intent, status: .skipped, reason: message)
+            return ItemResult(item: item, status: .rollbackSkipped, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
+        }
+        let method: String
+        let url: String
+        var body: [UInt8]?
+        switch item.action {
+        case .irreversible(let reason):
+            return try skipped(reason)
+        case .delete(let u):
+            method = "DELETE"; url = u
+        case .restore(let u, let fields):
+            method = "PATCH"; url = u
+            body = try? JSONValue.object(fields).canonicalBytes()
+        case .recreate(let u, let fields):
+            method = "POST"; url = u
+            body = try? JSONValue.object(fields).canonicalBytes()
+        }
+        var ifMatch: String? = nil
+        if method != "POST" {
+            ifMatch = options.force ? "*" : (item.recordKey.flatMap { etags[$0] } ?? item.ifMatch)
+            guard ifMatch != nil else {
+                return try skipped("no ETag was recorded for this record, and bcli never sends If-Match: * without --force")
+            }
+        }
+
+        // A compensation sent before with no recorded outcome: look before sending again.
+        if let attempt = item.unresolvedAttempt, method != "POST" {
+            let probe = await send(BCRequest(method: "GET", url: url))
+            switch (method, probe) {
+            case ("DELETE", .success(let r)) where r.status == 404:
+                return try recordReconciled(item, seq: seq, runID: runID, name: name, method: method, url: url,
+                                            message: "already deleted by the interrupted rollback (\(attempt.clientRequestID)); nothing sent")
+            case ("PATCH", .success(let r)) where r.isSuccess:
+                if case .restore(_, let fields) = item.action, let now = (try? JSONValue(parsing: r.body))?.objectValue,
+                   fields.allSatisfy({ now[$0.key] == $0.value })
+                {
+                    if let key = item.recordKey, let e = r.etag { etags[key] = e }
+                    return try recordReconciled(item, seq: seq, runID: runID, name: name, method: method, url: url,
+                                                message: "already restored by the interrupted rollback (\(attempt.clientRequestID)); nothing sent")
+                }
+            default:
+                break
+            }
+        }
+
+        var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url)
+        intent.targetStepID = item.step.id
+        intent.ifMatch = ifMatch
+        let request = BCRequest(method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID)
+        if let body { intent.request = try store.put(body, mediaType: "application/json") }
+        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: "application/vnd.bcli.headers+json")
+        let stepID = try store.ledger.writeIntent(intent)
+        let started = ContinuousClock.now
+
+        switch await send(request) {
+        case .failure(let error):
+            if error.outcomeUnknown {
+                try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
+                return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil,
+                                  message: "no answer (it may have landed; run rollback again to check): \(error)", conflict: false, newRecordID: nil)
+            }
+            var outcome = StepOutcome(status: .failed)
+            outcome.errorMessage = error.description
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil, message: error.description, conflict: false, newRecordID: nil)
+        case .success(let response):
+            var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
+            outcome.httpStatus = response.status
+            if !response.body.isEmpty { outcome.response = try store.put(response.body, mediaType: "application/json") }
+            outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: "application/vnd.bcli.headers+json")
+            outcome.etag = response.etag
+            outcome.requestID = response.requestID
+            outcome.msCorrelationX = response.msCorrelationX
+            outcome.correlationRequestID = response.correlationRequestID
+            outcome.bcErrorCode = response.bcError?.code
+            outcome.bcErrorMessage = response.bcError?.message
+            outcome.bcCorrelationID = response.bcError?.correlationID
+            outcome.durationMs = BatchRunner.ms(ContinuousClock.now - started)
+            let conflict = response.status == 409 || response.status == 412
+            var newID: String?
+            if response.isSuccess {
+                if method == "POST" {
+                    newID = (try? JSONValue(parsing: response.body))?["id"]?.stringValue
+                    outcome.recordID = newID
+                    if let newID { outcome.rollbackURL = url + "(" + newID + ")" }
+                } else {
+                    outcome.recordID = item.step.recordID
+                }
+                if let key = item.recordKey, let e = response.etag { etags[key] = e }
+            } else {
+                outcome.errorMessage = (conflict ? "conflict: the record changed since the run; " : "")
+                    + (response.bcError.map { "\($0.code): \($0.message)" } ?? "HTTP \(response.status)")
+            }
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            let message: String
+            if response.isSuccess {
+                switch method {
+                case "DELETE": message = "deleted"
+                case "PATCH": message = "restored"
+                default: message = "re-created with a new id \(newID ?? "?")"
+                }
+            } else {
+                message = outcome.errorMessage ?? "failed"
+            }
+            return ItemResult(item: item, status: response.isSuccess ? .rolledBack : .rollbackFailed,
+                              httpStatus: response.status, message: message, conflict: conflict, newRecordID: newID)
+        }
+    }
+
+    /// Records, as a skipped compensation, that the record is already in the wanted state.
+    private func recordReconciled(_ item: RollbackItem, seq: Int, runID: String, name: String, method: String, url: String,
+                                  message: String) throws(StoreError) -> ItemResult {
+        var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url)
+        intent.targetStepID = item.step.id
+        try store.ledger.writeSkipped(intent, status: .skipped, reason: message)
+        return ItemResult(item: item, status: .rolledBack, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
+    }
+
+    private func send(_ request: BCRequest) async -> Swift.Result<BCResponse, BCTransportError> {
+        do { return .success(try await client.execute(request)) } catch { return .failure(error) }
+    }
+}

@@ -1,0 +1,378 @@
+import GRDB
+import Hashing
+
+/// One thing `verify` found wrong, naming the run, the row or blob, and what is off.
+public struct VerifyProblem: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        /// A blob a row names is not there.
+        case missing
+        /// A blob's bytes do not hash to its name.
+        case corrupt
+        /// A blob's size differs from the object index (or the bundle's list).
+        case wrongSize = "wrong-size"
+        /// A blob is a zero-byte file.
+        case empty = "zero-byte"
+        /// The run record is not a run record, or names another run.
+        case recordInvalid = "record-invalid"
+        /// A row differs from what the run record captured when the run finished.
+        case rowChanged = "row-changed"
+        /// The chain of run records from `refs/head` is broken or leaves a run out.
+        case chainBroken = "chain-broken"
+        /// `--manifest FILE` is not byte-identical to what the run ran.
+        case manifestMismatch = "manifest-mismatch"
+        /// A bundle is damaged or inconsistent beyond one blob.
+        case bundle
+    }
+
+    public let kind: Kind
+    public let runID: String?
+    /// What was checked, e.g. `step 3 (update_coho) response` or `manifest`.
+    public let subject: String
+    public let digest: Digest?
+    public let detail: String
+
+    public init(_ kind: Kind, runID: String?, subject: String, digest: Digest?, detail: String) {
+        self.kind = kind
+        self.runID = runID
+        self.subject = subject
+        self.digest = digest
+        self.detail = detail
+    }
+
+    /// One human line: `corrupt  run 0190…  step 3 (x) response  sha256:…  detail`.
+    public var line: String {
+        [kind.rawValue, runID.map { "run \($0)" } ?? "-", subject, digest?.description ?? "-", detail].joined(separator: "  ")
+    }
+}
+
+/// What `verify` checked and found. Empty `problems` means every check passed.
+public struct VerifyReport: Sendable {
+    public var problems: [VerifyProblem] = []
+    /// Facts worth telling a human that are not failures (e.g. an unfinished run has no record).
+    public var notes: [String] = []
+    public var runsChecked: [String] = []
+    public var blobsChecked = 0
+    public var bytesChecked: Int64 = 0
+    /// Record digests walked from `refs/head` (newest first), when the chain was checked.
+    public var chain: [Digest] = []
+    public var isOK: Bool { problems.isEmpty }
+
+    public init() {}
+}
+
+/// The blob a row names, with the role it plays (`manifest`, `step 2 (x) request`, …).
+public struct NamedBlob: Sendable, Equatable {
+    public let subject: String
+    public let digest: Digest
+}
+
+/// `batch verify` against a store: re-hash every blob a run names (size first), check the run
+/// record against the rows, and walk the chain of records back from the run (or from `refs/head`).
+///
+/// Why records and rows are compared: SQLite rows can be edited by anyone with the file; the record
+/// is content-addressed and chained, so an edit either breaks a digest or shows as a row that no
+/// longer matches its record. Only changes a rollback legitimately makes are accepted (see
+/// `RecordComparison`).
+public struct StoreVerifier {
+    public let store: LedgerStore
+    private var sizes: [String: Int64] = [:]
+    private var verdicts: [Digest: ObjectStore.Verification] = [:]
+    private let pruned: [String: String]  // run id -> record hex
+    private let imported: [String: String]  // run id -> record hex
+
+    /// The ref prefix under which `batch import` keeps imported runs' records (off the local chain).
+    public static let importedRefPrefix = "refs/imported/"
+
+    public init(store: LedgerStore) throws(StoreError) {
+        self.store = store
+        pruned = try Self.pairs(store, sql: "SELECT id, record_digest FROM pruned_run")
+        imported = try Self.pairs(store, sql: "SELECT substr(name, \(Self.importedRefPrefix.count + 1)), digest FROM ref WHERE name LIKE '\(Self.importedRefPrefix)%'")
+    }
+
+    /// Checks one run: its blobs, its record, the chain back from it, and optionally that
+    /// `manifestFile` is byte-identical to the manifest it ran.
+    public static func verifyRun(_ runID: String, in store: LedgerStore, manifestFile: String? = nil) throws(StoreError) -> VerifyReport {
+        var verifier = try StoreVerifier(store: store)
+        var report = VerifyReport()
+        let run = try store.run(runID)
+        let steps = try store.ledger.steps(runID: run.id)
+        try verifier.loadSizes(for: Self.blobs(run: run, steps: steps).map(\.digest))
+        verifier.checkRun(run, steps: steps, into: &report)
+        if let manifestFile { Self.checkManifest(manifestFile, run: run, into: &report) }
+        if run.recordDigest != nil, verifier.imported[run.id] == nil {
+            try verifier.walkChain(from: run.previousRecordDigest, into: &report)
+        } else if verifier.imported[run.id] != nil {
+            report.notes.append("run \(run.id) was imported from a bundle; its previous record (\(run.previousRecordDigest?.description ?? "none")) belongs to the store it came from")
+        }
+        return report
+    }
+
+    /// Checks every run in the store, and that every finished run is on the chain from `refs/head`
+    /// (or was imported, or pruned).
+    public static func verifyAll(in store: LedgerStore) throws(StoreError) -> VerifyReport {
+        var verifier = try StoreVerifier(store: store)
+        var report = VerifyReport()
+        for blob in try store.ledger.objects() { verifier.sizes[blob.digest.hex] = blob.size }
+        let head = try store.ledger.ref(LedgerStore.headRef)
+        let onChain = try verifier.walkChain(from: head, into: &report)
+        let runs = try store.runs()
+        for run in runs.reversed() {
+            let steps = try store.ledger.steps(runID: run.id)
+            verifier.checkRun(run, steps: steps, into: &report)
+            guard run.finishedAt != nil, let record = run.recordDigest else { continue }
+            if verifier.imported[run.id] == nil && !onChain.contains(record) {
+                report.problems.append(.init(.chainBroken, runID: run.id, subject: "record", digest: record,
+                    detail: "the run's record is not on the chain from \(LedgerStore.headRef) (a later record no longer points back to it: a run row was deleted or edited)"))
+            }
+        }
+        if head == nil && runs.contains(where: { $0.recordDigest != nil && verifier.imported[$0.id] == nil }) {
+            report.problems.append(.init(.chainBroken, runID: nil, subject: LedgerStore.headRef, digest: nil,
+                detail: "finished runs exist but \(LedgerStore.headRef) is not set"))
+        }
+        return report
+    }
+
+    /// Every blob a run's rows name, in a stable order.
+    public static func blobs(run: RunRecord, steps: [StepRecord]) -> [NamedBlob] {
+        var out: [NamedBlob] = []
+        if let d = run.manifestDigest { out.append(.init(subject: "manifest", digest: d)) }
+        if let d = run.paramsDigest { out.append(.init(subject: "params", digest: d)) }
+        for step in steps {
+            for (role, d) in step.digests {
+                out.append(.init(subject: "step \(step.seq) (\(step.name)) \(role.replacingOccurrences(of: "_", with: " "))", digest: d))
+            }
+        }
+        if let d = run.recordDigest { out.append(.init(subject: "record", digest: d)) }
+        return out
+    }
+
+    /// Compares `file`'s bytes with the manifest the run recorded; both digests are named on mismatch.
+    static func checkManifest(_ file: String, run: RunRecord, into report: inout VerifyReport) {
+        let actual: Digest
+        do { actual = try SHA256.hash(fileAt: file).digest } catch {
+            report.problems.append(.init(.manifestMismatch, runID: run.id, subject: "manifest", digest: run.manifestDigest,
+                                         detail: "cannot read \(file): \(error)"))
+            return
+        }
+        guard let recorded = run.manifestDigest else {
+            report.problems.append(.init(.manifestMismatch, runID: run.id, subject: "manifest", digest: nil,
+                                         detail: "the run recorded no manifest; \(file) is \(actual)"))
+            return
+        }
+        if actual != recorded {
+            report.problems.append(.init(.manifestMismatch, runID: run.id, subject: "manifest", digest: recorded,
+                detail: "\(file) is \(actual), but the run ran \(recorded) — the files differ (`bcli batch show \(run.id) > ran.yaml` and diff them)"))
+        }
+    }
+
+    // MARK: - Internals
+
+    mutating func checkRun(_ run: RunRecord, steps: [StepRecord], into report: inout VerifyReport) {
+        report.runsChecked.append(run.id)
+        for named in Self.blobs(run: run, steps: steps) {
+            let verdict = verdict(named.digest)
+            report.blobsChecked += 1
+            if case .ok(let size) = verdict { report.bytesChecked += size }
+            if let problem = Self.problem(for: verdict, runID: run.id, subject: named.subject, digest: named.digest) {
+                report.problems.append(problem)
+            }
+        }
+        guard let recordDigest = run.recordDigest else {
+            if run.finishedAt != nil {
+                report.problems.append(.init(.recordInvalid, runID: run.id, subject: "record", digest: nil,
+                                             detail: "the run finished but has no run record"))
+            } else {
+                report.notes.append("run \(run.id) has not finished: it has no run record yet (blobs were checked)")
+            }
+            return
+        }
+        guard verdict(recordDigest).isOK, let bytes = try? store.objects.get(recordDigest) else { return }
+        let rowRun = RunRecordDocument.runJSON(run).objectValue ?? [:]
+        let rowSteps = steps.map { RunRecordDocument.stepJSON($0).objectValue ?? [:] }
+        report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: recordDigest, runID: run.id,
+                                                    previous: run.previousRecordDigest, run: rowRun, steps: rowSteps,
+                                                    strictLocalIDs: imported[run.id] == nil)
+    }
+
+    /// Walks records back through `previous_record`; returns the record digests seen.
+    @discardableResult
+    mutating func walkChain(from start: Digest?, into report: inout VerifyReport) throws(StoreError) -> Set<Digest> {
+        var seen = Set<Digest>()
+        var current = start
+        var newer: Digest?
+        while let digest = current {
+            if seen.contains(digest) {
+                report.problems.append(.init(.chainBroken, runID: nil, subject: "chain", digest: digest, detail: "the chain loops back to this record"))
+                break
+            }
+            seen.insert(digest)
+            report.chain.append(digest)
+            if sizes[digest.hex] == nil { try loadSizes(for: [digest]) }
+            let after = newer.map { " (the record before \($0))" } ?? ""
+            let v = verdict(digest)
+            if let problem = Self.problem(for: v, runID: nil, subject: "chain record\(after)", digest: digest) {
+                report.problems.append(.init(.chainBroken, runID: nil, subject: problem.subject, digest: digest,
+                                             detail: problem.detail + " — the chain cannot be followed past it"))
+                break
+            }
+            report.blobsChecked += 1
+            guard let bytes = try? store.objects.get(digest), let doc = try? JSONValue(parsing: bytes),
+                  doc["type"]?.stringValue == RunRecordDocument.recordType, let runID = doc["run"]?["id"]?.stringValue else {
+                report.problems.append(.init(.chainBroken, runID: nil, subject: "chain record\(after)", digest: digest,
+                                             detail: "not a bcli run record"))
+                break
+            }
+            let row = try store.ledger.read { db in
+                try String?.fetchOne(db, sql: "SELECT record_digest FROM run WHERE id = ?", arguments: [runID])
+            }
+            if let row {
+                if row != digest.hex {
+                    report.problems.append(.init(.chainBroken, runID: runID, subject: "chain record\(after)", digest: digest,
+                        detail: "the chain names this record for run \(runID), but its row names \(row.map { "sha256:" + $0 } ?? "no record") (the row was edited)"))
+                }
+            } else if pruned[runID] != digest.hex {
+                report.problems.append(.init(.chainBroken, runID: runID, subject: "chain record\(after)", digest: digest,
+                    detail: "run \(runID) (record \(digest)) is on the chain but not in the ledger and was never pruned: its row was deleted"))
+            }
+            newer = digest
+            switch doc["previous_record"] {
+            case .string(let s)?:
+                guard let d = try? Digest(parsing: s) else {
+                    report.problems.append(.init(.chainBroken, runID: runID, subject: "chain record", digest: digest, detail: "previous_record is not a digest"))
+                    return seen
+                }
+                current = d
+            default:
+                current = nil
+            }
+        }
+        return seen
+    }
+
+    mutating func verdict(_ digest: Digest) -> ObjectStore.Verification {
+        if let cached = verdicts[digest] { return cached }
+        let v = store.objects.verify(digest, expectedSize: sizes[digest.hex])
+        verdicts[digest] = v
+        return v
+    }
+
+    mutating func loadSizes(for digests: [Digest]) throws(StoreError) {
+        let hexes = Array(Set(digests.map(\.hex)))
+        var start = 0
+        while start < hexes.count {
+            let chunk = Array(hexes[start..<min(start + 500, hexes.count)])
+            start += 500
+            let rows = try store.ledger.read { db in
+                try Row.fetchAll(db, sql: "SELECT digest, size FROM object WHERE digest IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                 arguments: StatementArguments(chunk))
+            }
+            for row in rows { sizes[row["digest"]] = row["size"] }
+        }
+    }
+
+    static func problem(for verdict: ObjectStore.Verification, runID: String?, subject: String, digest: Digest) -> VerifyProblem? {
+        switch verdict {
+        case .ok: return nil
+        case .missing:
+            return .init(.missing, runID: runID, subject: subject, digest: digest, detail: "the blob is not in the store (restore it with `bcli batch import BUNDLE`)")
+        case .empty:
+            return .init(.empty, runID: runID, subject: subject, digest: digest, detail: "the blob file is empty")
+        case .wrongSize(let expected, let actual):
+            return .init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(actual) bytes, the index says \(expected)")
+        case .corrupt(let actual, _):
+            return .init(.corrupt, runID: runID, subject: subject, digest: digest, detail: "the blob's bytes hash to \(actual)")
+        }
+    }
+
+    private static func pairs(_ store: LedgerStore, sql: String) throws(StoreError) -> [String: String] {
+        try store.ledger.read { db in
+            var out: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: sql) { out[row[0]] = row[1] }
+            return out
+        }
+    }
+}
+
+/// Compares a run record (the snapshot taken when the run finished) with the rows as they are now.
+///
+/// Accepted differences, the ones a rollback makes: a step's `status` becoming `rolled_back`,
+/// `rollback_skipped` or `rollback_failed` (and its `outcome_at`, if it had none, being set at the
+/// same time); the run's `state` becoming `rolled_back`. Anything else is "row changed since the
+/// run finished". `step_id` and `target_step_id` are the store's row numbers: compared for runs
+/// made in this store, not for runs imported from a bundle (import renumbers them).
+public enum RecordComparison {
+    static let rollbackStatuses: Set<String> = [StepStatus.rolledBack.rawValue, StepStatus.rollbackSkipped.rawValue, StepStatus.rollbackFailed.rawValue]
+
+    public static func compare(recordBytes: [UInt8], recordDigest: Digest, runID: String, previous: Digest?,
+                               run: [String: JSONValue], steps: [[String: JSONValue]], strictLocalIDs: Bool) -> [VerifyProblem] {
+        var problems: [VerifyProblem] = []
+        func add(_ kind: VerifyProblem.Kind, _ subject: String, _ detail: String) {
+            problems.append(.init(kind, runID: runID, subject: subject, digest: recordDigest, detail: detail))
+        }
+        guard let doc = try? JSONValue(parsing: recordBytes), doc["type"]?.stringValue == RunRecordDocument.recordType,
+              let recordRun = doc["run"]?.objectValue, let recordSteps = doc["steps"]?.arrayValue else {
+            add(.recordInvalid, "record", "the blob is not a bcli run record")
+            return problems
+        }
+        if doc["format_version"]?.doubleValue != Double(RunRecordDocument.formatVersion) {
+            add(.recordInvalid, "record", "unknown record format_version \(doc["format_version"].map(show) ?? "null") — upgrade bcli")
+            return problems
+        }
+        if recordRun["id"]?.stringValue != runID {
+            add(.recordInvalid, "record", "the record is for run \(recordRun["id"].map(show) ?? "null"), not \(runID)")
+            return problems
+        }
+        let recordPrevious: JSONValue = doc["previous_record"] ?? .null
+        let rowPrevious: JSONValue = previous.map { .string($0.description) } ?? .null
+        if recordPrevious != rowPrevious {
+            add(.rowChanged, "run previous_record_digest", "row changed since the run finished: record \(show(recordPrevious)), row \(show(rowPrevious))")
+        }
+        for key in Set(recordRun.keys).union(run.keys).sorted() {
+            let was = recordRun[key] ?? .null, now = run[key] ?? .null
+            if was == now { continue }
+            if key == "state" && now.stringValue == RunState.rolledBack.rawValue { continue }
+            add(.rowChanged, "run \(key)", "row changed since the run finished: record \(show(was)), row \(show(now))")
+        }
+        var rowsBySeq: [Int: [String: JSONValue]] = [:]
+        for s in steps { if let seq = s["seq"]?.doubleValue { rowsBySeq[Int(seq)] = s } }
+        var seenSeqs = Set<Int>()
+        for item in recordSteps {
+            guard let was = item.objectValue, let seqValue = was["seq"]?.doubleValue else {
+                add(.recordInvalid, "record", "a step in the record has no seq")
+                continue
+            }
+            let seq = Int(seqValue)
+            seenSeqs.insert(seq)
+            let label = "step \(seq) (\(was["name"]?.stringValue ?? "?"))"
+            guard let now = rowsBySeq[seq] else {
+                add(.rowChanged, label, "row changed since the run finished: the step row is gone")
+                continue
+            }
+            let rowStatus = now["status"]?.stringValue ?? ""
+            let rolledBack = rollbackStatuses.contains(rowStatus)
+            for key in Set(was.keys).union(now.keys).sorted() {
+                let a = was[key] ?? .null, b = now[key] ?? .null
+                if a == b { continue }
+                if !strictLocalIDs && (key == "step_id" || key == "target_step_id") { continue }
+                if key == "status" && rolledBack { continue }
+                if key == "outcome_at" && rolledBack && a == .null { continue }
+                add(.rowChanged, "\(label) \(key)", "row changed since the run finished: record \(show(a)), row \(show(b))")
+            }
+        }
+        for seq in rowsBySeq.keys.sorted() where !seenSeqs.contains(seq) {
+            add(.rowChanged, "step \(seq) (\(rowsBySeq[seq]?["name"]?.stringValue ?? "?"))", "row changed since the run finished: the step was added after the record was written")
+        }
+        return problems
+    }
+
+    /// A short JSON rendering for messages.
+    static func show(_ v: JSONValue) -> String {
+        let text = (try? v.canonicalString()) ?? v.prettyPrinted()
+        return text.count > 120 ? String(text.prefix(117)) + "…" : text
+    }
+}
+
+extension RunRecordDocument {
+    /// The record's `type` field.
+    public static let recordType = "bcli.run-record"
+}
