@@ -1,0 +1,300 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GRDB
+import Hashing
+
+/// Why a bundle could not be written, read or imported (as opposed to a bundle that was read and
+/// failed verification, which is a `VerifyReport`).
+public enum BundleError: Error, CustomStringConvertible, Sendable {
+    case unreadable(path: String, errno: Int32)
+    case notABundle(String)
+    case unsupportedVersion(Double)
+    case damaged(VerifyReport)
+    case conflict(runID: String, detail: String)
+    case missingParent(runID: String, parent: String)
+    case store(StoreError)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let e):
+            return "cannot read \(path): \(String(cString: strerror(e))) — check the path"
+        case .notABundle(let why):
+            return "not a bcli bundle: \(why) — give a file written by `bcli batch export`"
+        case .unsupportedVersion(let v):
+            return "bundle format_version \(v) is newer than this bcli understands — upgrade bcli"
+        case .damaged(let report):
+            return "the bundle failed verification (\(report.problems.count) problem(s)); nothing was imported — run `bcli batch verify --bundle FILE` for the list"
+        case .conflict(let id, let detail):
+            return "run \(id) already exists in this store with different content (\(detail)); refusing to import — import into another store (--store) to compare them"
+        case .missingParent(let id, let parent):
+            return "run \(id) is a rollback of run \(parent), which is not in this store — import \(parent)'s bundle first"
+        case .store(let e):
+            return e.description
+        }
+    }
+}
+
+/// A blob as a bundle lists it.
+public struct BundleBlob: Sendable, Equatable {
+    public let digest: Digest
+    public let size: Int64
+    public let mediaType: String?
+}
+
+/// One run as a self-contained, deterministic bundle: a ustar archive holding
+///
+/// ```
+/// bcli-bundle.json            format_version, run id, tool version, record digests, blob list
+/// blobs/sha256/<hex>          every blob the run names (manifest, params, bodies, headers,
+///                             pre-images, the run record), exact bytes
+/// rows/run.json               the run row, RFC 8785 canonical JSON
+/// rows/steps.json             the step rows, RFC 8785 canonical JSON
+/// ```
+///
+/// Rows are proved by the run record (a blob, so hashed): `verify --bundle` checks every blob's
+/// size and hash, that every digest a row names is in the bundle, and that the rows match the
+/// record. The record's own digest is the anchor an auditor compares with the source store.
+public struct RunBundle: Sendable {
+    public static let formatVersion = 1
+    public static let indexName = "bcli-bundle.json"
+    public static let runName = "rows/run.json"
+    public static let stepsName = "rows/steps.json"
+    public static let blobFolder = "blobs/sha256/"
+
+    public let runID: String
+    /// `rows/run.json`: the run row (`RunRecordDocument.runJSON`) plus `record_digest` and
+    /// `previous_record_digest`.
+    public let run: [String: JSONValue]
+    /// `rows/steps.json`: each step row (`RunRecordDocument.stepJSON`) plus `target_step`
+    /// (`{run_id, seq}` of the step a rollback step undid, or null): step ids are local to a store.
+    public let steps: [[String: JSONValue]]
+    public let blobs: [BundleBlob]
+    public let contents: [Digest: [UInt8]]
+    public let recordDigest: Digest?
+    public let previousRecordDigest: Digest?
+    public let createdBy: String
+
+    // MARK: - Export
+
+    /// The bundle bytes for one run. Refuses a run that is still executing; fails naming the blob
+    /// if any blob the run names is missing or damaged (a bundle is never made from bad bytes).
+    public static func export(runID: String, from store: LedgerStore) throws(StoreError) -> [UInt8] {
+        let run = try store.run(runID)
+        if run.finishedAt == nil && RunLock.isHeld(store: store.root, runID: run.id) { throw .runLocked(run.id) }
+        let steps = try store.ledger.steps(runID: run.id)
+        let digests = Set(StoreVerifier.blobs(run: run, steps: steps).map(\.digest)).sorted()
+        let mediaTypes = try mediaTypes(of: digests, in: store)
+        var entries: [BundleTar.Entry] = []
+        var listed: [JSONValue] = []
+        for digest in digests {
+            let bytes = try store.objects.get(digest)
+            entries.append(.init(name: blobFolder + digest.hex, bytes: bytes))
+            listed.append(.object([
+                "digest": .string(digest.description),
+                "size": .number(Double(bytes.count)),
+                "media_type": (mediaTypes[digest.hex] ?? nil).map { .string($0) } ?? .null,
+            ]))
+        }
+        var runJSON = RunRecordDocument.runJSON(run).objectValue ?? [:]
+        runJSON["record_digest"] = run.recordDigest.map { .string($0.description) } ?? .null
+        runJSON["previous_record_digest"] = run.previousRecordDigest.map { .string($0.description) } ?? .null
+        var stepsJSON: [JSONValue] = []
+        for step in steps {
+            var s = RunRecordDocument.stepJSON(step).objectValue ?? [:]
+            s["target_step"] = .null
+            if let target = step.targetStepID, let t = try store.ledger.step(id: target) {
+                s["target_step"] = .object(["run_id": .string(t.runID), "seq": .number(Double(t.seq))])
+            }
+            stepsJSON.append(.object(s))
+        }
+        let index: JSONValue = .object([
+            "format_version": .number(Double(formatVersion)),
+            "type": "bcli.bundle",
+            "created_by": .string("bcli \(ToolVersion.current)"),
+            "run_id": .string(run.id),
+            "record_digest": runJSON["record_digest"] ?? .null,
+            "previous_record_digest": runJSON["previous_record_digest"] ?? .null,
+            "blobs": .array(listed),
+        ])
+        do {
+            entries.append(.init(name: indexName, bytes: try index.canonicalBytes()))
+            entries.append(.init(name: runName, bytes: try JSONValue.object(runJSON).canonicalBytes()))
+            entries.append(.init(name: stepsName, bytes: try JSONValue.array(stepsJSON).canonicalBytes()))
+        } catch {
+            throw .invalidState("cannot encode the bundle rows: \(error)")
+        }
+        return BundleTar.write(entries)
+    }
+
+    static func mediaTypes(of digests: [Digest], in store: LedgerStore) throws(StoreError) -> [String: String?] {
+        var out: [String: String?] = [:]
+        for chunk in stride(from: 0, to: digests.count, by: 500).map({ Array(digests[$0..<min($0 + 500, digests.count)]) }) {
+            let rows = try store.ledger.read { db in
+                try Row.fetchAll(db, sql: "SELECT digest, media_type FROM object WHERE digest IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+                                 arguments: StatementArguments(chunk.map(\.hex)))
+            }
+            for row in rows { out[row["digest"]] = .some(row["media_type"]) }
+        }
+        return out
+    }
+
+    /// Writes bytes to `path` atomically (temp file in the same folder, fsync, rename).
+    public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) {
+        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let temp = "\(folder.isEmpty ? "/" : folder)/.\(path.split(separator: "/").last ?? "bundle").\(getpid()).tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw .io(operation: "create", path: temp, errno: errno) }
+        do throws(StoreError) {
+            let r: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
+                Result { () throws(StoreError) in try POSIX.writeAll(fd: fd, buf, path: temp) }
+            }
+            try r.get()
+            if fsync(fd) != 0 { throw .io(operation: "fsync", path: temp, errno: errno) }
+            close(fd)
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        if rename(temp, path) != 0 {
+            let e = errno
+            unlink(temp)
+            throw .io(operation: "rename", path: path, errno: e)
+        }
+    }
+
+    // MARK: - Read and verify
+
+    /// Reads and verifies a bundle file with no store and no network. Throws only when the file
+    /// cannot be read or is not a bundle at all; every finding is in the report.
+    public static func verify(fileAt path: String) throws(BundleError) -> (report: VerifyReport, bundle: RunBundle?) {
+        let bytes: [UInt8]
+        do { bytes = try POSIX.readFile(path) } catch {
+            if case .io(_, _, let e) = error { throw .unreadable(path: path, errno: e) }
+            throw .store(error)
+        }
+        return try verify(bytes: bytes)
+    }
+
+    public static func verify(bytes: [UInt8]) throws(BundleError) -> (report: VerifyReport, bundle: RunBundle?) {
+        var report = VerifyReport()
+        let entries: [BundleTar.Entry]
+        do { entries = try BundleTar.read(bytes) } catch {
+            if bytes.count < 512 || !looksLikeTar(bytes) { throw .notABundle(error.description) }
+            report.problems.append(.init(.bundle, runID: nil, subject: "archive", digest: nil, detail: error.description))
+            return (report, nil)
+        }
+        var byName: [String: [UInt8]] = [:]
+        for e in entries { byName[e.name] = e.bytes }
+        guard let indexBytes = byName[indexName] else { throw .notABundle("it has no \(indexName)") }
+        guard let index = try? JSONValue(parsing: indexBytes), index["type"]?.stringValue == "bcli.bundle" else {
+            report.problems.append(.init(.bundle, runID: nil, subject: indexName, digest: nil, detail: "not valid bundle JSON (damaged?)"))
+            return (report, nil)
+        }
+        if let v = index["format_version"]?.doubleValue, v != Double(formatVersion) { throw .unsupportedVersion(v) }
+        func fail(_ subject: String, _ detail: String, _ runID: String? = nil) -> (VerifyReport, RunBundle?) {
+            report.problems.append(.init(.bundle, runID: runID, subject: subject, digest: nil, detail: detail))
+            return (report, nil)
+        }
+        guard let runID = index["run_id"]?.stringValue, RunID.isValid(runID) else { return fail(indexName, "run_id is missing or not a run id") }
+        guard let runBytes = byName[runName], let run = (try? JSONValue(parsing: runBytes))?.objectValue else {
+            return fail(runName, "missing or not valid JSON", runID)
+        }
+        guard let stepsBytes = byName[stepsName], let stepItems = (try? JSONValue(parsing: stepsBytes))?.arrayValue else {
+            return fail(stepsName, "missing or not valid JSON", runID)
+        }
+        let steps = stepItems.compactMap(\.objectValue)
+        guard steps.count == stepItems.count else { return fail(stepsName, "a step is not a JSON object", runID) }
+        guard run["id"]?.stringValue == runID else { return fail(runName, "names run \(run["id"]?.stringValue ?? "null"), the index names \(runID)", runID) }
+        report.runsChecked.append(runID)
+
+        // Every listed blob: present, right size, right hash.
+        var listed: [BundleBlob] = []
+        var contents: [Digest: [UInt8]] = [:]
+        for item in index["blobs"]?.arrayValue ?? [] {
+            guard let text = item["digest"]?.stringValue, let digest = try? Digest(parsing: text),
+                  let size = item["size"]?.doubleValue, size >= 0 else {
+                report.problems.append(.init(.bundle, runID: runID, subject: indexName, digest: nil, detail: "a blob entry has no valid digest or size"))
+                continue
+            }
+            listed.append(BundleBlob(digest: digest, size: Int64(size), mediaType: item["media_type"]?.stringValue))
+            let subject = blobFolder + digest.hex
+            guard let data = byName[subject] else {
+                report.problems.append(.init(.missing, runID: runID, subject: subject, digest: digest, detail: "listed in \(indexName) but not in the archive"))
+                continue
+            }
+            report.blobsChecked += 1
+            if data.isEmpty && digest != ObjectStore.emptyDigest {
+                report.problems.append(.init(.empty, runID: runID, subject: subject, digest: digest, detail: "the blob is empty"))
+            } else if Int64(data.count) != Int64(size) {
+                report.problems.append(.init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(data.count) bytes, the bundle lists \(Int64(size))"))
+            } else {
+                let actual = SHA256.hash(data)
+                if actual != digest {
+                    report.problems.append(.init(.corrupt, runID: runID, subject: subject, digest: digest, detail: "the blob's bytes hash to \(actual)"))
+                } else {
+                    contents[digest] = data
+                    report.bytesChecked += Int64(data.count)
+                }
+            }
+        }
+        let listedHex = Set(listed.map(\.digest.hex))
+        for name in byName.keys.sorted() where name != indexName && name != runName && name != stepsName {
+            if name.hasPrefix(blobFolder) && listedHex.contains(String(name.dropFirst(blobFolder.count))) { continue }
+            report.problems.append(.init(.bundle, runID: runID, subject: name, digest: nil, detail: "an entry the bundle index does not list"))
+        }
+
+        // Every digest a row names is in the bundle.
+        func named(_ key: String, _ row: [String: JSONValue], _ subject: String) -> Digest? {
+            guard let value = row[key], !value.isNull else { return nil }
+            guard let text = value.stringValue, let d = try? Digest(parsing: text) else {
+                report.problems.append(.init(.bundle, runID: runID, subject: subject, digest: nil, detail: "\(key) is not a digest"))
+                return nil
+            }
+            if !listedHex.contains(d.hex) {
+                report.problems.append(.init(.missing, runID: runID, subject: subject, digest: d, detail: "the row names this blob but the bundle does not hold it"))
+            }
+            return d
+        }
+        _ = named("manifest_digest", run, "manifest")
+        _ = named("params_digest", run, "params")
+        let record = named("record_digest", run, "record")
+        let previous: Digest? = run["previous_record_digest"]?.stringValue.flatMap { try? Digest(parsing: $0) }
+        for s in steps {
+            let label = "step \(s["seq"].map(RecordComparison.show) ?? "?") (\(s["name"]?.stringValue ?? "?"))"
+            for key in ["request_digest", "request_headers_digest", "pre_image_digest", "response_digest", "response_headers_digest"] {
+                _ = named(key, s, "\(label) \(key.replacingOccurrences(of: "_digest", with: "").replacingOccurrences(of: "_", with: " "))")
+            }
+        }
+        if (index["record_digest"] ?? .null) != (run["record_digest"] ?? .null) {
+            report.problems.append(.init(.bundle, runID: runID, subject: indexName, digest: record, detail: "record_digest differs from \(runName)"))
+        }
+
+        // The rows match the run record.
+        if let record, let bytes = contents[record] {
+            var rowRun = run
+            rowRun["record_digest"] = nil
+            rowRun["previous_record_digest"] = nil
+            let rowSteps = steps.map { s -> [String: JSONValue] in
+                var copy = s
+                copy["target_step"] = nil
+                return copy
+            }
+            report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: record, runID: runID, previous: previous,
+                                                        run: rowRun, steps: rowSteps, strictLocalIDs: true)
+        } else if record == nil {
+            report.notes.append("run \(runID) had not finished when it was exported: there is no run record to check the rows against")
+        }
+        let bundle = RunBundle(runID: runID, run: run, steps: steps, blobs: listed, contents: contents, recordDigest: record,
+                               previousRecordDigest: previous, createdBy: index["created_by"]?.stringValue ?? "?")
+        return (report, bundle)
+    }
+
+    /// True when the first header carries the ustar magic (damaged archive, not some other file).
+    static func looksLikeTar(_ bytes: [UInt8]) -> Bool {
+        bytes.count >= 262 && Array(bytes[257..<262]) == Array("ustar".utf8)
+    }
+}
