@@ -10,7 +10,8 @@ import Darwin
 
 /// Micro-benchmarks of the store for `scripts/bench` (release build only; never used by tests).
 ///
-///   bcli-bench ingest STORE_DIR process|full < paths      put every listed file as a blob
+///   bcli-bench ingest STORE_DIR process|full [BATCH] < paths   put every listed file as a blob
+///                                                          (BATCH > 1: putAll in batches of BATCH)
 ///   bcli-bench ledger STORE_DIR process|full PAIRS         intent+outcome row pairs
 ///   bcli-bench requests STORE_DIR process COUNT            COUNT POSTs to $BCLI_SANDBOX_URL with the
 ///                                                          runner's client and bodies, but no ledger
@@ -28,10 +29,17 @@ struct Bench {
         case "ingest":
             var paths: [String] = []
             while let line = readLine() { if !line.isEmpty { paths.append(line) } }
+            let batch = args.count > 4 ? Int(args[4]) ?? 1 : 1
             let start = now()
-            for path in paths {
-                let data = try readAll(path)
-                _ = try store.objects.put(data)
+            if batch <= 1 {
+                for path in paths { _ = try store.objects.put(try readAll(path)) }
+            } else {
+                var i = 0
+                while i < paths.count {
+                    let chunk = try paths[i..<min(i + batch, paths.count)].map(readAll)
+                    _ = try store.objects.putAll(chunk)
+                    i += batch
+                }
             }
             report(paths.count, now() - start)
         case "ledger":

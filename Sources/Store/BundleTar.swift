@@ -22,6 +22,8 @@ public enum BundleTar {
         case badName(String)
         case duplicate(String)
         case badSize(offset: Int)
+        case trailingData(offset: Int)
+        case notCanonical(offset: Int)
 
         public var description: String {
             switch self {
@@ -32,6 +34,8 @@ public enum BundleTar {
             case .badName(let n): return "entry name '\(n)' is not allowed in a bundle"
             case .duplicate(let n): return "entry \(n) appears twice"
             case .badSize(let o): return "tar header at byte \(o) has an unreadable size"
+            case .notCanonical(let o): return "tar header at byte \(o) is not as bcli writes it (damaged, or the archive was re-packed by another tool)"
+            case .trailingData(let o): return "unexpected non-zero byte at \(o) in padding or after the end of the archive (damaged)"
             }
         }
     }
@@ -61,7 +65,11 @@ public enum BundleTar {
         while true {
             guard offset + block <= bytes.count else { throw .truncated(offset: offset) }
             let h = bytes[offset..<offset + block]
-            if h.allSatisfy({ $0 == 0 }) { break }
+            if h.allSatisfy({ $0 == 0 }) {
+                // The end: everything after the first zero block must be zeros too.
+                if let stray = bytes[offset...].firstIndex(where: { $0 != 0 }) { throw .trailingData(offset: stray) }
+                break
+            }
             let stored = octal(h, 148, 8)
             var sum = 0
             for (i, b) in h.enumerated() { sum += (i >= 148 && i < 156) ? 32 : Int(b) }
@@ -74,10 +82,15 @@ public enum BundleTar {
             guard type == UInt8(ascii: "0") || type == 0 else { throw .unsupportedType(name: full, type: type) }
             guard isSafe(full) else { throw .badName(full) }
             guard let size = octal(h, 124, 12), size >= 0 else { throw .badSize(offset: offset) }
+            // Bundles are only written by `write`: any other header byte is damage, even one the
+            // checksum would miss (e.g. a leading space in an octal field).
+            guard full.utf8.count < 100, Array(h) == header(name: full, size: size) else { throw .notCanonical(offset: offset) }
             let start = offset + block
             guard start + size <= bytes.count else { throw .truncated(offset: start) }
             guard names.insert(full).inserted else { throw .duplicate(full) }
             entries.append(Entry(name: full, bytes: Array(bytes[start..<start + size])))
+            let end = min(start + roundUp(size), bytes.count)
+            if let stray = bytes[(start + size)..<end].firstIndex(where: { $0 != 0 }) { throw .trailingData(offset: stray) }
             offset = start + roundUp(size)
         }
         return entries

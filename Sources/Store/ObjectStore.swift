@@ -56,27 +56,57 @@ public struct ObjectStore: Sendable {
     /// Stores `bytes` and returns their digest.
     @discardableResult
     public func put(_ bytes: [UInt8]) throws(StoreError) -> PutResult {
-        let digest = SHA256.hash(bytes)
-        let final = path(for: digest)
-        if try existingCopyIsGood(final, digest: digest, size: Int64(bytes.count)) {
-            return PutResult(digest: digest, size: Int64(bytes.count), deduplicated: true)
-        }
-        let folder = String(final[..<final.lastIndex(of: "/")!])
-        try POSIX.makeDirectory(folder)
-        let temp = try makeTemp(in: folder)
-        do throws(StoreError) {
-            let written: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
-                Result { () throws(StoreError) in try POSIX.writeAll(fd: temp.fd, buf, path: temp.path) }
+        try putAll([bytes])[0]
+    }
+
+    /// Stores several blobs with one durability barrier for all of them (git's "batch" fsync):
+    /// every temp file is written, then — in `full` durability — one `syncfs` makes them all
+    /// durable, then each is renamed into place and each touched folder is fsynced once. A row that
+    /// names any of them must be committed only after this returns, exactly as for `put`.
+    public func putAll(_ items: [[UInt8]]) throws(StoreError) -> [PutResult] {
+        var results: [PutResult] = []
+        results.reserveCapacity(items.count)
+        var pending: [(temp: String, final: String, folder: String)] = []
+        var pendingFinals = Set<String>()
+        var published = 0
+        defer { for p in pending[published...] { unlink(p.temp) } }  // only reached with leftovers on error
+        let batchSync = durability == .full && items.count > 1 && FileSystemSync.available
+        for bytes in items {
+            let digest = SHA256.hash(bytes)
+            let final = path(for: digest)
+            let size = Int64(bytes.count)
+            let present = try pendingFinals.contains(final) ? true : existingCopyIsGood(final, digest: digest, size: size)
+            if present {
+                results.append(PutResult(digest: digest, size: size, deduplicated: true))
+                continue
             }
-            try written.get()
-            try finishTemp(temp, expectedSize: Int64(bytes.count))
-        } catch {
-            close(temp.fd)
-            unlink(temp.path)
-            throw error
+            let folder = String(final[..<final.lastIndex(of: "/")!])
+            let temp = try makeTemp(in: folder)
+            do throws(StoreError) {
+                let written: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
+                    Result { () throws(StoreError) in try POSIX.writeAll(fd: temp.fd, buf, path: temp.path) }
+                }
+                try written.get()
+                try finishTemp(temp, expectedSize: size, fsyncNow: durability == .full && !batchSync)
+            } catch {
+                close(temp.fd)
+                unlink(temp.path)
+                throw error
+            }
+            pending.append((temp.path, final, folder))
+            pendingFinals.insert(final)
+            results.append(PutResult(digest: digest, size: size, deduplicated: false))
         }
-        try publish(temp.path, to: final, folder: folder, digest: digest, size: Int64(bytes.count))
-        return PutResult(digest: digest, size: Int64(bytes.count), deduplicated: false)
+        if batchSync { try FileSystemSync.sync(objectsDirectory) }
+        var folders = Set<String>()
+        while published < pending.count {
+            let p = pending[published]
+            if rename(p.temp, p.final) != 0 { throw .io(operation: "rename", path: p.final, errno: errno) }
+            folders.insert(p.folder)
+            published += 1
+        }
+        if durability == .full { for folder in folders.sorted() { try POSIX.fsyncDirectory(folder) } }
+        return results
     }
 
     /// Streams a file into the store (1 MiB at a time), hashing while copying; the file is never
@@ -106,7 +136,7 @@ public struct ObjectStore: Sendable {
                 try POSIX.writeAll(fd: temp.fd, slice, path: temp.path)
                 total += Int64(n)
             }
-            try finishTemp(temp, expectedSize: total)
+            try finishTemp(temp, expectedSize: total, fsyncNow: durability == .full)
         } catch {
             close(temp.fd)
             unlink(temp.path)
@@ -120,7 +150,12 @@ public struct ObjectStore: Sendable {
         }
         let folder = String(final[..<final.lastIndex(of: "/")!])
         try POSIX.makeDirectory(folder)
-        try publish(temp.path, to: final, folder: folder, digest: digest, size: total)
+        if rename(temp.path, final) != 0 {
+            let e = errno
+            unlink(temp.path)
+            throw .io(operation: "rename", path: final, errno: e)
+        }
+        if durability == .full { try POSIX.fsyncDirectory(folder) }
         return PutResult(digest: digest, size: total, deduplicated: false)
     }
 
@@ -196,56 +231,43 @@ public struct ObjectStore: Sendable {
 
     private struct Temp { let fd: Int32; let path: String }
 
+    /// A new temp file, created read-only (0444: the mode applies to later opens, this fd can
+    /// write). The fan-out folder is created on first use (ENOENT), not checked on every put.
     private func makeTemp(in folder: String) throws(StoreError) -> Temp {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<8 {
             let name = "\(folder)/\(ObjectStore.tempPrefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max, using: &rng))"
-            let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
             if fd >= 0 { return Temp(fd: fd, path: name) }
+            if errno == ENOENT {
+                try POSIX.makeDirectories(folder)
+                continue
+            }
             if errno != EEXIST { throw .io(operation: "create", path: name, errno: errno) }
         }
         throw .io(operation: "create", path: folder, errno: EEXIST)
     }
 
-    /// Length check, optional fsync, read-only mode, close.
-    private func finishTemp(_ temp: Temp, expectedSize: Int64) throws(StoreError) {
+    /// Length check, optional fsync, close.
+    private func finishTemp(_ temp: Temp, expectedSize: Int64, fsyncNow: Bool) throws(StoreError) {
         var st = stat()
         guard fstat(temp.fd, &st) == 0 else { throw .io(operation: "stat", path: temp.path, errno: errno) }
         guard Int64(st.st_size) == expectedSize else {
             throw .shortWrite(path: temp.path, expected: Int(expectedSize), written: Int(st.st_size))
         }
-        if durability == .full && fsync(temp.fd) != 0 {
+        if fsyncNow && fsync(temp.fd) != 0 {
             throw .io(operation: "fsync", path: temp.path, errno: errno)
         }
-        fchmod(temp.fd, 0o444)
         if close(temp.fd) != 0 { throw .io(operation: "close", path: temp.path, errno: errno) }
-    }
-
-    /// Links the finished temp file under its final name. `link` never clobbers: if another
-    /// writer got there first, their copy is checked instead.
-    private func publish(_ temp: String, to final: String, folder: String, digest: Digest, size: Int64) throws(StoreError) {
-        defer { unlink(temp) }
-        var attempts = 0
-        while link(temp, final) != 0 {
-            let e = errno
-            attempts += 1
-            if e == EEXIST && attempts < 3 {
-                if try existingCopyIsGood(final, digest: digest, size: size) { return }
-                continue  // the bad copy was quarantined; try again
-            }
-            if e == EPERM || e == ENOTSUP || e == EXDEV {
-                // Filesystems without hard links: rename (this copy is correct by construction).
-                if rename(temp, final) == 0 { break }
-            }
-            throw .io(operation: "link", path: final, errno: e)
-        }
-        if durability == .full { try POSIX.fsyncDirectory(folder) }
     }
 
     /// True when `final` holds exactly the right bytes. A wrong file is quarantined.
     private func existingCopyIsGood(_ final: String, digest: Digest, size: Int64) throws(StoreError) -> Bool {
         guard let existing = POSIX.fileSize(final) else { return false }
         if existing == size, let (actual, _) = try? SHA256.hash(fileAt: final), actual == digest {
+            // Touch it, as git does on dedup, so `gc`'s grace period counts from this reuse and a
+            // concurrent gc cannot remove a blob a row is about to name.
+            utimensat(AT_FDCWD, final, nil, 0)
             return true
         }
         try quarantine(final, digest: digest)

@@ -104,3 +104,24 @@ enum POSIX {
         #endif
     }
 }
+
+/// `syncfs(2)`: one flush of a whole filesystem, the barrier behind `ObjectStore.putAll`'s batch
+/// durability. Glibc's Swift overlay does not export it, so it is looked up at run time; where it
+/// is missing, `putAll` falls back to one fsync per blob.
+enum FileSystemSync {
+    private typealias SyncFS = @convention(c) (Int32) -> Int32
+    private static let function: SyncFS? = {
+        guard let handle = dlopen(nil, RTLD_NOW), let symbol = dlsym(handle, "syncfs") else { return nil }
+        return unsafeBitCast(symbol, to: SyncFS.self)
+    }()
+
+    static var available: Bool { function != nil }
+
+    static func sync(_ path: String) throws(StoreError) {
+        guard let function else { return }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        if function(fd) != 0 { throw .io(operation: "syncfs", path: path, errno: errno) }
+    }
+}

@@ -100,7 +100,7 @@ public struct StoreVerifier {
         verifier.checkRun(run, steps: steps, into: &report)
         if let manifestFile { Self.checkManifest(manifestFile, run: run, into: &report) }
         if run.recordDigest != nil, verifier.imported[run.id] == nil {
-            try verifier.walkChain(from: run.previousRecordDigest, into: &report)
+            try verifier.walkChain(from: run.recordDigest, into: &report)
         } else if verifier.imported[run.id] != nil {
             report.notes.append("run \(run.id) was imported from a bundle; its previous record (\(run.previousRecordDigest?.description ?? "none")) belongs to the store it came from")
         }
@@ -328,6 +328,10 @@ public enum RecordComparison {
             add(.rowChanged, "run previous_record_digest", "row changed since the run finished: record \(show(recordPrevious)), row \(show(rowPrevious))")
         }
         for key in Set(recordRun.keys).union(run.keys).sorted() {
+            if let problem = keyProblem(key, inRecord: recordRun[key] != nil, row: run, known: knownRunKeys) {
+                add(.rowChanged, "run \(key)", problem)
+                continue
+            }
             let was = recordRun[key] ?? .null, now = run[key] ?? .null
             if was == now { continue }
             if key == "state" && now.stringValue == RunState.rolledBack.rawValue { continue }
@@ -351,6 +355,10 @@ public enum RecordComparison {
             let rowStatus = now["status"]?.stringValue ?? ""
             let rolledBack = rollbackStatuses.contains(rowStatus)
             for key in Set(was.keys).union(now.keys).sorted() {
+                if let problem = keyProblem(key, inRecord: was[key] != nil, row: now, known: knownStepKeys) {
+                    add(.rowChanged, "\(label) \(key)", problem)
+                    continue
+                }
                 let a = was[key] ?? .null, b = now[key] ?? .null
                 if a == b { continue }
                 if !strictLocalIDs && (key == "step_id" || key == "target_step_id") { continue }
@@ -364,6 +372,23 @@ public enum RecordComparison {
         }
         return problems
     }
+
+    /// A field the record has must be in the row; a field the row has that the record lacks is
+    /// accepted only if this bcli writes it (a record made by an older bcli) and it is null.
+    static func keyProblem(_ key: String, inRecord: Bool, row: [String: JSONValue], known: Set<String>) -> String? {
+        if inRecord {
+            return row[key] == nil ? "row changed since the run finished: the field is gone" : nil
+        }
+        if !known.contains(key) { return "row changed since the run finished: unknown field" }
+        return nil
+    }
+
+    static let knownRunKeys: Set<String> = Set(RunRecordDocument.runJSON(RunRecord(
+        id: "", kind: .batch, stampedState: .running, state: .running, interrupted: false, startedAt: "", toolVersion: "",
+        durability: .process, counts: StepCounts())).objectValue?.keys ?? [:].keys)
+
+    static let knownStepKeys: Set<String> = Set(RunRecordDocument.stepJSON(StepRecord(
+        id: 0, runID: "", seq: 0, name: "", method: "", url: "", clientRequestID: "", intentAt: "")).objectValue?.keys ?? [:].keys)
 
     /// A short JSON rendering for messages.
     static func show(_ v: JSONValue) -> String {

@@ -8,7 +8,7 @@ import Store
 @Suite struct StoreCrashTests {
     /// 6 stores × 9 kills = 54 kills per test run, half of them in `full` durability.
     @Test(arguments: [(1, "process"), (2, "process"), (3, "process"), (4, "full"), (5, "full"), (6, "full")])
-    func sigkillLeavesAConsistentStore(seed: Int, durability: String) throws {
+    func sigkillLeavesAConsistentStore(seed: Int, durability: String) async throws {
         let writer = Paths.binary("crash-writer")
         try requireBinary(writer)
         let dir = TempDir("bcli-crash")
@@ -17,8 +17,10 @@ import Store
         for kill in 0..<9 {
             let runSeed = UInt64(seed * 1000 + kill)
             let linesBeforeKill = Int.random(in: 1...12, using: &rng)
-            try runAndKill(writer, [storePath, String(runSeed), durability], afterLines: linesBeforeKill)
-            try checkStore(storePath, context: "seed \(runSeed) after \(linesBeforeKill) commits (\(durability))")
+            try await offload {
+                try self.runAndKill(writer, [storePath, String(runSeed), durability], afterLines: linesBeforeKill)
+                try self.checkStore(storePath, context: "seed \(runSeed) after \(linesBeforeKill) commits (\(durability))")
+            }
         }
     }
 

@@ -5,7 +5,7 @@ import Store
 
 /// `bcli batch hash`, `cat` and `fsck` run as a child process against a real store.
 @Suite struct StoreCommandTests {
-    @Test func hashAgreesWithSha256sum() throws {
+    @Test func hashAgreesWithSha256sum() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         var files: [String] = []
@@ -14,22 +14,23 @@ import Store
             try Data((0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }).write(to: URL(fileURLWithPath: path))
             files.append(path)
         }
-        let ours = try bcli(["batch", "hash"] + files)
+        let ours = try await bcliAsync(["batch", "hash"] + files)
         #expect(ours.status == 0)
-        let theirs = try run("/usr/bin/sha256sum", files)
+        let paths = files
+        let theirs = try await offload { try run("/usr/bin/sha256sum", paths) }
         let expected = theirs.out.split(separator: "\n").map { "sha256:" + $0 }
         #expect(ours.out.split(separator: "\n").map(String.init) == expected)
     }
 
-    @Test func hashOfMissingFileFailsClearly() throws {
+    @Test func hashOfMissingFileFailsClearly() async throws {
         try requireBinary(Paths.bcli)
-        let r = try bcli(["batch", "hash", "/nonexistent/manifest.yaml"])
+        let r = try await bcliAsync(["batch", "hash", "/nonexistent/manifest.yaml"])
         #expect(r.status == 4)
         #expect(r.stderr.contains("/nonexistent/manifest.yaml"))
         #expect(r.out.isEmpty)
     }
 
-    @Test func catPrintsExactBytesByPrefix() throws {
+    @Test func catPrintsExactBytesByPrefix() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = try LedgerStore(root: dir.path + "/s")
@@ -37,19 +38,19 @@ import Store
         let blob = try store.put(payload, mediaType: nil)
         try store.ledger.indexObjects([blob])
         for query in [blob.digest.description, blob.digest.hex, String(blob.digest.hex.prefix(9))] {
-            let r = try bcli(["batch", "cat", "--store", store.root, query])
+            let r = try await bcliAsync(["batch", "cat", "--store", store.root, query])
             #expect(r.status == 0)
             #expect([UInt8](r.stdout) == payload)
         }
-        let bad = try bcli(["batch", "cat", "--store", store.root, "../../etc/passwd"])
+        let bad = try await bcliAsync(["batch", "cat", "--store", store.root, "../../etc/passwd"])
         #expect(bad.status == 5)
         #expect(bad.stderr.contains("sha256:<64 lowercase hex"))
-        let unknown = try bcli(["batch", "cat", "--store", store.root, "0000000"])
+        let unknown = try await bcliAsync(["batch", "cat", "--store", store.root, "0000000"])
         #expect(unknown.status == 4)
     }
 
     /// fsck finds a flipped bit, a truncated blob and a zero-byte blob, and names each.
-    @Test func fsckFindsDamage() throws {
+    @Test func fsckFindsDamage() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = try LedgerStore(root: dir.path + "/s")
@@ -59,7 +60,7 @@ import Store
             blobs.append(blob)
         }
         try store.ledger.indexObjects(blobs)
-        let clean = try bcli(["batch", "fsck", "--store", store.root])
+        let clean = try await bcliAsync(["batch", "fsck", "--store", store.root])
         #expect(clean.status == 0, "\(clean.stderr)")
 
         func damage(_ blob: BlobRef, _ change: (inout [UInt8]) -> Void) throws {
@@ -72,7 +73,7 @@ import Store
         try damage(blobs[0]) { $0[5] ^= 0x04 }            // one bit flipped
         try damage(blobs[1]) { $0.removeLast(3) }         // truncated
         try damage(blobs[2]) { $0 = [] }                  // zero bytes
-        let r = try bcli(["batch", "fsck", "--store", store.root, "--format", "json"])
+        let r = try await bcliAsync(["batch", "fsck", "--store", store.root, "--format", "json"])
         #expect(r.status == 1)
         let report = try JSONValue(parsing: [UInt8](r.stdout))
         #expect(report["format_version"] == 1)
@@ -85,12 +86,12 @@ import Store
         #expect(kind(of: blobs[1]) == "wrong-size")
         #expect(kind(of: blobs[2]) == "zero-byte")
         #expect(kind(of: blobs[3]) == nil)
-        let text = try bcli(["batch", "fsck", "--store", store.root])
+        let text = try await bcliAsync(["batch", "fsck", "--store", store.root])
         #expect(text.status == 1)
         #expect(text.out.contains(blobs[0].digest.description))
     }
 
-    @Test func fsckReportsTempLeftoversWithoutFailing() throws {
+    @Test func fsckReportsTempLeftoversWithoutFailing() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = try LedgerStore(root: dir.path + "/s")
@@ -98,23 +99,23 @@ import Store
         try store.ledger.indexObjects([blob])
         let fan = store.objects.objectsDirectory + "/" + blob.digest.hex.prefix(2)
         FileManager.default.createFile(atPath: fan + "/" + ObjectStore.tempPrefix + "123-456", contents: Data([1, 2]))
-        let r = try bcli(["batch", "fsck", "--store", store.root])
+        let r = try await bcliAsync(["batch", "fsck", "--store", store.root])
         #expect(r.status == 0)
         #expect(r.out.contains("temp-leftover"))
     }
 
-    @Test func missingStoreIsAClearError() throws {
+    @Test func missingStoreIsAClearError() async throws {
         try requireBinary(Paths.bcli)
-        let r = try bcli(["batch", "fsck", "--store", "/nonexistent/bcli-store"])
+        let r = try await bcliAsync(["batch", "fsck", "--store", "/nonexistent/bcli-store"])
         #expect(r.status == 2)
         #expect(r.stderr.contains("--store"))
     }
 
-    @Test func usageErrorsExitTwo() throws {
+    @Test func usageErrorsExitTwo() async throws {
         try requireBinary(Paths.bcli)
-        let r = try bcli(["batch", "hash"])
+        let r = try await bcliAsync(["batch", "hash"])
         #expect(r.status == 2)
-        let v = try bcli(["--version"])
+        let v = try await bcliAsync(["--version"])
         #expect(v.status == 0)
         #expect(v.out.trimmingCharacters(in: .whitespacesAndNewlines) == ToolVersion.current)
     }

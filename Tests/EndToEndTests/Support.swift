@@ -97,3 +97,11 @@ func bcliAsync(_ args: [String], env: [String: String] = [:], stdin: Data? = nil
         }
     }
 }
+
+/// Runs blocking work (child processes, long loops) on a Dispatch thread, so a test never holds
+/// one of the few Swift-concurrency threads that in-process servers in other tests need.
+func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}

@@ -9,7 +9,8 @@ public struct JSONDiffOptions: Sendable {
     /// Volatile values of the second document.
     public var volatileB: VolatileFields
     /// Array elements are matched by the first of these members that every element has with a
-    /// unique scalar value (when several qualify, the one matching more elements wins).
+    /// unique scalar value and that matches at least one element across the sides (when several
+    /// qualify, the one matching more elements wins); otherwise by position.
     public var arrayKeys: [String]
     /// Context prefixes (e.g. each run's base URL) that differ between the two sides for reasons
     /// that are not data; strings starting with `contextPrefixes.a` in A and `.b` in B compare
@@ -122,7 +123,8 @@ struct Differ {
         for key in options.arrayKeys {
             guard let kx = keys(x, key, normalise: normalisedA), let ky = keys(y, key, normalise: normalisedB) else { continue }
             let matches = Set(kx).intersection(ky).count
-            if best == nil || matches > best!.matches { best = (key, matches) }
+            // A key no element shares says nothing about identity: try the next, else positions.
+            if matches > 0, best == nil || matches > best!.matches { best = (key, matches) }
         }
         return best?.key
     }

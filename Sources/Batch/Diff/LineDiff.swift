@@ -13,8 +13,10 @@ public enum LineDiff {
 
     /// Splits text into lines (a final newline does not start an empty line; `\r\n` counts as one).
     public static func lines(_ text: String) -> [String] {
-        var out = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        // Split on UTF-8 bytes: as Characters, "\r\n" is one grapheme and would not split on "\n".
+        var out = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { line -> String in
+            let bytes = line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...]
+            return String(decoding: bytes, as: UTF8.self)
         }
         if out.last == "" { out.removeLast() }
         return out

@@ -1,0 +1,231 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import GRDB
+import Hashing
+
+/// What `batch gc` may remove, and how old things must be first.
+public struct GCOptions: Sendable {
+    /// Unreferenced blobs younger than this (file mtime) are kept, so a run that has written a
+    /// blob but not yet committed the row naming it is never broken (git's `gc.pruneExpire`).
+    public var grace: Int = GCOptions.defaultGrace
+    /// Temp files (`.tmp-*` in fan-out folders, `<store>/tmp/*`) younger than this are kept: a
+    /// write in progress owns them. Effective value: `min(tempGrace, grace)`.
+    public var tempGrace: Int = GCOptions.defaultTempGrace
+    /// With a value, finished runs whose `finished_at` is older than this many seconds lose their
+    /// step and run rows; their run records are kept (table `pruned_run`) so the chain verifies.
+    public var pruneRunsOlderThan: Int?
+    /// Report what would be removed; change nothing.
+    public var dryRun = false
+
+    public static let defaultGrace = 14 * 86_400
+    public static let defaultTempGrace = 3_600
+
+    public init() {}
+}
+
+/// What `batch gc` removed (or, with `dryRun`, would remove).
+public struct GCReport: Sendable {
+    public struct Blob: Sendable, Equatable { public let digest: Digest; public let size: Int64 }
+    public struct Temp: Sendable, Equatable { public let path: String; public let size: Int64 }
+    public struct PrunedRun: Sendable, Equatable {
+        public let id: String
+        public let recordDigest: Digest
+        public let finishedAt: String
+        public let steps: Int
+    }
+
+    public var dryRun = false
+    public var blobs: [Blob] = []
+    public var temps: [Temp] = []
+    public var prunedRuns: [PrunedRun] = []
+    /// Runs old enough to prune that were kept, with the reason (locked, a newer run depends on it…).
+    public var keptRuns: [(id: String, reason: String)] = []
+    /// Object index rows dropped because nothing names them and their file is gone.
+    public var indexRowsDropped = 0
+    /// Unreferenced blobs kept because they are younger than the grace period.
+    public var youngUnreferenced = 0
+    public var bytesFreed: Int64 { blobs.reduce(0) { $0 + $1.size } + temps.reduce(0) { $0 + $1.size } }
+}
+
+/// `batch gc`: removes blobs no row names and temp leftovers, each only past its grace period,
+/// and optionally prunes old finished runs while keeping their run records.
+///
+/// The live set is every digest a run, step, ref or pruned run names. Blobs outside it are found
+/// both through the object index and by walking the disk (a crash can leave an intact blob no row
+/// names). Unfinished runs and runs whose lock is held are never pruned; nor is a run that a
+/// newer, unpruned run depends on (a rollback's parent or its target steps). Quarantined files are
+/// evidence and are never removed.
+public enum GC {
+    public static func collect(_ store: LedgerStore, options: GCOptions) throws(StoreError) -> GCReport {
+        var report = GCReport()
+        report.dryRun = options.dryRun
+        let now = Int(time(nil))
+        let graceCutoff = now - max(0, options.grace)
+        let tempCutoff = now - max(0, min(options.tempGrace, options.grace))
+
+        // 1. Prune (rolled back on a dry run) and compute the live set as it would then be.
+        var referenced = Set<String>()
+        var indexed: [String: (size: Int64, createdAt: String)] = [:]
+        do {
+            try store.ledger.queue.inTransaction(.immediate) { db in
+                if let age = options.pruneRunsOlderThan {
+                    var ts = timespec()
+                    clock_gettime(CLOCK_REALTIME, &ts)
+                    let cutoff = Timestamp.format(seconds: Int(ts.tv_sec) - max(0, age), micros: Int(ts.tv_nsec / 1000))
+                    try prune(olderThan: cutoff, store: store, db, &report)
+                }
+                referenced = try liveSet(db)
+                for row in try Row.fetchAll(db, sql: "SELECT digest, size, created_at FROM object") {
+                    indexed[row["digest"]] = (row["size"], row["created_at"])
+                }
+                return options.dryRun ? .rollback : .commit
+            }
+        } catch let e as StoreError { throw e } catch { throw .database("\(error)") }
+
+        // 2. Unreferenced blobs, by disk walk and by index; temp leftovers in fan-out folders.
+        var candidates: [String: Int64] = [:]  // hex -> size on disk
+        var onDisk = Set<String>()
+        let objects = store.objects
+        for fan in POSIX.listDirectory(objects.objectsDirectory).sorted() {
+            let folder = objects.objectsDirectory + "/" + fan
+            guard POSIX.isDirectory(folder) else { continue }
+            for name in POSIX.listDirectory(folder).sorted() {
+                let path = folder + "/" + name
+                if name.hasPrefix(ObjectStore.tempPrefix) {
+                    if let m = POSIX.modificationTime(path), m < tempCutoff {
+                        report.temps.append(.init(path: path, size: POSIX.fileSize(path) ?? 0))
+                    }
+                    continue
+                }
+                guard fan.utf8.count == 2, let digest = try? Digest(parsing: fan + name) else { continue }  // fsck reports these
+                onDisk.insert(digest.hex)
+                guard !referenced.contains(digest.hex) else { continue }
+                if let m = POSIX.modificationTime(path), m < graceCutoff {
+                    candidates[digest.hex] = POSIX.fileSize(path) ?? 0
+                } else {
+                    report.youngUnreferenced += 1
+                }
+            }
+        }
+        for name in POSIX.listDirectory(store.root + "/tmp").sorted() {
+            let path = store.root + "/tmp/" + name
+            if let m = POSIX.modificationTime(path), m < tempCutoff {
+                report.temps.append(.init(path: path, size: POSIX.fileSize(path) ?? 0))
+            }
+        }
+        let graceStamp = Timestamp.format(seconds: graceCutoff)
+        let staleRows = indexed.filter { !referenced.contains($0.key) && !onDisk.contains($0.key) && $0.value.createdAt < graceStamp }.map(\.key)
+
+        // 3. Remove, re-checking the live set under the write lock so a row committed meanwhile wins.
+        if options.dryRun {
+            report.blobs = candidates.sorted { $0.key < $1.key }.compactMap { hex, size in
+                (try? Digest(parsing: hex)).map { GCReport.Blob(digest: $0, size: size) }
+            }
+            report.indexRowsDropped = staleRows.count
+            return report
+        }
+        try store.ledger.write { db in
+            let live = try liveSet(db)
+            for (hex, size) in candidates.sorted(by: { $0.key < $1.key }) where !live.contains(hex) {
+                guard let digest = try? Digest(parsing: hex) else { continue }
+                let path = objects.path(for: digest)
+                if unlink(path) != 0 && errno != ENOENT { throw StoreError.io(operation: "unlink", path: path, errno: errno) }
+                try db.execute(sql: "DELETE FROM object WHERE digest = ?", arguments: [hex])
+                report.blobs.append(.init(digest: digest, size: size))
+            }
+            for hex in staleRows where !live.contains(hex) {
+                try db.execute(sql: "DELETE FROM object WHERE digest = ?", arguments: [hex])
+                report.indexRowsDropped += db.changesCount
+            }
+        }
+        var removedTemps: [GCReport.Temp] = []
+        for temp in report.temps where unlink(temp.path) == 0 || errno == ENOENT { removedTemps.append(temp) }
+        report.temps = removedTemps
+        return report
+    }
+
+    /// Every digest a row names: runs, steps, refs, and the records of pruned runs.
+    static func liveSet(_ db: Database) throws -> Set<String> {
+        let sql = """
+            SELECT manifest_digest FROM run UNION SELECT params_digest FROM run UNION SELECT record_digest FROM run
+            UNION SELECT request_digest FROM step UNION SELECT request_headers_digest FROM step
+            UNION SELECT pre_image_digest FROM step UNION SELECT response_digest FROM step
+            UNION SELECT response_headers_digest FROM step UNION SELECT digest FROM ref
+            UNION SELECT record_digest FROM pruned_run
+            """
+        return Set(try String?.fetchAll(db, sql: sql).compactMap { $0 })
+    }
+
+    /// Deletes the step and run rows of old finished runs, keeping their records in `pruned_run`.
+    static func prune(olderThan cutoff: String, store: LedgerStore, _ db: Database, _ report: inout GCReport) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT r.id, r.record_digest, r.finished_at, (SELECT COUNT(*) FROM step s WHERE s.run_id = r.id) AS steps
+            FROM run r WHERE r.finished_at IS NOT NULL AND r.finished_at < ? ORDER BY r.id
+            """, arguments: [cutoff])
+        var candidates: [String: GCReport.PrunedRun] = [:]
+        for row in rows {
+            let id: String = row["id"]
+            guard let hex: String = row["record_digest"], let digest = try? Digest(parsing: hex) else {
+                report.keptRuns.append((id, "it has no run record"))
+                continue
+            }
+            if RunLock.isHeld(store: store.root, runID: id) {
+                report.keptRuns.append((id, "a process holds its lock"))
+                continue
+            }
+            candidates[id] = .init(id: id, recordDigest: digest, finishedAt: row["finished_at"], steps: row["steps"])
+        }
+        // A run another (kept) run depends on stays: rollback parents and rollback target steps.
+        var dependencies: [(child: String, parent: String)] = []
+        for row in try Row.fetchAll(db, sql: "SELECT id, parent_run_id FROM run WHERE parent_run_id IS NOT NULL") {
+            dependencies.append((row[0], row[1]))
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT s.run_id, t.run_id FROM step s JOIN step t ON s.target_step_id = t.id WHERE s.run_id != t.run_id") {
+            dependencies.append((row[0], row[1]))
+        }
+        var changed = true
+        while changed {
+            changed = false
+            for (child, parent) in dependencies where candidates[parent] != nil && candidates[child] == nil {
+                candidates[parent] = nil
+                report.keptRuns.append((parent, "run \(child), which is kept, depends on it"))
+                changed = true
+            }
+        }
+        guard !candidates.isEmpty else { return }
+        try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+        let now = Timestamp.now()
+        for run in candidates.values.sorted(by: { $0.id < $1.id }) {
+            try db.execute(sql: "INSERT OR REPLACE INTO pruned_run (id, record_digest, pruned_at) VALUES (?,?,?)",
+                           arguments: [run.id, run.recordDigest.hex, now])
+            try db.execute(sql: "UPDATE step SET target_step_id = NULL WHERE run_id = ? AND target_step_id IS NOT NULL", arguments: [run.id])
+            try db.execute(sql: "DELETE FROM step WHERE run_id = ?", arguments: [run.id])
+            report.prunedRuns.append(run)
+        }
+        for run in candidates.values.sorted(by: { $0.id > $1.id }) {
+            try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [run.id])
+        }
+    }
+}
+
+/// Durations as users type them for gc: `90d`, `2w`, `12h`, `30m`, `45s` (or `0`).
+public enum DurationText {
+    public static func seconds(parsing text: String) -> Int? {
+        if text == "0" { return 0 }
+        guard let unit = text.last, let n = Int(text.dropLast()), n >= 0 else { return nil }
+        let factor: Int
+        switch unit {
+        case "s": factor = 1
+        case "m": factor = 60
+        case "h": factor = 3_600
+        case "d": factor = 86_400
+        case "w": factor = 604_800
+        default: return nil
+        }
+        let (v, overflow) = n.multipliedReportingOverflow(by: factor)
+        return overflow ? nil : v
+    }
+}

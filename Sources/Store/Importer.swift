@@ -1,0 +1,170 @@
+import GRDB
+import Hashing
+
+/// What `batch import` did.
+public struct ImportResult: Sendable, Equatable {
+    public let runID: String
+    /// True when the store already held this exact run (nothing but missing blobs was written).
+    public let alreadyPresent: Bool
+    public let blobsWritten: Int
+    public let blobsDeduplicated: Int
+    public let steps: Int
+    public let recordDigest: Digest?
+}
+
+/// `batch import`: adds a verified bundle's run to a store.
+///
+/// The bundle is verified first and nothing is written unless it passes. Blobs go through
+/// `ObjectStore.put` (so they dedupe and are checked like any write) before the rows that name
+/// them; the rows, the object index and a `refs/imported/<run-id>` ref to the run record are then
+/// inserted in one transaction. The run keeps its id, its record and its `previous_record_digest`,
+/// but is not put on this store's chain (`refs/head` does not move): its chain lives in the store
+/// it came from, and the ref marks it as imported for `verify --all`. Step row ids are local to a
+/// store, so they are renumbered; a rollback step's target is re-linked by (run id, seq).
+/// Importing the same bundle again is a no-op (missing blobs are restored); a run id that exists
+/// with different rows is refused.
+public enum Importer {
+    public static func importBundle(fileAt path: String, into store: LedgerStore) throws(BundleError) -> ImportResult {
+        let (report, parsed) = try RunBundle.verify(fileAt: path)
+        guard report.isOK, let bundle = parsed else { throw .damaged(report) }
+        return try importVerified(bundle, into: store)
+    }
+
+    /// Imports a bundle that `RunBundle.verify` passed.
+    public static func importVerified(_ bundle: RunBundle, into store: LedgerStore) throws(BundleError) -> ImportResult {
+        do {
+            if let existing = try? store.ledger.run(bundle.runID) {
+                try checkSame(existing, bundle, store)
+                let (written, deduped) = try putBlobs(bundle, store)
+                try store.ledger.indexObjects(bundle.blobs.map { BlobRef(digest: $0.digest, size: $0.size, mediaType: $0.mediaType) })
+                return ImportResult(runID: bundle.runID, alreadyPresent: true, blobsWritten: written, blobsDeduplicated: deduped,
+                                    steps: bundle.steps.count, recordDigest: bundle.recordDigest)
+            }
+            if let parent = bundle.run["parent_run_id"]?.stringValue, (try? store.ledger.run(parent)) == nil {
+                throw BundleError.missingParent(runID: bundle.runID, parent: parent)
+            }
+            for step in bundle.steps {
+                if let targetRun = step["target_step"]?["run_id"]?.stringValue, (try? store.ledger.run(targetRun)) == nil {
+                    throw BundleError.missingParent(runID: bundle.runID, parent: targetRun)
+                }
+            }
+            let (written, deduped) = try putBlobs(bundle, store)
+            try store.ledger.write { db in
+                try Ledger.indexObjects(bundle.blobs.map { BlobRef(digest: $0.digest, size: $0.size, mediaType: $0.mediaType) }, db)
+                try insertRun(bundle, db)
+                for step in bundle.steps { try insertStep(step, runID: bundle.runID, db) }
+                if let record = bundle.recordDigest {
+                    try Ledger.setRef(StoreVerifier.importedRefPrefix + bundle.runID, record, db)
+                }
+            }
+            return ImportResult(runID: bundle.runID, alreadyPresent: false, blobsWritten: written, blobsDeduplicated: deduped,
+                                steps: bundle.steps.count, recordDigest: bundle.recordDigest)
+        } catch let e as BundleError {
+            throw e
+        } catch let e as StoreError {
+            throw .store(e)
+        } catch {
+            throw .store(.database("\(error)"))
+        }
+    }
+
+    // MARK: - Internals
+
+    static func putBlobs(_ bundle: RunBundle, _ store: LedgerStore) throws(StoreError) -> (Int, Int) {
+        var written = 0, deduped = 0
+        for blob in bundle.blobs {
+            guard let bytes = bundle.contents[blob.digest] else { throw .blobMissing(blob.digest) }
+            let result = try store.objects.put(bytes)
+            guard result.digest == blob.digest else { throw .blobCorrupt(blob.digest, actual: result.digest, size: result.size) }
+            if result.deduplicated { deduped += 1 } else { written += 1 }
+        }
+        return (written, deduped)
+    }
+
+    /// The same run (rows and record) is already here, or the import is refused.
+    static func checkSame(_ existing: RunRecord, _ bundle: RunBundle, _ store: LedgerStore) throws(BundleError) {
+        var run = RunRecordDocument.runJSON(existing).objectValue ?? [:]
+        run["record_digest"] = existing.recordDigest.map { .string($0.description) } ?? .null
+        run["previous_record_digest"] = existing.previousRecordDigest.map { .string($0.description) } ?? .null
+        for key in Set(run.keys).union(bundle.run.keys).sorted() where (run[key] ?? .null) != (bundle.run[key] ?? .null) {
+            throw .conflict(runID: bundle.runID, detail: "run \(key): here \(RecordComparison.show(run[key] ?? .null)), bundle \(RecordComparison.show(bundle.run[key] ?? .null))")
+        }
+        let steps: [StepRecord]
+        do { steps = try store.ledger.steps(runID: existing.id) } catch { throw .store(error) }
+        guard steps.count == bundle.steps.count else {
+            throw .conflict(runID: bundle.runID, detail: "\(steps.count) steps here, \(bundle.steps.count) in the bundle")
+        }
+        let local: Set<String> = ["step_id", "target_step_id", "target_step"]
+        for (here, there) in zip(steps.map { RunRecordDocument.stepJSON($0).objectValue ?? [:] }, bundle.steps) {
+            for key in Set(here.keys).union(there.keys).subtracting(local).sorted() where (here[key] ?? .null) != (there[key] ?? .null) {
+                throw .conflict(runID: bundle.runID, detail: "step \(RecordComparison.show(here["seq"] ?? .null)) \(key): here \(RecordComparison.show(here[key] ?? .null)), bundle \(RecordComparison.show(there[key] ?? .null))")
+            }
+        }
+    }
+
+    static func insertRun(_ bundle: RunBundle, _ db: Database) throws {
+        let r = bundle.run
+        try db.execute(
+            sql: """
+                INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile, environment,
+                    company, base_url, state, started_at, finished_at, tool_version, durability, record_digest, previous_record_digest)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """,
+            arguments: [
+                bundle.runID, try text(r, "kind"), try text(r, "parent_run_id"), try text(r, "name"), try hex(r, "manifest_digest"),
+                try text(r, "manifest_path"), try hex(r, "params_digest"), try text(r, "profile"), try text(r, "environment"),
+                try text(r, "company"), try text(r, "base_url"), try text(r, "state"), try text(r, "started_at"),
+                try text(r, "finished_at"), try text(r, "tool_version"), try text(r, "durability"), try hex(r, "record_digest"),
+                try hex(r, "previous_record_digest"),
+            ])
+    }
+
+    static func insertStep(_ s: [String: JSONValue], runID: String, _ db: Database) throws {
+        var target: Int64?
+        if let t = s["target_step"]?.objectValue, let targetRun = t["run_id"]?.stringValue, let seq = t["seq"]?.doubleValue {
+            target = try Int64.fetchOne(db, sql: "SELECT id FROM step WHERE run_id = ? AND seq = ?", arguments: [targetRun, Int(seq)])
+            if target == nil { throw BundleError.missingParent(runID: runID, parent: targetRun) }
+        }
+        let status = try text(s, "status")
+        try db.execute(
+            sql: """
+                INSERT INTO step (run_id, seq, name, method, url, request_digest, request_headers_digest, idempotency_key,
+                    client_request_id, if_match, pre_image_digest, target_step_id, intent_at, outcome_at, status, http_status,
+                    response_digest, response_headers_digest, etag, record_id, request_id, ms_correlation_x, correlation_request_id,
+                    bc_error_code, bc_error_message, bc_correlation_id, rollback_url, error_message, duration_ms)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                """,
+            arguments: [
+                runID, try int(s, "seq"), try text(s, "name"), try text(s, "method"), try text(s, "url"), try hex(s, "request_digest"),
+                try hex(s, "request_headers_digest"), try text(s, "idempotency_key"), try text(s, "client_request_id"),
+                try text(s, "if_match"), try hex(s, "pre_image_digest"), target, try text(s, "intent_at"), try text(s, "outcome_at"),
+                status == StepStatus.unknownName ? nil : status, try int(s, "http_status"), try hex(s, "response_digest"),
+                try hex(s, "response_headers_digest"), try text(s, "etag"), try text(s, "record_id"), try text(s, "request_id"),
+                try text(s, "ms_correlation_x"), try text(s, "correlation_request_id"), try text(s, "bc_error_code"),
+                try text(s, "bc_error_message"), try text(s, "bc_correlation_id"), try text(s, "rollback_url"),
+                try text(s, "error_message"), try int(s, "duration_ms"),
+            ])
+    }
+
+    static func text(_ row: [String: JSONValue], _ key: String) throws -> String? {
+        switch row[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw BundleError.notABundle("\(key) is not a string")
+        }
+    }
+
+    static func int(_ row: [String: JSONValue], _ key: String) throws -> Int64? {
+        switch row[key] {
+        case nil, .null?: return nil
+        case .number(let d)? where d == d.rounded() && abs(d) < 9e15: return Int64(d)
+        default: throw BundleError.notABundle("\(key) is not an integer")
+        }
+    }
+
+    static func hex(_ row: [String: JSONValue], _ key: String) throws -> String? {
+        guard let s = try text(row, key) else { return nil }
+        guard let d = try? Digest(parsing: s) else { throw BundleError.notABundle("\(key) is not a digest") }
+        return d.hex
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Hashing
+import Store
+
+/// `bcli batch show RUN`: the exact stored bytes of a run's manifest or of one step's request,
+/// response, headers or pre-image — verified against their digest before they are printed.
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Print the exact stored bytes of a run's manifest or a step's bodies and headers.",
+        discussion: """
+            Without --step: the manifest bytes. With --step N|NAME and no other flag: the step's row as JSON \
+            (digests, status, client_request_id and correlation ids). --request / --response / --pre-image: that \
+            body. --headers: the request headers (with --response, the response headers). --pretty re-indents JSON; \
+            without it the bytes are exactly what was sent or received.
+            """
+    )
+
+    @OptionGroup var storeOptions: StoreOptions
+
+    @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
+    var runID: String
+
+    @Option(help: ArgumentHelp("Step number (seq) or name.", valueName: "N|NAME"))
+    var step: String?
+
+    @Flag(help: "The request body.")
+    var request = false
+
+    @Flag(help: "The response body.")
+    var response = false
+
+    @Flag(name: .customLong("pre-image"), help: "The record as it was before a PATCH or DELETE.")
+    var preImage = false
+
+    @Flag(help: "Headers instead of the body (request headers unless --response).")
+    var headers = false
+
+    @Flag(help: "Pretty-print JSON (not the stored bytes).")
+    var pretty = false
+
+    func validate() throws {
+        if [request, response, preImage].filter({ $0 }).count > 1 {
+            throw ValidationError("choose one of --request, --response, --pre-image")
+        }
+        if step == nil && (request || response || preImage || headers) {
+            throw ValidationError("--request, --response, --pre-image and --headers need --step N|NAME")
+        }
+        if preImage && headers { throw ValidationError("a pre-image has no stored headers; drop --headers") }
+    }
+
+    func run() throws {
+        let store = try storeOptions.openExisting()
+        do {
+            let run = try store.run(runID)
+            guard let step else {
+                guard let manifest = run.manifestDigest else {
+                    throw CLIFailure(.notFound, "run \(run.id) recorded no manifest")
+                }
+                try emit(store.objects.get(manifest))
+                return
+            }
+            let steps = try store.ledger.steps(runID: run.id)
+            let found = Int(step).flatMap { n in steps.first { $0.seq == n } } ?? steps.first { $0.name == step }
+            guard let s = found else {
+                throw CLIFailure(.notFound, "run \(run.id) has no step '\(step)'; it has steps 1–\(steps.count): \(steps.prefix(8).map(\.name).joined(separator: ", "))\(steps.count > 8 ? ", …" : "")")
+            }
+            let label = "step \(s.seq) (\(s.name), \(s.method))"
+            let choice: (Digest?, String)
+            switch (request, response, preImage, headers) {
+            case (_, true, _, true): choice = (s.responseHeadersDigest, "no response headers (no response was recorded)")
+            case (_, _, _, true): choice = (s.requestHeadersDigest, "no request headers (no request was sent)")
+            case (true, _, _, _): choice = (s.requestDigest, s.method == "GET" || s.method == "DELETE" ? "no request body (a \(s.method) sends none); try --response or --headers" : "no request body (none was sent)")
+            case (_, true, _, _): choice = (s.responseDigest, "no response body (status \(s.statusName)\(s.httpStatus.map { ", HTTP \($0)" } ?? ""))")
+            case (_, _, true, _): choice = (s.preImageDigest, "no pre-image (only a PATCH or DELETE keeps one)")
+            default:
+                var row = RunRecordDocument.stepJSON(s).objectValue ?? [:]
+                row["format_version"] = 1
+                row["run_id"] = .string(run.id)
+                Terminal.line(JSONValue.object(row).prettyPrinted())
+                return
+            }
+            guard let digest = choice.0 else { throw CLIFailure(.notFound, "\(label) has \(choice.1)") }
+            try emit(store.objects.get(digest))
+        } catch let failure as CLIFailure {
+            throw failure
+        } catch let error as StoreError {
+            throw CLIFailure(error.exitStatus, error.description)
+        }
+    }
+
+    func emit(_ bytes: [UInt8]) throws {
+        guard pretty else { Terminal.writeStdout(bytes); return }
+        do {
+            Terminal.line(try JSONValue(parsing: bytes).prettyPrinted())
+        } catch {
+            throw CLIFailure(.invalidInput, "the stored bytes are not JSON (\(error)); drop --pretty to print them as they are")
+        }
+    }
+}
