@@ -13,6 +13,10 @@ import Darwin
 ///   bcli-bench ingest STORE_DIR process|full [BATCH] < paths   put every listed file as a blob
 ///                                                          (BATCH > 1: putAll in batches of BATCH)
 ///   bcli-bench ledger STORE_DIR process|full PAIRS         intent+outcome row pairs
+///   bcli-bench populate STORE_DIR process RUNS STEPS [VARIANT]
+///                                                          RUNS finished runs of STEPS POST steps each,
+///                                                          with distinct request/response blobs (VARIANT
+///                                                          changes one field of every 1000th step)
 ///   bcli-bench requests STORE_DIR process COUNT            COUNT POSTs to $BCLI_SANDBOX_URL with the
 ///                                                          runner's client and bodies, but no ledger
 ///
@@ -61,6 +65,43 @@ struct Bench {
                 try store.ledger.writeOutcome(stepID: id, outcome)
             }
             report(pairs, now() - start)
+        case "populate":
+            let runs = args.count > 4 ? Int(args[4]) ?? 1 : 1
+            let steps = args.count > 5 ? Int(args[5]) ?? 1000 : 1000
+            let variant = args.count > 6 ? args[6] : "a"
+            let start = now()
+            for r in 0..<runs {
+                var run = NewRun(toolVersion: "bench")
+                run.name = "bench"
+                run.manifest = try store.put(Array("name: bench\nsteps: \(steps)\n".utf8), mediaType: "application/yaml")
+                run.params = try store.put(Array("{}".utf8), mediaType: "application/json")
+                run.profile = "sandbox"
+                try store.ledger.startRun(run)
+                for seq in 1...steps {
+                    let email = seq % 1000 == 0 && variant != "a" ? "changed-\(seq)@x.example" : "c\(seq)@x.example"
+                    let body = try JSONValue.object(["displayName": .string("Customer \(seq)"), "email": .string(email)]).canonicalBytes()
+                    let id = "\(r)-\(seq)-\(variant)"
+                    let response = try JSONValue.object([
+                        "id": .string(id), "number": .string("C\(seq)"), "displayName": .string("Customer \(seq)"),
+                        "email": .string(email), "@odata.etag": .string("W/\"\(id)\""),
+                    ]).canonicalBytes()
+                    let blobs = try store.putAll([(body, "application/json"), (Array("[[\"Accept\",\"application/json\"]]".utf8), "application/json")])
+                    var intent = StepIntent(runID: run.id, seq: seq, name: "c\(seq)", method: "POST",
+                                            url: "http://127.0.0.1:1/v2.0/sandbox/production/api/v2.0/companies(x)/customers")
+                    intent.request = blobs[0]
+                    intent.requestHeaders = blobs[1]
+                    let stepID = try store.ledger.writeIntent(intent)
+                    var outcome = StepOutcome(status: .committed)
+                    outcome.httpStatus = 201
+                    outcome.response = try store.put(response, mediaType: "application/json")
+                    outcome.recordID = id
+                    outcome.etag = "W/\"\(id)\""
+                    try store.ledger.writeOutcome(stepID: stepID, outcome)
+                }
+                try store.finishRun(run.id, state: .completed)
+                _ = "\(run.id)\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            }
+            report(runs * steps, now() - start)
         case "requests":
             let count = args.count > 4 ? Int(args[4]) ?? 2000 : 2000
             var environment: [String: String] = [:]

@@ -38,6 +38,12 @@ public final class LedgerStore: Sendable {
         BlobRef(try objects.put(bytes), mediaType: mediaType)
     }
 
+    /// Stores several blobs behind one durability barrier (see `ObjectStore.putAll`).
+    public func putAll(_ items: [(bytes: [UInt8], mediaType: String?)]) throws(StoreError) -> [BlobRef] {
+        let results = try objects.putAll(items.map(\.bytes))
+        return zip(results, items).map { BlobRef($0, mediaType: $1.mediaType) }
+    }
+
     /// `lockHeld` for the ledger's read API, backed by this store's lock folder.
     public var lockProbe: @Sendable (String) -> Bool {
         let root = self.root

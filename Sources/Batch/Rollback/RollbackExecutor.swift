@@ -147,7 +147,7 @@ public final class RollbackExecutor: Sendable {
         intent.ifMatch = ifMatch
         let request = BCRequest(method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID)
         if let body { intent.request = try store.put(body, mediaType: "application/json") }
-        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: "application/vnd.bcli.headers+json")
+        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: StepRequest.headersMediaType)
         let stepID = try store.ledger.writeIntent(intent)
         let started = ContinuousClock.now
 
@@ -166,7 +166,7 @@ public final class RollbackExecutor: Sendable {
             var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
             outcome.httpStatus = response.status
             if !response.body.isEmpty { outcome.response = try store.put(response.body, mediaType: "application/json") }
-            outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: "application/vnd.bcli.headers+json")
+            outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: StepRequest.headersMediaType)
             outcome.etag = response.etag
             outcome.requestID = response.requestID
             outcome.msCorrelationX = response.msCorrelationX

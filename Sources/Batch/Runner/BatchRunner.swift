@@ -162,8 +162,14 @@ public final class BatchRunner: Sendable {
             idempotencyKey: step.idempotencyKey)
 
         // 4. Blobs first, then the intent row, committed before the request leaves.
-        if let body { intent.request = try store.put(body, mediaType: "application/json") }
-        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: "application/vnd.bcli.headers+json")
+        let headersBlob = (StepRequest.headersBlob(request.recordedHeaders), Optional(StepRequest.headersMediaType))
+        if let body {
+            let blobs = try store.putAll([(body, "application/json"), headersBlob])
+            intent.request = blobs[0]
+            intent.requestHeaders = blobs[1]
+        } else {
+            intent.requestHeaders = try store.put(headersBlob.0, mediaType: headersBlob.1)
+        }
         let stepID = try store.ledger.writeIntent(intent)
 
         // 5. Send.
@@ -189,10 +195,14 @@ public final class BatchRunner: Sendable {
         // 6. Response blobs, then the outcome row.
         var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
         outcome.httpStatus = response.status
+        let responseHeaders = (StepRequest.headersBlob(response.headers), Optional(StepRequest.headersMediaType))
         if !response.body.isEmpty || response.status != 204 {
-            outcome.response = try store.put(response.body, mediaType: "application/json")
+            let blobs = try store.putAll([(response.body, "application/json"), responseHeaders])
+            outcome.response = blobs[0]
+            outcome.responseHeaders = blobs[1]
+        } else {
+            outcome.responseHeaders = try store.put(responseHeaders.0, mediaType: responseHeaders.1)
         }
-        outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: "application/vnd.bcli.headers+json")
         outcome.etag = response.etag
         outcome.requestID = response.requestID
         outcome.msCorrelationX = response.msCorrelationX

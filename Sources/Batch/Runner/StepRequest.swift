@@ -46,6 +46,9 @@ public enum StepRequest {
         }
     }
 
+    /// The media type of stored header blobs.
+    public static let headersMediaType = "application/vnd.bcli.headers+json"
+
     /// Headers as a canonical JSON array of `[name, value]` pairs, in wire order (Authorization
     /// never included: `BCRequest.recordedHeaders` drops it).
     static func headersBlob(_ headers: [BCHeader]) -> [UInt8] {
