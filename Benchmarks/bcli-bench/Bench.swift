@@ -123,20 +123,23 @@ struct Bench {
         }
     }
 
+    /// Reads a whole file into an array of exactly its size.
     static func readAll(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { fail("cannot open \(path)") }
         defer { close(fd) }
-        var out = [UInt8](repeating: 0, count: 1 << 16)
-        var total = 0
-        while true {
-            if total == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: out.count)) }
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + total, $0.count - total) }
-            if n <= 0 { break }
-            total += n
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { fail("cannot stat \(path)") }
+        let size = Int(st.st_size)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var total = 0
+            while total < size {
+                let n = read(fd, buffer.baseAddress! + total, size - total)
+                if n <= 0 { break }
+                total += n
+            }
+            count = total
         }
-        out.removeSubrange(total...)
-        return out
     }
 
     static func now() -> Double {

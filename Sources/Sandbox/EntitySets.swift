@@ -189,6 +189,24 @@ enum EntityCatalog {
                 discountAmount:n discountAppliedBeforeTax:b totalAmountExcludingTax:n totalTaxAmount:n
                 totalAmountIncludingTax:n status:s
                 """),
+            .init("salesInvoiceLines", type: "salesInvoiceLine", display: "Sales Line", key: nil,
+                  parent: (set: "salesInvoices", field: "documentId"), lineNumber: "sequence",
+                  defaults: ["lineType": "Item"], fields: """
+                documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
+                description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n unitPrice:n discountAmount:n
+                discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s taxPercent:n
+                totalTaxAmount:n amountIncludingTax:n netAmount:n netTaxAmount:n netAmountIncludingTax:n
+                shipmentDate:d itemVariantId:g locationId:g
+                """),
+            .init("purchaseInvoiceLines", type: "purchaseInvoiceLine", display: "Purchase Line", key: nil,
+                  parent: (set: "purchaseInvoices", field: "documentId"), lineNumber: "sequence",
+                  defaults: ["lineType": "Item"], fields: """
+                documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
+                description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n directUnitCost:n unitCost:n
+                discountAmount:n discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s
+                taxPercent:n totalTaxAmount:n amountIncludingTax:n invoiceDiscountAllocation:n netAmount:n
+                netTaxAmount:n netAmountIncludingTax:n expectedReceiptDate:d itemVariantId:g locationId:g
+                """),
             .init("journals", type: "journal", display: "Gen. Journal Batch", key: "code", fields: """
                 code:s displayName:s templateDisplayName:s balancingAccountId:g balancingAccountNumber:s
                 """),

@@ -28,6 +28,8 @@ struct WriteContext: Sendable {
     /// Lowercase hex SHA-256 of the exact request body bytes received (nil without a body), so
     /// tests can prove the ledger's request blob is what the server got.
     var bodySHA256: String?
+    /// False for the demo data the server seeds itself: the journal lists client writes only.
+    var journaled = true
 }
 
 /// How a PATCH or DELETE names the version it expects.
@@ -151,6 +153,20 @@ final class EntityStore: Sendable {
         return StoredEntity(id: row["id"], etag: row["etag"], lastModified: row["last_modified"], fields: fields)
     }
 
+    /// Seeds records that do not exist yet (matched by key), without journaling them.
+    func seed(company: String, setKey: String, definition: EntitySetDefinition, records: [[String: JSONValue]]) async throws {
+        for fields in records {
+            guard let keyField = definition.keyField, let key = EntityStore.keyString(fields[keyField]) else { continue }
+            let exists = try await transaction { db in
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM entity WHERE company_id = ? AND entity_set = ? AND key_value = ?",
+                                 arguments: [company, setKey, key]) ?? 0
+            }
+            if exists > 0 { continue }
+            let context = WriteContext(method: "SEED", path: "", clientRequestID: nil, requestID: "seed", journaled: false)
+            _ = try await create(company: company, setKey: setKey, definition: definition, fields: fields, parent: nil, context: context)
+        }
+    }
+
     func list(company: String, set: String, parentID: String?) async throws -> [StoredEntity] {
         try await writer.read { db in
             var sql = "SELECT * FROM entity WHERE company_id = ? AND entity_set = ?"
@@ -270,8 +286,10 @@ final class EntityStore: Sendable {
                 INSERT INTO entity (company_id, entity_set, id, key_value, parent_id, body, etag, last_modified)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [company, setKey, entity.id, key, parentID, try EntityStore.encode(fields), entity.etag, time])
-            try EntityStore.journal(db, context, company: company, setKey: setKey, id: entity.id, before: nil,
-                                    after: entity.etag, status: 201, time: time)
+            if context.journaled {
+                try EntityStore.journal(db, context, company: company, setKey: setKey, id: entity.id, before: nil,
+                                        after: entity.etag, status: 201, time: time)
+            }
             return entity
         }
     }

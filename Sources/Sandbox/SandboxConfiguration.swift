@@ -17,6 +17,9 @@ public struct SandboxConfiguration: Sendable {
     public var credentials: [SandboxCredential]
     /// Lifetime of issued bearer tokens, in seconds (`expires_in`).
     public var tokenLifetimeSeconds: Int = 3599
+    /// Seed a few CRONUS-style vendors and items (`DemoData`) so example manifests that look up
+    /// vendor 20000 or item 1896-S work. Off by default so tests start from an empty company.
+    public var demoData: Bool = false
     /// The tenant segment accepted in URLs.
     public var tenant: String = SandboxDefaults.tenant
     /// The environment segment accepted in URLs.

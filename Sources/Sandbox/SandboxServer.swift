@@ -44,6 +44,7 @@ public final class SandboxServer: Sendable {
     /// Starts listening and returns the base URL (with the real port when `port` was 0).
     /// Throws when the address cannot be bound or the server is already running.
     public func start() async throws -> String {
+        try await seedIfAsked()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = makeApplication { port in continuation.yield(port) }
         let group = ServiceGroup(configuration: .init(services: [app], logger: logger))
@@ -76,11 +77,17 @@ public final class SandboxServer: Sendable {
     /// Serves until SIGINT or SIGTERM, then shuts down gracefully and returns.
     /// `onListening` receives the base URL once the port is bound (print it, flush it).
     public func run(onListening: @escaping @Sendable (String) -> Void) async throws {
+        try await seedIfAsked()
         let app = makeApplication { port in onListening(self.baseURL(port: port)) }
         let group = ServiceGroup(configuration: .init(
             services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("sandbox stopped")
+    }
+
+    private func seedIfAsked() async throws {
+        guard configuration.demoData else { return }
+        for company in SandboxCompany.seeded { try await DemoData.seed(store, company: company.id) }
     }
 
     private func baseURL(port: Int) -> String {

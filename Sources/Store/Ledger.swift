@@ -325,42 +325,47 @@ public final class Ledger: Sendable {
 }
 
 /// The one query behind `state` and `list`: run columns, step counts, and the derived state.
+///
+/// Counts and derivation are correlated subqueries over the `(run_id, seq)` index, so a query
+/// touches only the steps of the runs it returns (or, with a state filter, of unfinished runs):
+/// `list --limit 50` on a store of a million steps reads 50 runs' steps, not all of them.
 enum RunQuery {
-    /// DESIGN §3's derivation, in SQL so `list --state` can filter and limit in the database.
-    /// A finished run keeps its stamped state; an unfinished one (SIGKILL) is derived from its
-    /// step rows. `replayed` counts as committed; intent-only rows are `unknown`.
-    static let derivedState = """
-        (CASE
-            WHEN r.finished_at IS NOT NULL THEN r.state
-            WHEN c.total IS NULL OR c.total = 0 THEN 'running'
-            WHEN c.rolled > 0 AND c.committed = 0 AND c.failed = 0 AND c.unknown = 0 THEN 'rolled_back'
-            WHEN c.committed > 0 AND (c.unknown > 0 OR c.failed > 0) THEN 'partially_committed'
-            WHEN c.committed > 0 THEN 'completed'
-            WHEN c.failed > 0 AND c.unknown = 0 THEN 'failed'
+    /// DESIGN §3's derivation over one run's steps. `replayed` counts as committed; intent-only
+    /// rows (`status IS NULL`) are `unknown`.
+    static let derivationOverSteps = """
+        CASE
+            WHEN COUNT(*) = 0 THEN 'running'
+            WHEN SUM(status IN ('rolled_back','rollback_skipped')) > 0 AND SUM(status IN ('committed','replayed')) = 0
+                 AND SUM(status = 'failed') = 0 AND SUM(status IS NULL) = 0 THEN 'rolled_back'
+            WHEN SUM(status IN ('committed','replayed')) > 0 AND (SUM(status IS NULL) > 0 OR SUM(status = 'failed') > 0) THEN 'partially_committed'
+            WHEN SUM(status IN ('committed','replayed')) > 0 THEN 'completed'
+            WHEN SUM(status = 'failed') > 0 AND SUM(status IS NULL) = 0 THEN 'failed'
             ELSE 'running'
-        END)
+        END
+        """
+
+    /// A finished run keeps its stamped state; an unfinished one (SIGKILL) is derived from its
+    /// step rows. In SQL, so `list --state` filters and limits in the database.
+    static let derivedState = """
+        (CASE WHEN r.finished_at IS NOT NULL THEN r.state
+              ELSE (SELECT \(derivationOverSteps) FROM step s WHERE s.run_id = r.id) END)
+        """
+
+    /// The step counts of one run, packed in one string so one index scan yields them all:
+    /// total committed failed unknown skipped replayed rolled_back rollback_skipped rollback_failed.
+    static let packedCounts = """
+        (SELECT COUNT(*) || ' ' || COALESCE(SUM(status IN ('committed','replayed')), 0) || ' ' ||
+                COALESCE(SUM(status = 'failed'), 0) || ' ' || COALESCE(SUM(status IS NULL), 0) || ' ' ||
+                COALESCE(SUM(status = 'skipped'), 0) || ' ' || COALESCE(SUM(status = 'replayed'), 0) || ' ' ||
+                COALESCE(SUM(status = 'rolled_back'), 0) || ' ' || COALESCE(SUM(status = 'rollback_skipped'), 0) || ' ' ||
+                COALESCE(SUM(status = 'rollback_failed'), 0)
+         FROM step s WHERE s.run_id = r.id)
         """
 
     static func select(where condition: String?) -> String {
         """
-        SELECT r.*, \(derivedState) AS derived_state,
-            COALESCE(c.total, 0) AS n_total, COALESCE(c.committed, 0) AS n_committed, COALESCE(c.failed, 0) AS n_failed,
-            COALESCE(c.unknown, 0) AS n_unknown, COALESCE(c.skipped, 0) AS n_skipped, COALESCE(c.replayed, 0) AS n_replayed,
-            COALESCE(c.rolled_back, 0) AS n_rolled_back, COALESCE(c.rollback_skipped, 0) AS n_rollback_skipped,
-            COALESCE(c.rollback_failed, 0) AS n_rollback_failed
-        FROM run r LEFT JOIN (
-            SELECT run_id, COUNT(*) AS total,
-                SUM(status IN ('committed','replayed')) AS committed,
-                SUM(status = 'failed') AS failed,
-                SUM(status IS NULL) AS unknown,
-                SUM(status = 'skipped') AS skipped,
-                SUM(status = 'replayed') AS replayed,
-                SUM(status IN ('rolled_back','rollback_skipped')) AS rolled,
-                SUM(status = 'rolled_back') AS rolled_back,
-                SUM(status = 'rollback_skipped') AS rollback_skipped,
-                SUM(status = 'rollback_failed') AS rollback_failed
-            FROM step GROUP BY run_id
-        ) c ON c.run_id = r.id
+        SELECT r.*, \(derivedState) AS derived_state, \(packedCounts) AS packed_counts
+        FROM run r
         \(condition.map { "WHERE \($0)" } ?? "")
         """
     }
@@ -369,16 +374,11 @@ enum RunQuery {
         let id: String = row["id"]
         let finishedAt: String? = row["finished_at"]
         let derived = RunState(rawValue: row["derived_state"]) ?? .running
+        let packed = ((row["packed_counts"] as String?) ?? "").split(separator: " ").map { Int($0) ?? 0 }
+        let n = packed + Array(repeating: 0, count: max(0, 9 - packed.count))
         var counts = StepCounts()
-        counts.total = row["n_total"]
-        counts.committed = row["n_committed"]
-        counts.failed = row["n_failed"]
-        counts.unknown = row["n_unknown"]
-        counts.skipped = row["n_skipped"]
-        counts.replayed = row["n_replayed"]
-        counts.rolledBack = row["n_rolled_back"]
-        counts.rollbackSkipped = row["n_rollback_skipped"]
-        counts.rollbackFailed = row["n_rollback_failed"]
+        (counts.total, counts.committed, counts.failed, counts.unknown, counts.skipped) = (n[0], n[1], n[2], n[3], n[4])
+        (counts.replayed, counts.rolledBack, counts.rollbackSkipped, counts.rollbackFailed) = (n[5], n[6], n[7], n[8])
         let interrupted = finishedAt == nil && !lockHeld(id)
         return RunRecord(
             id: id,

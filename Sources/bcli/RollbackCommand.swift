@@ -91,7 +91,9 @@ struct RollbackCommand: AsyncParsableCommand {
         var sandbox: SandboxServer?
         if profile.isSandbox && profile.baseURL == nil && !dryRun {
             do {
-                let server = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: store.root + "/sandbox"))
+                var configuration = SandboxConfiguration(dataDirectory: store.root + "/sandbox")
+                configuration.demoData = true
+                let server = try SandboxServer(configuration: configuration)
                 profile = profile.withBaseURL(try await server.start())
                 sandbox = server
             } catch {

@@ -111,7 +111,9 @@ struct RunCommand: AsyncParsableCommand {
         var sandbox: SandboxServer?
         if profile.isSandbox && profile.baseURL == nil {
             do {
-                let server = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: store.root + "/sandbox"))
+                var configuration = SandboxConfiguration(dataDirectory: store.root + "/sandbox")
+                configuration.demoData = true
+                let server = try SandboxServer(configuration: configuration)
                 profile = profile.withBaseURL(try await server.start())
                 sandbox = server
             } catch {
@@ -149,11 +151,12 @@ struct RunCommand: AsyncParsableCommand {
         await sandbox?.stop()
 
         // 6. Report.
-        let exit: ExitStatus = summary.cancelled ? .interrupted : (summary.failed + summary.unknown > 0 ? .failure : .ok)
+        let notDone = summary.failed + summary.unknown + summary.skipped
+        let exit: ExitStatus = summary.cancelled ? .interrupted : (notDone > 0 ? .failure : .ok)
         if format == .json {
             Terminal.line(RunOutput.json(summary, manifest: prepared.manifest, digest: digest).prettyPrinted())
         } else {
-            Terminal.line("\(summary.failed + summary.unknown == 0 && !summary.cancelled ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
+            Terminal.line("\(notDone == 0 && !summary.cancelled ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
                 + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
         }
@@ -166,7 +169,7 @@ struct RunCommand: AsyncParsableCommand {
                                               durationMs: Int((ContinuousClock.now - started).components.seconds * 1000))
             try RunOutput.writeAtomically(envelope, to: resultOut)
         }
-        if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed (see above and `bcli batch state \(summary.runID.prefix(12))`)") }
+        if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)") }
     }
 }
 

@@ -44,11 +44,15 @@ struct SandboxCommand: AsyncParsableCommand {
         @Option(name: .customLong("client"), help: ArgumentHelp("Accept another client credential (repeatable).", valueName: "id:secret"))
         var clients: [String] = []
 
+        @Flag(inversion: .prefixedNo, help: "Seed demo vendors (10000-40000) and items (1896-S, 1900-S, 1906-S), once.")
+        var demoData = true
+
         @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
         var logLevel = "info"
 
         func run() async throws {
             var configuration = SandboxConfiguration(host: host, port: port, dataDirectory: dataDirectory)
+            configuration.demoData = demoData
             do {
                 if let latency { configuration.latency = try SandboxLatency(parsing: latency) }
                 configuration.faults = try faults.map { spec throws(SandboxConfigurationError) in try SandboxFault(parsing: spec) }

@@ -264,7 +264,7 @@ import Testing
     }
 
     @Test func suggestionDistance() {
-        #expect(Suggestion.distance(Array("kitten"), Array("sitting")) == 3)
+        #expect(Suggestion.editDistance(Array("kitten".unicodeScalars), Array("sitting".unicodeScalars)) == 3)
         #expect(Suggestion.closest(to: "stagng", in: ["prod", "staging"]) == "staging")
         #expect(Suggestion.closest(to: "PROD", in: ["prod"]) == "prod")
         #expect(Suggestion.closest(to: "x", in: ["prod"]) == nil)

@@ -65,6 +65,30 @@ import Store
         #expect(try JSONValue(parsing: [UInt8](list.stdout))["runs"]?.arrayValue?.first?["run_id"]?.stringValue == id)
     }
 
+    /// The README's main command and the other examples, against the built-in `sandbox` profile
+    /// with no sandbox running: bcli starts one in-process, its data kept in the store folder.
+    @Test(arguments: [
+        ("quickstart.yaml", [String](), 5),
+        ("params-driven.yaml", ["--set", "customer_name=Trey Research"], 2),
+        ("chained-purchase-invoice.yaml", ["--set", "vendor_invoice_number=INV-2025-0042"], 5),
+    ])
+    func examplesRunAgainstTheBuiltInSandbox(file: String, args: [String], steps: Int) async throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        let env = ["BCLI_STORE": dir.path + "/store", "XDG_CONFIG_HOME": dir.path + "/config", "XDG_CACHE_HOME": dir.path + "/cache"]
+        let r = try await bcliAsync(["batch", "run", "-p", "sandbox", Paths.packageRoot + "/examples/" + file, "--format", "json"] + args, env: env)
+        #expect(r.status == 0, "\(file): \(r.stderr)")
+        let out = try JSONValue(parsing: [UInt8](r.stdout))
+        #expect(out["state"]?.stringValue == "completed", "\(file)")
+        #expect(out["committed"] == .number(Double(steps)), "\(file)")
+        // The sandbox's data stays in the store folder, so a later command sees the same records.
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/store/sandbox"))
+        let id = try #require(out["run_id"]?.stringValue)
+        let state = try await bcliAsync(["batch", "state", String(id.prefix(10))], env: env)
+        #expect(state.status == 0)
+        #expect(state.out.contains("State:     completed"))
+    }
+
     @Test func paramsAndReferencesResolve() async throws {
         try requireBinary(Paths.bcli)
         let sandbox = try await LiveSandbox.start()

@@ -199,32 +199,4 @@ import Store
         let store = try LedgerStore(root: dir.path + "/store")
         #expect(try store.run(runID).state == .rolledBack)
     }
-
-    func killAfter(lines: Int, args: [String], env: [String: String]) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: Paths.bcli)
-                    p.arguments = args
-                    var environment = ProcessInfo.processInfo.environment
-                    for (k, v) in env { environment[k] = v }
-                    p.environment = environment
-                    let out = Pipe()
-                    p.standardOutput = out
-                    p.standardError = FileHandle.nullDevice
-                    p.standardInput = FileHandle.nullDevice
-                    try p.run()
-                    var seen = 0
-                    while seen < lines {
-                        let chunk = out.fileHandleForReading.availableData
-                        if chunk.isEmpty { break }
-                        seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
-                    }
-                    kill(p.processIdentifier, SIGKILL)
-                    p.waitUntilExit()
-                })
-            }
-        }
-    }
 }

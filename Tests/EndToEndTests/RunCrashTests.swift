@@ -93,40 +93,4 @@ import Store
         #expect(steps.count >= 2 && steps.count < 50)
         #expect(steps.allSatisfy { $0.status == .committed })  // the in-flight step was finished
     }
-
-    func killAfter(lines: Int, args: [String], env: [String: String]) async throws {
-        _ = try await signalAfter(lines: lines, signal: SIGKILL, args: args, env: env)
-    }
-
-    /// Starts bcli, waits for `lines` step lines on stdout, sends `signal`, returns exit status and stderr.
-    func signalAfter(lines: Int, signal: Int32, args: [String], env: [String: String]) async throws -> (Int32, String) {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Result {
-                    let p = Process()
-                    p.executableURL = URL(fileURLWithPath: Paths.bcli)
-                    p.arguments = args
-                    var environment = ProcessInfo.processInfo.environment
-                    for (k, v) in env { environment[k] = v }
-                    p.environment = environment
-                    let out = Pipe(), err = Pipe()
-                    p.standardOutput = out
-                    p.standardError = err
-                    p.standardInput = FileHandle.nullDevice
-                    try p.run()
-                    var seen = 0
-                    while seen < lines {
-                        let chunk = out.fileHandleForReading.availableData
-                        if chunk.isEmpty { break }
-                        seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
-                    }
-                    kill(p.processIdentifier, signal)
-                    let errData = err.fileHandleForReading.readDataToEndOfFile()
-                    _ = out.fileHandleForReading.readDataToEndOfFile()
-                    p.waitUntilExit()
-                    return (p.terminationStatus, String(decoding: errData, as: UTF8.self))
-                })
-            }
-        }
-    }
 }

@@ -105,3 +105,44 @@ func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
         DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
     }
 }
+
+/// Starts `bcli`, waits until it has printed `lines` lines on stdout, sends `signal` while it keeps
+/// working (so the signal lands wherever it happens to be), and returns its exit status and stderr.
+func signalAfter(lines: Int, signal: Int32, args: [String], env: [String: String]) async throws -> (Int32, String) {
+    try await offload {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Paths.bcli)
+        p.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        for (k, v) in env { environment[k] = v }
+        p.environment = environment
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        var seen = 0
+        while seen < lines {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
+        }
+        kill(p.processIdentifier, signal)
+        let errData = LockedData()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errData.set(err.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: errData.get(), as: UTF8.self))
+    }
+}
+
+/// `signalAfter` with SIGKILL.
+func killAfter(lines: Int, args: [String], env: [String: String]) async throws {
+    _ = try await signalAfter(lines: lines, signal: SIGKILL, args: args, env: env)
+}

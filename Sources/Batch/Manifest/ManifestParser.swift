@@ -1,3 +1,4 @@
+import BusinessCentral
 import Hashing
 import Yams
 

@@ -1,3 +1,4 @@
+import BusinessCentral
 import Hashing
 
 /// A GET step's OData query options after resolution, ready for URL building.

@@ -146,8 +146,7 @@ public final class RollbackExecutor: Sendable {
         intent.targetStepID = item.step.id
         intent.ifMatch = ifMatch
         let request = BCRequest(method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID)
-        if let body { intent.request = try store.put(body, mediaType: "application/json") }
-        intent.requestHeaders = try store.put(StepRequest.headersBlob(request.recordedHeaders), mediaType: StepRequest.headersMediaType)
+        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: body, request: request, store: store)
         let stepID = try store.ledger.writeIntent(intent)
         let started = ContinuousClock.now
 
@@ -163,18 +162,8 @@ public final class RollbackExecutor: Sendable {
             try store.ledger.writeOutcome(stepID: stepID, outcome)
             return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil, message: error.description, conflict: false, newRecordID: nil)
         case .success(let response):
-            var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
-            outcome.httpStatus = response.status
-            if !response.body.isEmpty { outcome.response = try store.put(response.body, mediaType: "application/json") }
-            outcome.responseHeaders = try store.put(StepRequest.headersBlob(response.headers), mediaType: StepRequest.headersMediaType)
-            outcome.etag = response.etag
-            outcome.requestID = response.requestID
-            outcome.msCorrelationX = response.msCorrelationX
-            outcome.correlationRequestID = response.correlationRequestID
-            outcome.bcErrorCode = response.bcError?.code
-            outcome.bcErrorMessage = response.bcError?.message
-            outcome.bcCorrelationID = response.bcError?.correlationID
-            outcome.durationMs = BatchRunner.ms(ContinuousClock.now - started)
+            var outcome = try ResponseRecorder.outcome(for: response, store: store,
+                                                       durationMs: BatchRunner.ms(ContinuousClock.now - started))
             let conflict = response.status == 409 || response.status == 412
             var newID: String?
             if response.isSuccess {
@@ -186,9 +175,8 @@ public final class RollbackExecutor: Sendable {
                     outcome.recordID = item.step.recordID
                 }
                 if let key = item.recordKey, let e = response.etag { etags[key] = e }
-            } else {
-                outcome.errorMessage = (conflict ? "conflict: the record changed since the run; " : "")
-                    + (response.bcError.map { "\($0.code): \($0.message)" } ?? "HTTP \(response.status)")
+            } else if conflict {
+                outcome.errorMessage = "conflict: the record changed since the run; " + (outcome.errorMessage ?? "")
             }
             try store.ledger.writeOutcome(stepID: stepID, outcome)
             let message: String

@@ -61,7 +61,7 @@ public final class BatchRunner: Sendable {
             let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs)
             reports.append(report)
             observer.stepFinished(report)
-            if options.failFast, report.status == "failed" || report.status == "unknown" { break }
+            if options.failFast, report.status != StepStatus.committed.rawValue { break }
         }
         if cancellation.isCancelled { cancelled = true }
 
@@ -72,7 +72,9 @@ public final class BatchRunner: Sendable {
         let state: RunState
         if cancelled {
             state = .cancelled
-        } else if failed + unknown == 0 {
+        } else if failed + unknown + skipped == 0 {
+            // A skipped step did not do what the manifest asked (its inputs were missing), so it
+            // counts against the run like a failure: the run is not `completed`.
             state = .completed
         } else if committed > 0 {
             state = .partiallyCommitted
@@ -162,14 +164,7 @@ public final class BatchRunner: Sendable {
             idempotencyKey: step.idempotencyKey)
 
         // 4. Blobs first, then the intent row, committed before the request leaves.
-        let headersBlob = (StepRequest.headersBlob(request.recordedHeaders), Optional(StepRequest.headersMediaType))
-        if let body {
-            let blobs = try store.putAll([(body, "application/json"), headersBlob])
-            intent.request = blobs[0]
-            intent.requestHeaders = blobs[1]
-        } else {
-            intent.requestHeaders = try store.put(headersBlob.0, mediaType: headersBlob.1)
-        }
+        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: body, request: request, store: store)
         let stepID = try store.ledger.writeIntent(intent)
 
         // 5. Send.
@@ -193,24 +188,7 @@ public final class BatchRunner: Sendable {
         }
 
         // 6. Response blobs, then the outcome row.
-        var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)
-        outcome.httpStatus = response.status
-        let responseHeaders = (StepRequest.headersBlob(response.headers), Optional(StepRequest.headersMediaType))
-        if !response.body.isEmpty || response.status != 204 {
-            let blobs = try store.putAll([(response.body, "application/json"), responseHeaders])
-            outcome.response = blobs[0]
-            outcome.responseHeaders = blobs[1]
-        } else {
-            outcome.responseHeaders = try store.put(responseHeaders.0, mediaType: responseHeaders.1)
-        }
-        outcome.etag = response.etag
-        outcome.requestID = response.requestID
-        outcome.msCorrelationX = response.msCorrelationX
-        outcome.correlationRequestID = response.correlationRequestID
-        outcome.bcErrorCode = response.bcError?.code
-        outcome.bcErrorMessage = response.bcError?.message
-        outcome.bcCorrelationID = response.bcError?.correlationID
-        outcome.durationMs = Self.ms(clock.now - started)
+        var outcome = try ResponseRecorder.outcome(for: response, store: store, durationMs: Self.ms(clock.now - started))
         let parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
         var recordID: String?
         var label: String?
@@ -230,8 +208,6 @@ public final class BatchRunner: Sendable {
             }
             label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
             outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
-        } else {
-            outcome.errorMessage = response.bcError.map { "\($0.code): \($0.message)" } ?? "HTTP \(response.status)"
         }
         outcome.recordID = recordID
         try store.ledger.writeOutcome(stepID: stepID, outcome)

@@ -1,8 +1,9 @@
-/// "Did you mean …?" for misspelt keys, step names and params.
-enum Suggestion {
+/// "Did you mean …?" for misspelt keys, profile names, step names and params. One rule for the
+/// whole tool, so config files and manifests suggest the same way.
+public enum Suggestion {
     /// The candidate closest to `word` when it is close enough to be a plausible typo: a
     /// case-insensitive match, or an edit distance of at most 1 (short words), 2, or 3 (long words).
-    static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
+    public static func closest(to word: String, in candidates: some Sequence<String>) -> String? {
         let lower = word.lowercased()
         var best: (candidate: String, distance: Int)?
         for candidate in candidates where candidate != word {
@@ -17,12 +18,12 @@ enum Suggestion {
     }
 
     /// ` (did you mean 'x'?)` or the empty string.
-    static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
+    public static func didYouMean(_ word: String, in candidates: some Sequence<String>) -> String {
         closest(to: word, in: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 
     /// Damerau–Levenshtein (optimal string alignment) distance: a swapped pair counts once.
-    static func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
+    public static func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous2 = [Int](repeating: 0, count: b.count + 1)
@@ -43,7 +44,7 @@ enum Suggestion {
     }
 
     /// `'a', 'b', 'c'` for messages listing what is available.
-    static func list(_ items: some Sequence<String>) -> String {
+    public static func list(_ items: some Sequence<String>) -> String {
         let quoted = items.map { "'\($0)'" }
         return quoted.isEmpty ? "(none)" : quoted.joined(separator: ", ")
     }
