@@ -59,50 +59,52 @@ func run(_ executable: String, _ args: [String], env: [String: String] = [:], st
         try p.run()
     }
     // Read both pipes concurrently so a full stderr pipe cannot stall the child.
-    let errData = LockedData()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        errData.set(err.fileHandleForReading.readDataToEndOfFile())
-        group.leave()
-    }
+    let errData = drainInBackground(err)
     let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
+    let errBytes = errData.wait()
     p.waitUntilExit()
-    return Completed(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errData.get(), as: UTF8.self))
+    return Completed(status: p.terminationStatus, stdout: outData, stderr: String(decoding: errBytes, as: UTF8.self))
 }
 
 func bcli(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws -> Completed {
     try run(Paths.bcli, args, env: env, stdin: stdin)
 }
 
-final class LockedData: @unchecked Sendable {
+/// A pipe drained to the end on a thread of its own.
+final class PipeDrain: @unchecked Sendable {
     private var data = Data()
-    private let lock = NSLock()
-    func set(_ d: Data) { lock.lock(); data = d; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+    private let done = DispatchSemaphore(value: 0)
+    init(_ pipe: Pipe) {
+        Thread { [self] in
+            data = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }.start()
+    }
+    func wait() -> Data {
+        done.wait()
+        return data
+    }
 }
+
+func drainInBackground(_ pipe: Pipe) -> PipeDrain { PipeDrain(pipe) }
 
 /// The binary must exist: tests run after `swift build --build-tests` (the README's test command).
 func requireBinary(_ path: String) throws {
     try #require(FileManager.default.isExecutableFile(atPath: path), "missing \(path): run `swift build --build-tests` first")
 }
 
-/// `bcli` for async tests: the child is awaited on a Dispatch thread, never on the Swift
+/// `bcli` for async tests: the child is awaited on a thread of its own, never on the Swift
 /// concurrency pool, so an in-process sandbox keeps answering while the test waits.
 func bcliAsync(_ args: [String], env: [String: String] = [:], stdin: Data? = nil) async throws -> Completed {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async {
-            continuation.resume(with: Result { try run(Paths.bcli, args, env: env, stdin: stdin) })
-        }
-    }
+    try await offload { try run(Paths.bcli, args, env: env, stdin: stdin) }
 }
 
-/// Runs blocking work (child processes, long loops) on a Dispatch thread, so a test never holds
-/// one of the few Swift-concurrency threads that in-process servers in other tests need.
+/// Runs blocking work (child processes, long loops) on a thread of its own. Not on
+/// `DispatchQueue.global()`: on Linux its threads are the same few (one per core) that run Swift
+/// concurrency, so blocking them starves the in-process servers other tests talk to.
 func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        Thread { continuation.resume(with: Result { try work() }) }.start()
     }
 }
 
@@ -128,17 +130,11 @@ func signalAfter(lines: Int, signal: Int32, args: [String], env: [String: String
             seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
         }
         kill(p.processIdentifier, signal)
-        let errData = LockedData()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errData.set(err.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
-        }
+        let errData = drainInBackground(err)
         _ = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        let errBytes = errData.wait()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: errData.get(), as: UTF8.self))
+        return (p.terminationStatus, String(decoding: errBytes, as: UTF8.self))
     }
 }
 
