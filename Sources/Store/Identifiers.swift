@@ -12,7 +12,11 @@ public enum RunID {
         var hex = String(ms, radix: 16)
         hex = String(repeating: "0", count: max(0, 12 - hex.count)) + hex
         var rng = SystemRandomNumberGenerator()
-        for _ in 0..<20 { hex.append(Character(String(Int.random(in: 0..<16, using: &rng), radix: 16))) }
+        // 80 random bits: 16 hex from one word, 4 more from a second (two getrandom calls).
+        let a = rng.next() as UInt64, b = rng.next() as UInt64
+        let high = String(a, radix: 16), low = String(b & 0xffff, radix: 16)
+        hex += String(repeating: "0", count: 16 - high.count) + high
+        hex += String(repeating: "0", count: 4 - low.count) + low
         return hex
     }
 
@@ -30,7 +34,9 @@ public enum RunID {
 public enum UUIDString {
     public static func generate() -> String {
         var rng = SystemRandomNumberGenerator()
-        var b = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        // Two words, not sixteen bytes: one getrandom call per 8 bytes, on every step's hot path.
+        let words = [rng.next() as UInt64, rng.next() as UInt64]
+        var b = words.flatMap { w in (0..<8).map { UInt8(truncatingIfNeeded: w >> (8 * $0)) } }
         b[6] = (b[6] & 0x0f) | 0x40
         b[8] = (b[8] & 0x3f) | 0x80
         let hex = b.map { byte -> String in

@@ -29,6 +29,9 @@ public struct ObjectStore: Sendable {
     public var objectsDirectory: String { root + "/objects/sha256" }
     public var quarantineDirectory: String { root + "/quarantine" }
 
+    /// This process's id, for temp names (read once; bcli never forks).
+    static let pid = getpid()
+
     /// The prefix of temp files in fan-out folders; fsck and gc recognise leftovers by it.
     public static let tempPrefix = ".tmp-"
 
@@ -248,7 +251,7 @@ public struct ObjectStore: Sendable {
     private func makeTemp(in folder: String) throws(StoreError) -> Temp {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<8 {
-            let name = "\(folder)/\(ObjectStore.tempPrefix)\(getpid())-\(UInt64.random(in: 0...UInt64.max, using: &rng))"
+            let name = "\(folder)/\(ObjectStore.tempPrefix)\(ObjectStore.pid)-\(rng.next() as UInt64)"
             let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
             if fd >= 0 { return Temp(fd: fd, path: name) }
             if errno == ENOENT {
