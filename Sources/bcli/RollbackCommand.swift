@@ -89,17 +89,7 @@ struct RollbackCommand: AsyncParsableCommand {
         } catch { throw CLIFailure(error.exitStatus, error.description) }
 
         var sandbox: SandboxServer?
-        if profile.isSandbox && profile.baseURL == nil && !dryRun {
-            do {
-                var configuration = SandboxConfiguration(dataDirectory: store.root + "/sandbox")
-                configuration.demoData = true
-                let server = try SandboxServer(configuration: configuration)
-                profile = profile.withBaseURL(try await server.start())
-                sandbox = server
-            } catch {
-                throw CLIFailure(.failure, "cannot start the built-in sandbox: \(error)")
-            }
-        }
+        if !dryRun { (profile, sandbox) = try await BuiltinSandbox.startIfNeeded(for: profile, store: store) }
         let from = original.baseURL
         let to = profile.baseURL
         let rebase: (String) -> String = { url in

@@ -108,18 +108,8 @@ struct RunCommand: AsyncParsableCommand {
         // 4. The store, the manifest blob, the sandbox if the profile needs one, the client.
         let store = try storeOptions.open()
         let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
-        var sandbox: SandboxServer?
-        if profile.isSandbox && profile.baseURL == nil {
-            do {
-                var configuration = SandboxConfiguration(dataDirectory: store.root + "/sandbox")
-                configuration.demoData = true
-                let server = try SandboxServer(configuration: configuration)
-                profile = profile.withBaseURL(try await server.start())
-                sandbox = server
-            } catch {
-                throw CLIFailure(.failure, "cannot start the built-in sandbox: \(error) — or start one with `bcli sandbox serve` and set BCLI_SANDBOX_URL")
-            }
-        }
+        let (sandboxProfile, sandbox) = try await BuiltinSandbox.startIfNeeded(for: profile, store: store)
+        profile = sandboxProfile
         let client = BCClient(profile: profile, environment: environment,
                               tokenCache: profile.isSandbox ? .memoryOnly : .standard)
 
