@@ -62,9 +62,11 @@ struct RunCommand: AsyncParsableCommand {
 
         // 1. The manifest bytes, and --expect-manifest before anything else.
         let bytes: [UInt8]
-        do { bytes = try readFileBytes(manifest) } catch {
-            throw CLIFailure(.notFound, "cannot read manifest \(manifest): \(error) — check the path")
+        guard let data = FileManager.default.contents(atPath: manifest) else {
+            let why = FileManager.default.fileExists(atPath: manifest) ? "it is not readable" : "no such file"
+            throw CLIFailure(.notFound, "cannot read manifest \(manifest): \(why) — check the path")
         }
+        bytes = [UInt8](data)
         let digest = SHA256.hash(bytes)
         if let expectManifest {
             let expected: Digest
@@ -163,9 +165,3 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-func readFileBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        throw CLIFailure(.notFound, FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
-    }
-    return [UInt8](data)
-}
