@@ -42,7 +42,8 @@ public final class BatchRunner: Sendable {
         row.id = runID
         row.name = manifest.name
         row.manifest = manifestBlob
-        row.manifestPath = manifest.path
+        // Absolute, so `state` and audits name the file wherever they are run from.
+        row.manifestPath = URL(fileURLWithPath: manifest.path).standardizedFileURL.path
         row.params = paramsBlob
         row.profile = profile.name
         row.environment = profile.environment
