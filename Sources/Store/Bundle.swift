@@ -15,6 +15,7 @@ public enum BundleError: Error, CustomStringConvertible, Sendable {
     case damaged(VerifyReport)
     case conflict(runID: String, detail: String)
     case missingParent(runID: String, parent: String)
+    case unfinished(runID: String)
     case store(StoreError)
 
     public var description: String {
@@ -31,6 +32,8 @@ public enum BundleError: Error, CustomStringConvertible, Sendable {
             return "run \(id) already exists in this store with different content (\(detail)); refusing to import — import into another store (--store) to compare them"
         case .missingParent(let id, let parent):
             return "run \(id) is a rollback of run \(parent), which is not in this store — import \(parent)'s bundle first"
+        case .unfinished(let id):
+            return "run \(id) had not finished when it was exported, so the bundle has no run record to check its rows against; refusing to import — export it again once it has finished"
         case .store(let e):
             return e.description
         }
@@ -194,7 +197,11 @@ public struct RunBundle: Sendable {
             report.problems.append(.init(.bundle, runID: nil, subject: indexName, digest: nil, detail: "not valid bundle JSON (damaged?)"))
             return (report, nil)
         }
-        if let v = index["format_version"]?.doubleValue, v != Double(formatVersion) { throw .unsupportedVersion(v) }
+        guard let v = index["format_version"]?.doubleValue else {
+            report.problems.append(.init(.bundle, runID: nil, subject: indexName, digest: nil, detail: "format_version is missing or not a number (damaged?)"))
+            return (report, nil)
+        }
+        if v != Double(formatVersion) { throw .unsupportedVersion(v) }
         func fail(_ subject: String, _ detail: String, _ runID: String? = nil) -> (VerifyReport, RunBundle?) {
             report.problems.append(.init(.bundle, runID: runID, subject: subject, digest: nil, detail: detail))
             return (report, nil)
@@ -221,11 +228,11 @@ public struct RunBundle: Sendable {
         var contents: [Digest: [UInt8]] = [:]
         for item in index["blobs"]?.arrayValue ?? [] {
             guard let text = item["digest"]?.stringValue, let digest = try? Digest(parsing: text),
-                  let size = item["size"]?.doubleValue, size >= 0 else {
+                  let size = item["size"]?.doubleValue.flatMap({ Int64(exactly: $0) }), size >= 0 else {
                 report.problems.append(.init(.bundle, runID: runID, subject: indexName, digest: nil, detail: "a blob entry has no valid digest or size"))
                 continue
             }
-            listed.append(BundleBlob(digest: digest, size: Int64(size), mediaType: item["media_type"]?.stringValue))
+            listed.append(BundleBlob(digest: digest, size: size, mediaType: item["media_type"]?.stringValue))
             let subject = blobFolder + digest.hex
             guard let data = byName[subject] else {
                 report.problems.append(.init(.missing, runID: runID, subject: subject, digest: digest, detail: "listed in \(indexName) but not in the archive"))
@@ -234,8 +241,8 @@ public struct RunBundle: Sendable {
             report.blobsChecked += 1
             if data.isEmpty && digest != ObjectStore.emptyDigest {
                 report.problems.append(.init(.empty, runID: runID, subject: subject, digest: digest, detail: "the blob is empty"))
-            } else if Int64(data.count) != Int64(size) {
-                report.problems.append(.init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(data.count) bytes, the bundle lists \(Int64(size))"))
+            } else if Int64(data.count) != size {
+                report.problems.append(.init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(data.count) bytes, the bundle lists \(size)"))
             } else {
                 let actual = SHA256.hash(data)
                 if actual != digest {

@@ -81,7 +81,8 @@ public enum BundleTar {
             let type = h[offset + 156]
             guard type == UInt8(ascii: "0") || type == 0 else { throw .unsupportedType(name: full, type: type) }
             guard isSafe(full) else { throw .badName(full) }
-            guard let size = octal(h, 124, 12), size >= 0 else { throw .badSize(offset: offset) }
+            // 11 octal digits is the ustar maximum (8 GiB); anything larger is damage, not a size.
+            guard let size = octal(h, 124, 12), size >= 0, size < maxEntrySize else { throw .badSize(offset: offset) }
             // Bundles are only written by `write`: any other header byte is damage, even one the
             // checksum would miss (e.g. a leading space in an octal field).
             guard full.utf8.count < 100, Array(h) == header(name: full, size: size) else { throw .notCanonical(offset: offset) }
@@ -100,6 +101,9 @@ public enum BundleTar {
 
     static func roundUp(_ n: Int) -> Int { (n + block - 1) / block * block }
 
+    /// The largest size an 11-digit octal field holds (ustar without extensions).
+    static let maxEntrySize = 0o77777777777 + 1
+
     static func header(name: String, size: Int) -> [UInt8] {
         var h = [UInt8](repeating: 0, count: block)
         func put(_ text: String, at offset: Int) {
@@ -107,7 +111,8 @@ public enum BundleTar {
         }
         func putOctal(_ value: Int, at offset: Int, width: Int) {
             let digits = String(value, radix: 8)
-            put(String(repeating: "0", count: width - 1 - digits.count) + digits, at: offset)  // NUL-terminated
+            // Callers keep values below 8^(width-1); clamp rather than trap if one ever does not.
+            put(String(repeating: "0", count: max(0, width - 1 - digits.count)) + digits.suffix(width - 1), at: offset)  // NUL-terminated
         }
         put(name, at: 0)
         putOctal(0o444, at: 100, width: 8)

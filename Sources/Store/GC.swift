@@ -132,6 +132,9 @@ public enum GC {
             for (hex, size) in candidates.sorted(by: { $0.key < $1.key }) where !live.contains(hex) {
                 guard let digest = try? Digest(parsing: hex) else { continue }
                 let path = objects.path(for: digest)
+                // A writer that reused this blob since the scan touched it (ObjectStore's dedup
+                // does) and is about to commit a row naming it: keep it.
+                if let m = POSIX.modificationTime(path), m >= graceCutoff { continue }
                 if unlink(path) != 0 && errno != ENOENT { throw StoreError.io(operation: "unlink", path: path, errno: errno) }
                 try db.execute(sql: "DELETE FROM object WHERE digest = ?", arguments: [hex])
                 report.blobs.append(.init(digest: digest, size: size))

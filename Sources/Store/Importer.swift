@@ -27,6 +27,8 @@ public enum Importer {
     public static func importBundle(fileAt path: String, into store: LedgerStore) throws(BundleError) -> ImportResult {
         let (report, parsed) = try RunBundle.verify(fileAt: path)
         guard report.isOK, let bundle = parsed else { throw .damaged(report) }
+        // Without a run record nothing vouches for the rows: they would enter the ledger unchecked.
+        guard bundle.run["record_digest"]?.stringValue != nil else { throw .unfinished(runID: bundle.runID) }
         return try importVerified(bundle, into: store)
     }
 
@@ -121,8 +123,9 @@ public enum Importer {
 
     static func insertStep(_ s: [String: JSONValue], runID: String, _ db: Database) throws {
         var target: Int64?
-        if let t = s["target_step"]?.objectValue, let targetRun = t["run_id"]?.stringValue, let seq = t["seq"]?.doubleValue {
-            target = try Int64.fetchOne(db, sql: "SELECT id FROM step WHERE run_id = ? AND seq = ?", arguments: [targetRun, Int(seq)])
+        if let t = s["target_step"]?.objectValue, let targetRun = t["run_id"]?.stringValue,
+           let seq = t["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }) {
+            target = try Int64.fetchOne(db, sql: "SELECT id FROM step WHERE run_id = ? AND seq = ?", arguments: [targetRun, seq])
             if target == nil { throw BundleError.missingParent(runID: runID, parent: targetRun) }
         }
         let status = try text(s, "status")

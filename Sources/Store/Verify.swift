@@ -338,14 +338,13 @@ public enum RecordComparison {
             add(.rowChanged, "run \(key)", "row changed since the run finished: record \(show(was)), row \(show(now))")
         }
         var rowsBySeq: [Int: [String: JSONValue]] = [:]
-        for s in steps { if let seq = s["seq"]?.doubleValue { rowsBySeq[Int(seq)] = s } }
+        for s in steps { if let seq = s["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }) { rowsBySeq[seq] = s } }
         var seenSeqs = Set<Int>()
         for item in recordSteps {
-            guard let was = item.objectValue, let seqValue = was["seq"]?.doubleValue else {
-                add(.recordInvalid, "record", "a step in the record has no seq")
+            guard let was = item.objectValue, let seq = was["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }) else {
+                add(.recordInvalid, "record", "a step in the record has no valid seq")
                 continue
             }
-            let seq = Int(seqValue)
             seenSeqs.insert(seq)
             let label = "step \(seq) (\(was["name"]?.stringValue ?? "?"))"
             guard let now = rowsBySeq[seq] else {

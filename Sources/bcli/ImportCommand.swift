@@ -46,7 +46,7 @@ extension BundleError {
         switch self {
         case .unreadable, .missingParent: return .notFound
         case .notABundle, .unsupportedVersion: return .invalidInput
-        case .damaged: return .failure
+        case .damaged, .unfinished: return .failure
         case .conflict: return .refused
         case .store(let e): return e.exitStatus
         }

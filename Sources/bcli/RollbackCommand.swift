@@ -65,7 +65,11 @@ struct RollbackCommand: AsyncParsableCommand {
         var profile: Profile
         do {
             profile = try config.profile(named: self.profile ?? recordedName)
-            if let recorded = try? config.profile(named: recordedName), recorded.disableWrites {
+            let recorded: Profile
+            do { recorded = try config.profile(named: recordedName) } catch {
+                throw CLIFailure(.refused, "refusing to roll back: the run's profile '\(recordedName)' is no longer configured, so its disable_writes setting cannot be checked — restore [profiles.\(recordedName)] in config.toml")
+            }
+            if recorded.disableWrites {
                 throw CLIFailure(.refused, "refusing to roll back: the run's profile '\(recordedName)' has disable_writes = true (no flag bypasses this)")
             }
         } catch let failure as CLIFailure {
@@ -102,10 +106,10 @@ struct RollbackCommand: AsyncParsableCommand {
 
         if plan.reversible.isEmpty && plan.alreadyUndone.isEmpty {
             await sandbox?.stop()
-            if original.state == .rolledBack || steps.contains(where: { $0.status == .rolledBack }) {
+            if original.state == .rolledBack {
                 throw CLIFailure(.refused, "run \(original.id) is already fully rolled back; nothing to do")
             }
-            Terminal.note("Nothing to roll back.")
+            Terminal.note(plan.items.isEmpty ? "Nothing to roll back." : "Nothing left that bcli can undo; the steps above need a person (see the reasons).")
             return
         }
         if dryRun { await sandbox?.stop(); return }
@@ -123,6 +127,7 @@ struct RollbackCommand: AsyncParsableCommand {
         if force { Terminal.note("--force: compensating requests send If-Match: * and may overwrite changes made since the run") }
 
         let client = BCClient(profile: profile, environment: environment, tokenCache: profile.isSandbox ? .memoryOnly : .standard)
+        try await requireToken(client) { await sandbox?.stop() }
         let cancellation = CancellationFlag()
         let signals = SignalWatcher(onFirst: {
             Terminal.note("interrupt: finishing the current request, then stopping")
@@ -168,6 +173,9 @@ struct RollbackCommand: AsyncParsableCommand {
             }
             Terminal.line("Rollback run \(result.rollbackRunID): run \(original.id) is now \(result.originalState.rawValue)"
                 + (result.remaining > 0 ? "; \(result.remaining) reversible write(s) remain (run rollback again to retry them)" : ""))
+        }
+        if result.cancelled {
+            throw CLIFailure(.interrupted, "interrupted: rollback run \(result.rollbackRunID) stamped cancelled; run rollback again to finish the rest")
         }
         if !failed.isEmpty {
             throw CLIFailure(.failure, "\(failed.count) compensating request(s) failed"

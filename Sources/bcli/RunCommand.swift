@@ -114,6 +114,7 @@ struct RunCommand: AsyncParsableCommand {
         profile = sandboxProfile
         let client = BCClient(profile: profile, environment: environment,
                               tokenCache: profile.isSandbox ? .memoryOnly : .standard)
+        try await requireToken(client) { await sandbox?.stop() }
 
         // 5. SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second
         //    aborts at once (the ledger still tells the truth).

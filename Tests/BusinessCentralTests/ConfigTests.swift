@@ -270,3 +270,32 @@ import Testing
         #expect(Suggestion.closest(to: "x", in: ["prod"]) == nil)
     }
 }
+
+/// Keys and values found in review: refused with the key named, never read and ignored, never a trap.
+@Suite struct ConfigReviewTests {
+    @Test(arguments: ["format = \"table\"", "page_size = 100"])
+    func pythonOnlyDefaultsKeysAreRefused(line: String) {
+        do {
+            _ = try BCConfig.parse("[defaults]\n\(line)\n", path: "/c.toml", environment: [:])
+            Issue.record("\(line) must be refused")
+        } catch {
+            #expect(error.description.contains(String(line.prefix { $0 != " " })))
+        }
+    }
+
+    @Test(arguments: ["1e12", "86401", "0", "-5"])
+    func absurdTimeoutsAreRefused(value: String) {
+        let text = """
+            [profiles.p]
+            tenant_id = "t"
+            environment = "production"
+            timeout = \(value)
+            """
+        do {
+            _ = try BCConfig.parse(text, path: "/c.toml", environment: [:])
+            Issue.record("timeout \(value) must be refused")
+        } catch {
+            #expect(error.description.contains("timeout"))
+        }
+    }
+}

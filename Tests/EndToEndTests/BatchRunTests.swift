@@ -217,6 +217,31 @@ import Store
         #expect(try await sandbox.journal().count == 4)
     }
 
+    /// A missing secret is one auth error (exit 3) before anything is recorded, not a run whose
+    /// every step failed.
+    @Test func missingSecretExitsThreeBeforeAnyRun() async throws {
+        try requireBinary(Paths.bcli)
+        let dir = TempDir()
+        let config = dir.path + "/config/bcli"
+        try FileManager.default.createDirectory(atPath: config, withIntermediateDirectories: true)
+        try """
+            [profiles.p]
+            tenant_id = "t"
+            environment = "production"
+            company_id = "4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601"
+            client_id = "x"
+            client_secret_env = "BCLI_TEST_NO_SUCH_SECRET"
+            base_url = "http://127.0.0.1:9"
+            token_url = "http://127.0.0.1:9/t/oauth2/v2.0/token"
+            """.write(toFile: config + "/config.toml", atomically: true, encoding: .utf8)
+        let env = ["XDG_CONFIG_HOME": dir.path + "/config", "XDG_CACHE_HOME": dir.path + "/cache",
+                   "BCLI_STORE": dir.path + "/store", "BCLI_CLIENT_SECRET": ""]
+        let r = try await bcliAsync(["batch", "run", "-p", "p", Self.quickstart], env: env)
+        #expect(r.status == 3, "\(r.stderr)")
+        #expect(r.stderr.contains("BCLI_TEST_NO_SUCH_SECRET"))
+        #expect(try LedgerStore(root: dir.path + "/store").runs().isEmpty)
+    }
+
     @Test func resultFilesAreWritten() async throws {
         try requireBinary(Paths.bcli)
         let sandbox = try await LiveSandbox.start()

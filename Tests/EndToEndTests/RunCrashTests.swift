@@ -40,6 +40,16 @@ import Store
         #expect(journal.count == 5)
         // No POST was retried: one journal entry per step.
         #expect(Set(journal.compactMap { $0["client_request_id"]?.stringValue }).count == 5)
+
+        // A rollback undoes the four known writes but invents no outcome for the unknown one:
+        // it stays `unknown`, and the run does not read `rolled_back` while it may have landed.
+        let rollback = try await bcliAsync(["batch", "rollback", id, "--yes"], env: sandbox.env(store: store))
+        #expect(rollback.status == 0, "\(rollback.stderr)")
+        #expect(rollback.out.contains("outcome unknown"))
+        let after = try ledger.ledger.steps(runID: id)
+        #expect(after[2].status == nil)
+        #expect(after.filter { $0.status == .rolledBack }.count == 4)
+        #expect(try ledger.run(id).state != .rolledBack)
     }
 
     /// (b) SIGKILL bcli at random points of a 200-step run, 20+ times: every write the sandbox

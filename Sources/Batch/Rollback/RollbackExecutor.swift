@@ -30,6 +30,8 @@ public final class RollbackExecutor: Sendable {
         /// The state of the original run after the rollback.
         public let originalState: RunState
         public let remaining: Int
+        /// SIGINT stopped the rollback between two compensations.
+        public let cancelled: Bool
     }
 
     let store: LedgerStore
@@ -70,7 +72,9 @@ public final class RollbackExecutor: Sendable {
             if cancellation.isCancelled { cancelled = true; break }
             seq += 1
             let result = try await perform(item, seq: seq, runID: row.id, etags: &etags)
-            try store.ledger.setStepStatus(stepID: item.step.id, result.status)
+            // An original step with no outcome keeps reading `unknown`: marking it would invent an
+            // outcome the ledger never saw.
+            if item.step.status != nil { try store.ledger.setStepStatus(stepID: item.step.id, result.status) }
             results.append(result)
         }
         let failures = results.filter { $0.status == .rollbackFailed }.count
@@ -84,11 +88,14 @@ public final class RollbackExecutor: Sendable {
             return r.status == .rolledBack
         }.count
         var originalState = try store.ledger.run(original.id).state
-        if remaining == 0 && !cancelled {
+        // Not `rolled_back` while a write of unknown outcome may have landed.
+        let unknown = plan.items.contains { $0.step.status == nil }
+        if remaining == 0 && !cancelled && !unknown {
             try store.ledger.restampRun(original.id, state: .rolledBack)
             originalState = .rolledBack
         }
-        return Result(rollbackRunID: row.id, results: results, originalState: originalState, remaining: remaining)
+        return Result(rollbackRunID: row.id, results: results, originalState: originalState, remaining: remaining,
+                      cancelled: cancelled)
     }
 
     private func perform(_ item: RollbackItem, seq: Int, runID: String, etags: inout [String: String]) async throws(StoreError) -> ItemResult {
@@ -122,6 +129,11 @@ public final class RollbackExecutor: Sendable {
             }
         }
 
+        // A re-creation sent before with no recorded outcome may have created the record already;
+        // there is no key to look it up by, so a person must check rather than bcli POST again.
+        if let attempt = item.unresolvedAttempt, method == "POST" {
+            return try skipped("an earlier re-creation (client-request-id \(attempt.clientRequestID)) got no answer and may have landed; check Business Central before re-creating by hand")
+        }
         // A compensation sent before with no recorded outcome: look before sending again.
         if let attempt = item.unresolvedAttempt, method != "POST" {
             let probe = await send(BCRequest(method: "GET", url: url))

@@ -9,11 +9,8 @@ public struct BCConfig: Sendable {
     /// The `[defaults]` table.
     public struct Defaults: Sendable, Equatable {
         public var profile: String?
-        /// Output format the CLI should use when none is given (`table` | `json`); unchecked here.
-        public var format: String?
         /// Applied to profiles that do not set their own `timeout`.
         public var timeoutSeconds: Double?
-        public var pageSize: Int?
     }
 
     public static let profileVariable = "BCLI_PROFILE"

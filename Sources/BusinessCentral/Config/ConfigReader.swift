@@ -5,7 +5,9 @@ import Foundation
 struct ConfigReader {
     let path: String
 
-    static let defaultsKeys = ["profile", "format", "timeout", "page_size"]
+    /// `format` and `page_size` (the Python tool's) are not accepted: bcli has no use for them, and
+    /// a key that is read but ignored would mislead (use `--format` on each command).
+    static let defaultsKeys = ["profile", "timeout"]
     static let profileKeys = [
         "tenant_id", "environment", "company_id", "auth_method", "client_id", "client_secret_env",
         "disable_writes", "api_publisher", "api_group", "api_version", "base_url", "token_url", "timeout",
@@ -32,12 +34,7 @@ struct ConfigReader {
         try checkKeys(t, table: "defaults", valid: Self.defaultsKeys)
         var d = BCConfig.Defaults()
         d.profile = try string(t, "profile", table: "defaults")
-        d.format = try string(t, "format", table: "defaults")
         d.timeoutSeconds = try timeout(t, table: "defaults")
-        if let size = try integer(t, "page_size", table: "defaults") {
-            guard size > 0 else { throw invalid(t, "page_size", "defaults", "must be a positive integer") }
-            d.pageSize = Int(size)
-        }
         return d
     }
 
@@ -145,8 +142,8 @@ struct ConfigReader {
         case .float(let f): seconds = f
         default: throw invalid(t, "timeout", table, "expected a number of seconds, got \(value.typeName)")
         }
-        guard seconds.isFinite, seconds > 0 else {
-            throw invalid(t, "timeout", table, "must be a positive number of seconds")
+        guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {
+            throw invalid(t, "timeout", table, "must be a positive number of seconds, at most 86400")
         }
         return seconds
     }
