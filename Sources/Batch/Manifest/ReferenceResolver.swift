@@ -20,20 +20,16 @@ public struct QueryOptions: Sendable, Hashable {
         self.expand = expand
     }
 
-    public var isEmpty: Bool { items.isEmpty }
-
-    /// `$filter`, `$select`, `$top`, `$skip`, `$orderby`, `$expand` in that order, values not yet
-    /// percent-encoded (the URL builder encodes them).
-    public var items: [(name: String, value: String)] {
-        var out: [(name: String, value: String)] = []
-        if let filter { out.append(("$filter", filter)) }
-        if !select.isEmpty { out.append(("$select", select.joined(separator: ","))) }
-        if let top { out.append(("$top", String(top))) }
-        if let skip { out.append(("$skip", String(skip))) }
-        if let orderby { out.append(("$orderby", orderby)) }
-        if let expand { out.append(("$expand", expand)) }
-        return out
+    /// The same options as BusinessCentral's `ODataQuery`, which owns their order and encoding.
+    public var odata: ODataQuery {
+        ODataQuery(filter: filter, select: select.isEmpty ? nil : select.joined(separator: ","), top: top, skip: skip,
+                   orderby: orderby, expand: expand)
     }
+
+    public var isEmpty: Bool { odata.isEmpty }
+
+    /// `$filter`, `$select`, `$top`, `$skip`, `$orderby`, `$expand` in that order, not yet encoded.
+    public var items: [(name: String, value: String)] { odata.queryItems }
 }
 
 /// A step with every reference filled in: what the runner sends.

@@ -30,10 +30,7 @@ public enum StepRequest {
     /// The query string of a GET step (`""` when none).
     static func query(for step: ResolvedStep) -> String {
         guard step.method == .get else { return "" }
-        let q = step.query
-        return URLBuilder.queryString(
-            filter: q.filter, select: q.select.isEmpty ? nil : q.select.joined(separator: ","), top: q.top,
-            skip: q.skip, orderby: q.orderby, expand: q.expand)
+        return step.query.odata.queryString
     }
 
     /// The body bytes: RFC 8785 canonical JSON of `data` (`{}` for a POST without data). These
