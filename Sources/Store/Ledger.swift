@@ -152,12 +152,6 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Stamps a run's final state and time. The run record (digest chain) is written by
-    /// `LedgerStore.finishRun`, which calls this inside its own transaction.
-    public func stampRun(_ runID: String, state: RunState) throws(StoreError) {
-        try write { db in try Ledger.stamp(runID, state: state, record: nil, previous: nil, db) }
-    }
-
     /// Re-stamps a finished run's state (e.g. `rolled_back` after a full rollback).
     public func restampRun(_ runID: String, state: RunState) throws(StoreError) {
         try write { db in

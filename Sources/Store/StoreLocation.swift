@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where the store lives: `--store DIR`, else `$BCLI_STORE`, else `$XDG_DATA_HOME/bcli`, else
 /// `~/.local/share/bcli` (DESIGN §3). Config stays elsewhere (`$XDG_CONFIG_HOME/bcli`).
 public enum StoreLocation {
@@ -21,11 +27,6 @@ public enum StoreLocation {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 func currentDirectory() -> String {
     var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)

@@ -25,16 +25,3 @@ struct CatCommand: ParsableCommand {
         }
     }
 }
-
-extension StoreError {
-    /// How a store error maps onto the documented exit codes.
-    var exitStatus: ExitStatus {
-        switch self {
-        case .invalidDigest, .invalidRunID: return .invalidInput
-        case .unknownPrefix, .blobMissing, .runNotFound: return .notFound
-        case .ambiguousPrefix, .ambiguousRunID: return .invalidInput
-        case .runLocked: return .refused
-        default: return .failure
-        }
-    }
-}

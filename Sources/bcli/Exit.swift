@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Store
 
 /// The exit codes bcli documents (DESIGN §4). Scripts and CI branch on these, so they never change.
 enum ExitStatus: Int32 {
@@ -72,4 +73,17 @@ enum Terminal {
     static var stderrIsTTY: Bool { isatty(STDERR_FILENO) != 0 }
     static var stdinIsTTY: Bool { isatty(STDIN_FILENO) != 0 }
     static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) != 0 }
+}
+
+extension StoreError {
+    /// How a store error maps onto the documented exit codes.
+    var exitStatus: ExitStatus {
+        switch self {
+        case .invalidDigest, .invalidRunID: return .invalidInput
+        case .unknownPrefix, .blobMissing, .runNotFound: return .notFound
+        case .ambiguousPrefix, .ambiguousRunID: return .invalidInput
+        case .runLocked: return .refused
+        default: return .failure
+        }
+    }
 }

@@ -159,7 +159,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let resultOut {
             let envelope = RunOutput.envelope(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
-                                              durationMs: Int((ContinuousClock.now - started).components.seconds * 1000))
+                                              durationMs: (ContinuousClock.now - started).wholeMilliseconds)
             try RunOutput.writeAtomically(envelope, to: resultOut)
         }
         if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)") }

@@ -37,8 +37,8 @@ enum DryRun {
             var item: [String: JSONValue] = ["seq": .number(Double(step.seq)), "name": .string(step.name)]
             switch ReferenceResolver.resolve(step, params: params, outputs: [:]) {
             case .success(let resolved):
-                let url = (try? StepRequest.describeURL(resolved, profile: profile)) ?? resolved.endpoint
-                let body = (try? StepRequest.describeBody(resolved)).map { String(decoding: $0, as: UTF8.self) }
+                let url = (try? StepRequest.requestURL(for: resolved, profile: profile)) ?? resolved.endpoint
+                let body = (try? StepRequest.body(for: resolved)).map { String(decoding: $0, as: UTF8.self) }
                 line = "Step \(step.seq)/\(manifest.steps.count) \(resolved.method.rawValue) \(url)" + (body.map { "\n    body: \($0)" } ?? "")
                 item["method"] = .string(resolved.method.rawValue)
                 item["url"] = .string(url)
@@ -62,7 +62,6 @@ enum DryRun {
     }
 }
 
-extension StepRequest {}
 
 /// Per-step lines on stdout (`Step 3/120 POST customers … ✓ created C00030 (201, 84 ms)`), and a
 /// progress line on stderr when stderr is a terminal.

@@ -33,10 +33,10 @@ enum ManifestSide {
                                       unresolved: reason.description))
             case .success(let resolved):
                 do {
-                    let url = try StepRequest.describeURL(resolved, profile: placeholderProfile)
+                    let url = try StepRequest.requestURL(for: resolved, profile: placeholderProfile)
                     let relative = url.hasPrefix(placeholderPrefix) ? String(url.dropFirst(placeholderPrefix.count)) : url
                     var digest: Digest?
-                    if let body = try StepRequest.describeBody(resolved) {
+                    if let body = try StepRequest.body(for: resolved) {
                         let d = SHA256.hash(body)
                         bodies.inline[d] = body
                         digest = d

@@ -175,7 +175,7 @@ public final class RollbackExecutor: Sendable {
             return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil, message: error.description, conflict: false, newRecordID: nil)
         case .success(let response):
             var outcome = try ResponseRecorder.outcome(for: response, store: store,
-                                                       durationMs: BatchRunner.ms(ContinuousClock.now - started))
+                                                       durationMs: (ContinuousClock.now - started).wholeMilliseconds)
             let conflict = response.status == 409 || response.status == 412
             var newID: String?
             if response.isSuccess {

@@ -35,8 +35,6 @@ public final class BatchRunner: Sendable {
         manifest: Manifest, manifestBlob: BlobRef, params: ParamSet, observer: any RunObserver,
         cancellation: CancellationFlag, runID: String = RunID.generate()
     ) async throws(StoreError) -> RunSummary {
-        let clock = ContinuousClock()
-        let started = clock.now
         let paramsBlob = try store.put(params.canonicalBytes(), mediaType: "application/json")
         var row = NewRun(toolVersion: options.toolVersion)
         row.id = runID
@@ -83,11 +81,9 @@ public final class BatchRunner: Sendable {
             state = .failed
         }
         let record = try store.finishRun(runID, state: state)
-        let elapsed = clock.now - started
         return RunSummary(
             runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
-            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports,
-            startedAt: (try? store.ledger.run(runID).startedAt) ?? "", durationMs: Self.ms(elapsed))
+            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports)
     }
 
     // MARK: - One step
@@ -124,7 +120,7 @@ public final class BatchRunner: Sendable {
         let url: String
         let body: [UInt8]?
         do {
-            url = try StepRequest.url(for: step, profile: profile) + StepRequest.query(for: step)
+            url = try StepRequest.requestURL(for: step, profile: profile)
             body = try StepRequest.body(for: step)
         } catch {
             var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: method, url: step.endpoint)
@@ -222,8 +218,13 @@ public final class BatchRunner: Sendable {
         do { return .success(try await client.execute(request)) } catch { return .failure(error) }
     }
 
-    static func ms(_ d: Duration) -> Int {
-        let c = d.components
+    static func ms(_ d: Duration) -> Int { d.wholeMilliseconds }
+}
+
+extension Duration {
+    /// Whole milliseconds, as the ledger and result files record durations.
+    public var wholeMilliseconds: Int {
+        let c = components
         return Int(c.seconds) * 1000 + Int(c.attoseconds / 1_000_000_000_000_000)
     }
 }

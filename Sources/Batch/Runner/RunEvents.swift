@@ -1,3 +1,5 @@
+import Hashing
+import Foundation
 import Store
 
 /// What the runner reports about each step as it goes; the command layer turns these into
@@ -41,28 +43,13 @@ public struct RunSummary: Sendable {
     public let recordDigest: Digest?
     public let cancelled: Bool
     public let reports: [StepReport]
-    public let startedAt: String
-    public let durationMs: Int
 }
 
 /// Set from a signal handler; the runner checks it between steps.
 public final class CancellationFlag: @unchecked Sendable {
-    private let lock = NSLockish()
+    private let lock = NSLock()
     private var value = false
     public init() {}
     public var isCancelled: Bool { lock.withLock { value } }
     public func cancel() { lock.withLock { value = true } }
-}
-
-import Hashing
-import Foundation
-
-/// A tiny lock wrapper (Foundation's NSLock) so the flag can be read from any thread.
-final class NSLockish: @unchecked Sendable {
-    private let lock = NSLock()
-    func withLock<T>(_ body: () -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body()
-    }
 }

@@ -27,6 +27,12 @@ public enum StepRequest {
         return PathComponent.encode(key)
     }
 
+    /// The full URL a step is sent to: `url(for:)` plus the query options of a GET. Used by the
+    /// runner and by `--dry-run`, so what a dry run prints is what a run sends.
+    public static func requestURL(for step: ResolvedStep, profile: Profile) throws(URLBuildError) -> String {
+        try url(for: step, profile: profile) + query(for: step)
+    }
+
     /// The query string of a GET step (`""` when none).
     static func query(for step: ResolvedStep) -> String {
         guard step.method == .get else { return "" }
@@ -35,7 +41,7 @@ public enum StepRequest {
 
     /// The body bytes: RFC 8785 canonical JSON of `data` (`{}` for a POST without data). These
     /// exact bytes are hashed, stored and sent.
-    static func body(for step: ResolvedStep) throws(CanonicalJSONError) -> [UInt8]? {
+    public static func body(for step: ResolvedStep) throws(CanonicalJSONError) -> [UInt8]? {
         switch step.method {
         case .post: return try (step.data ?? .object([:])).canonicalBytes()
         case .patch: return try (step.data ?? .object([:])).canonicalBytes()
@@ -54,14 +60,3 @@ public enum StepRequest {
     }
 }
 
-extension StepRequest {
-    /// The URL a step would be sent to (for `--dry-run`).
-    public static func describeURL(_ step: ResolvedStep, profile: Profile) throws(URLBuildError) -> String {
-        try url(for: step, profile: profile) + query(for: step)
-    }
-
-    /// The exact body bytes a step would send (for `--dry-run`).
-    public static func describeBody(_ step: ResolvedStep) throws(CanonicalJSONError) -> [UInt8]? {
-        try body(for: step)
-    }
-}
