@@ -23,44 +23,47 @@ import Testing
         StatusCase(status: 409, method: "PATCH", retries: false),
         StatusCase(status: 200, method: "GET", retries: false),
         StatusCase(status: 429, method: "HEAD", retries: true),
-        StatusCase(status: 429, method: "POST", retries: false),
-        StatusCase(status: 503, method: "PATCH", retries: false),
+        // Writes: only 429 and 503 prove nothing was processed; a key changes nothing.
+        StatusCase(status: 429, method: "POST", retries: true),
+        StatusCase(status: 503, method: "PATCH", retries: true),
         StatusCase(status: 504, method: "DELETE", retries: false),
         StatusCase(status: 429, method: "POST", idempotencyKey: "k1", retries: true),
         StatusCase(status: 503, method: "PATCH", idempotencyKey: "k2", retries: true),
-        StatusCase(status: 504, method: "DELETE", idempotencyKey: "k3", retries: true),
+        StatusCase(status: 504, method: "DELETE", idempotencyKey: "k3", retries: false),
+        StatusCase(status: 502, method: "POST", idempotencyKey: "k4", retries: false),
         StatusCase(status: 500, method: "POST", idempotencyKey: "k4", retries: false),
     ])
     func statusDecisions(c: StatusCase) {
         let request = BCRequest(method: c.method, url: "https://x/y", idempotencyKey: c.idempotencyKey)
         let decision = policy.decision(
-            afterStatus: c.status, retryAfter: nil, idempotent: request.idempotent, attempt: 1, random: 0.5)
+            afterStatus: c.status, retryAfter: nil, write: request.isWrite, attempt: 1, random: 0.5)
         #expect((decision != .stop) == c.retries)
     }
 
-    @Test func idempotentDefaults() {
-        #expect(BCRequest(method: "get", url: "u").idempotent)
+    @Test func writeDefaults() {
+        #expect(!BCRequest(method: "get", url: "u").isWrite)
         #expect(BCRequest(method: "get", url: "u").method == "GET")
-        #expect(!BCRequest(method: "POST", url: "u").idempotent)
-        #expect(BCRequest(method: "POST", url: "u", idempotencyKey: "k").idempotent)
-        #expect(!BCRequest(method: "DELETE", url: "u").idempotent)
-        #expect(BCRequest(method: "PATCH", url: "u", idempotent: true).idempotent)  // explicit override
+        #expect(!BCRequest(method: "HEAD", url: "u").isWrite)
+        #expect(BCRequest(method: "POST", url: "u").isWrite)
+        #expect(BCRequest(method: "POST", url: "u", idempotencyKey: "k").isWrite)  // a key changes nothing
+        #expect(BCRequest(method: "delete", url: "u").isWrite)
+        #expect(BCRequest(method: "PATCH", url: "u").isWrite)
     }
 
     @Test func attemptsAreCapped() {
-        #expect(policy.decision(afterStatus: 503, retryAfter: nil, idempotent: true, attempt: 3, random: 0.5) != .stop)
-        #expect(policy.decision(afterStatus: 503, retryAfter: nil, idempotent: true, attempt: 4, random: 0.5) == .stop)
-        #expect(RetryPolicy.none.decision(afterStatus: 503, retryAfter: nil, idempotent: true, attempt: 1, random: 0.5) == .stop)
+        #expect(policy.decision(afterStatus: 503, retryAfter: nil, write: false, attempt: 3, random: 0.5) != .stop)
+        #expect(policy.decision(afterStatus: 503, retryAfter: nil, write: false, attempt: 4, random: 0.5) == .stop)
+        #expect(RetryPolicy.none.decision(afterStatus: 503, retryAfter: nil, write: false, attempt: 1, random: 0.5) == .stop)
         #expect(RetryPolicy(maxAttempts: 0).maxAttempts == 1)
     }
 
     @Test func retryAfterIsHonoured() {
-        #expect(policy.decision(afterStatus: 429, retryAfter: "7", idempotent: true, attempt: 1, random: 0.9) == .retry(after: .seconds(7)))
-        #expect(policy.decision(afterStatus: 503, retryAfter: " 0 ", idempotent: true, attempt: 2, random: 0.1) == .retry(after: .zero))
+        #expect(policy.decision(afterStatus: 429, retryAfter: "7", write: false, attempt: 1, random: 0.9) == .retry(after: .seconds(7)))
+        #expect(policy.decision(afterStatus: 503, retryAfter: " 0 ", write: false, attempt: 2, random: 0.1) == .retry(after: .zero))
         // Longer than maxRetryAfter (120 s): give the response back instead of sleeping.
-        #expect(policy.decision(afterStatus: 429, retryAfter: "600", idempotent: true, attempt: 1, random: 0.5) == .stop)
+        #expect(policy.decision(afterStatus: 429, retryAfter: "600", write: false, attempt: 1, random: 0.5) == .stop)
         // Unparseable → computed backoff.
-        #expect(policy.decision(afterStatus: 429, retryAfter: "soon", idempotent: true, attempt: 1, random: 0.5) == .retry(after: .seconds(1)))
+        #expect(policy.decision(afterStatus: 429, retryAfter: "soon", write: false, attempt: 1, random: 0.5) == .retry(after: .seconds(1)))
     }
 
     @Test func parseRetryAfter() {
@@ -86,24 +89,24 @@ import Testing
     struct FailureCase: Sendable, CustomTestStringConvertible {
         var kind: TransportFailure.Kind
         var maybeSent: Bool
-        var idempotent: Bool
+        var write: Bool
         var retries: Bool
-        var testDescription: String { "\(kind) sent=\(maybeSent) idem=\(idempotent) → \(retries)" }
+        var testDescription: String { "\(kind) sent=\(maybeSent) write=\(write) → \(retries)" }
     }
 
     @Test(arguments: [
-        FailureCase(kind: .connectFailed, maybeSent: false, idempotent: true, retries: true),
-        FailureCase(kind: .connectFailed, maybeSent: false, idempotent: false, retries: true),  // never left: safe
-        FailureCase(kind: .connectionClosed, maybeSent: true, idempotent: true, retries: true),
-        FailureCase(kind: .connectionClosed, maybeSent: true, idempotent: false, retries: false),  // outcome unknown
-        FailureCase(kind: .timeout, maybeSent: true, idempotent: false, retries: false),
-        FailureCase(kind: .timeout, maybeSent: true, idempotent: true, retries: true),
-        FailureCase(kind: .other, maybeSent: true, idempotent: false, retries: false),
-        FailureCase(kind: .cancelled, maybeSent: true, idempotent: true, retries: false),
-        FailureCase(kind: .invalidRequest, maybeSent: false, idempotent: true, retries: false),
+        FailureCase(kind: .connectFailed, maybeSent: false, write: false, retries: true),
+        FailureCase(kind: .connectFailed, maybeSent: false, write: true, retries: true),  // never left: safe
+        FailureCase(kind: .connectionClosed, maybeSent: true, write: false, retries: true),
+        FailureCase(kind: .connectionClosed, maybeSent: true, write: true, retries: false),  // outcome unknown
+        FailureCase(kind: .timeout, maybeSent: true, write: true, retries: false),
+        FailureCase(kind: .timeout, maybeSent: true, write: false, retries: true),
+        FailureCase(kind: .other, maybeSent: true, write: true, retries: false),
+        FailureCase(kind: .cancelled, maybeSent: true, write: false, retries: false),
+        FailureCase(kind: .invalidRequest, maybeSent: false, write: false, retries: false),
     ])
     func failureDecisions(c: FailureCase) {
-        let d = policy.decision(afterFailure: c.kind, requestMaybeSent: c.maybeSent, idempotent: c.idempotent, attempt: 1, random: 0.5)
+        let d = policy.decision(afterFailure: c.kind, requestMaybeSent: c.maybeSent, write: c.write, attempt: 1, random: 0.5)
         #expect((d != .stop) == c.retries)
     }
 

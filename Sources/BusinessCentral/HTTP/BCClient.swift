@@ -138,7 +138,7 @@ public final class BCClient: Sendable {
                 var (kind, maybeSent) = TransportFailure.classify(error)
                 if Task.isCancelled { kind = .cancelled }
                 let decision = retry.decision(
-                    afterFailure: kind, requestMaybeSent: maybeSent, idempotent: request.idempotent,
+                    afterFailure: kind, requestMaybeSent: maybeSent, write: request.isWrite,
                     attempt: policyAttempt, random: random())
                 let failure = TransportFailure(
                     kind: kind, method: request.method, url: request.url,
@@ -156,7 +156,7 @@ public final class BCClient: Sendable {
 
             let decision = retry.decision(
                 afterStatus: status, retryAfter: responseHeaders.first(named: "Retry-After"),
-                idempotent: request.idempotent, attempt: policyAttempt, random: random())
+                write: request.isWrite, attempt: policyAttempt, random: random())
             if case .retry(let wait) = decision {
                 let failure = TransportFailure(
                     kind: .cancelled, method: request.method, url: request.url,

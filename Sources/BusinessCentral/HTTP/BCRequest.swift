@@ -38,14 +38,14 @@ public struct BCRequest: Sendable, Equatable {
     public var ifMatch: String?
     /// Sent as `client-request-id` when set; BC logs it, so the ledger can be joined to telemetry.
     public var clientRequestID: String?
-    /// Sent as `Idempotency-Key` when set; also makes a write retryable (see `idempotent`).
+    /// Sent as `Idempotency-Key` when set, and recorded. Business Central does NOT de-duplicate
+    /// on it, so it never makes a write retryable (see `RetryPolicy`).
     public var idempotencyKey: String?
     /// More headers, sent after the standard ones. Must not include `Authorization`.
     public var extraHeaders: [BCHeader]
-    /// Whether the request may be sent again after a transient failure. Defaults to true for
-    /// GET/HEAD and for any request with an idempotency key; false for other writes, so a write
-    /// whose outcome is unknown is never silently repeated.
-    public var idempotent: Bool
+    /// True for POST/PATCH/DELETE/PUT: a write is re-sent only when the failure proves nothing
+    /// was processed (see `RetryPolicy`), so a write whose outcome is unknown is never repeated.
+    public var isWrite: Bool { method != "GET" && method != "HEAD" }
 
     public init(
         method: String,
@@ -54,8 +54,7 @@ public struct BCRequest: Sendable, Equatable {
         ifMatch: String? = nil,
         clientRequestID: String? = nil,
         idempotencyKey: String? = nil,
-        extraHeaders: [BCHeader] = [],
-        idempotent: Bool? = nil
+        extraHeaders: [BCHeader] = []
     ) {
         let upper = method.uppercased()
         self.method = upper
@@ -65,7 +64,6 @@ public struct BCRequest: Sendable, Equatable {
         self.clientRequestID = clientRequestID
         self.idempotencyKey = idempotencyKey
         self.extraHeaders = extraHeaders
-        self.idempotent = idempotent ?? (upper == "GET" || upper == "HEAD" || idempotencyKey != nil)
     }
 
     /// The header fields `BCClient` sends for this request, in order, with `Authorization` last

@@ -1,13 +1,17 @@
 /// When and how long to wait before sending a request again.
 ///
 /// Rules (pure functions, so they are tested without a network):
-/// - statuses 429, 503, 504 are retried, waiting `Retry-After` (seconds) when the server sends
-///   it, else exponential backoff with jitter; a `Retry-After` longer than `maxRetryAfter` stops
-///   the retries and returns the response to the caller;
-/// - a connection failure is retried;
-/// - but a request that is not `idempotent` (a POST/PATCH/DELETE without an idempotency key) is
-///   retried ONLY when it provably never left this machine (connection refused, DNS, connect
-///   timeout). After it may have been sent, its outcome is unknown and the caller must decide.
+/// - a read (GET/HEAD) is retried on 429, 503 and 504 and on any transient transport failure
+///   (connection refused, DNS, connect timeout, timeout, connection closed or reset);
+/// - a write (POST/PATCH/DELETE/PUT) is retried ONLY when the failure proves Business Central
+///   processed nothing: no connection could be made (refused, DNS, unreachable, connect timeout),
+///   or the answer was 429 or 503. After a write may have reached the server (timeout, connection
+///   closed or reset after sending, 502, 504, any other error) it is never re-sent, whatever
+///   `Idempotency-Key` it carries — Business Central does not de-duplicate on that header; the
+///   caller records the outcome as unknown (or the status it got);
+/// - waits honour `Retry-After` (seconds) when the server sends it, else exponential backoff with
+///   jitter; a `Retry-After` longer than `maxRetryAfter` stops the retries and returns the
+///   response to the caller.
 public struct RetryPolicy: Sendable, Equatable {
     /// Total sends, first one included (1 = never retry).
     public var maxAttempts: Int
@@ -19,7 +23,10 @@ public struct RetryPolicy: Sendable, Equatable {
     public var jitter: Double
     /// The longest `Retry-After` honoured by waiting.
     public var maxRetryAfter: Duration
+    /// Statuses after which a read is sent again.
     public var retryableStatuses: Set<Int>
+    /// Statuses after which a write is sent again: only answers that prove nothing was processed.
+    public var retryableWriteStatuses: Set<Int>
 
     public init(
         maxAttempts: Int = 4,
@@ -27,7 +34,8 @@ public struct RetryPolicy: Sendable, Equatable {
         maxDelay: Duration = .seconds(30),
         jitter: Double = 0.25,
         maxRetryAfter: Duration = .seconds(120),
-        retryableStatuses: Set<Int> = [429, 503, 504]
+        retryableStatuses: Set<Int> = [429, 503, 504],
+        retryableWriteStatuses: Set<Int> = [429, 503]
     ) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
@@ -35,6 +43,7 @@ public struct RetryPolicy: Sendable, Equatable {
         self.jitter = min(max(jitter, 0), 1)
         self.maxRetryAfter = maxRetryAfter
         self.retryableStatuses = retryableStatuses
+        self.retryableWriteStatuses = retryableWriteStatuses
     }
 
     public static let `default` = RetryPolicy()
@@ -47,11 +56,13 @@ public struct RetryPolicy: Sendable, Equatable {
     }
 
     /// After attempt number `attempt` (1-based) got `status`.
-    /// - Parameter random: a value in 0..<1 for the jitter (injected for tests).
+    /// - Parameters:
+    ///   - write: true for POST/PATCH/DELETE/PUT (`BCRequest.isWrite`).
+    ///   - random: a value in 0..<1 for the jitter (injected for tests).
     public func decision(
-        afterStatus status: Int, retryAfter: String?, idempotent: Bool, attempt: Int, random: Double
+        afterStatus status: Int, retryAfter: String?, write: Bool, attempt: Int, random: Double
     ) -> Decision {
-        guard attempt < maxAttempts, retryableStatuses.contains(status), idempotent else { return .stop }
+        guard attempt < maxAttempts, (write ? retryableWriteStatuses : retryableStatuses).contains(status) else { return .stop }
         if let retryAfter, let wait = Self.parseRetryAfter(retryAfter) {
             return wait <= maxRetryAfter ? .retry(after: wait) : .stop
         }
@@ -60,12 +71,13 @@ public struct RetryPolicy: Sendable, Equatable {
 
     /// After attempt number `attempt` failed without a response.
     /// - Parameter requestMaybeSent: false only when the request provably never left (see
-    ///   `TransportFailure.requestMaybeSent`).
+    ///   `TransportFailure.requestMaybeSent`: no connection could be made).
     public func decision(
-        afterFailure kind: TransportFailure.Kind, requestMaybeSent: Bool, idempotent: Bool, attempt: Int, random: Double
+        afterFailure kind: TransportFailure.Kind, requestMaybeSent: Bool, write: Bool, attempt: Int, random: Double
     ) -> Decision {
         guard attempt < maxAttempts, kind != .cancelled, kind != .invalidRequest else { return .stop }
-        guard idempotent || !requestMaybeSent else { return .stop }
+        // A write is re-sent only when it provably never reached the server, whatever key it has.
+        guard !write || !requestMaybeSent else { return .stop }
         return .retry(after: backoff(afterAttempt: attempt, random: random))
     }
 
