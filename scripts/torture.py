@@ -14,6 +14,7 @@ Invariants checked against the sandbox's journal (what the server really committ
   rollback-*             a killed rollback re-run to the end DELETEd no record twice, its run's
                          created records are gone and its patched records carry their pre-run values
   no-duplicate-write     the journal holds no write beyond the manifest's own
+  retry-rule             writes answered 429/503 (nothing processed) are retried and land once
   exit-code / crash      mutated inputs and damaged stores give documented exit codes, never a
                          crash signal or a stack trace
   damaged-refused        a damaged store is refused with exit 9 and nothing new is created
@@ -212,6 +213,8 @@ class World:
         self.journal_crids = {}  # crid -> journal entry
         self.ignored_crids = set()
         self.head_reported = set()
+        self.over_reported = set()
+        self.run_by_id = {}
 
     def store(self, name):
         path = os.path.join(self.t.root, self.section + "-" + name)
@@ -267,6 +270,7 @@ class World:
                 run["_store"] = store
                 steps = sdoc["steps"]
                 self.runs[key] = (run, steps)
+                self.run_by_id[r["run_id"]] = run
                 for s in steps:
                     s["_run"] = r["run_id"]
                     s["_kind"] = run.get("kind")
@@ -317,6 +321,19 @@ class World:
             t.violation("journal-has-intent", self.section, attempt,
                         "journal seq %s: %s %s entity %s, client-request-id %s — no intent row in any store" % (
                             e.get("seq"), e.get("method"), e.get("entity_set"), e.get("entity_id"), e.get("client_request_id")))
+        # No run put more writes on the server than its manifest has write steps.
+        per_run = {}
+        for crid, e in self.journal_crids.items():
+            s = self.steps.get(crid)
+            if s is not None and s.get("_kind") == "batch":
+                per_run.setdefault(s["_run"], []).append(e.get("seq"))
+        for rid, seqs in per_run.items():
+            run = self.run_by_id.get(rid, {})
+            w = self.manifests.get(os.path.realpath(run.get("manifest_path") or ""), (None, None))[1]
+            if w is not None and len(seqs) > w and rid not in self.over_reported:
+                self.over_reported.add(rid)
+                t.violation("no-duplicate-write", self.section, attempt,
+                            "run %s put %d writes in the journal (seq %s); its manifest has %d write steps" % (rid, len(seqs), seqs[:12], w))
         for crid, s in self.steps.items():
             if s.get("_journal_checked"):
                 continue
@@ -388,15 +405,29 @@ class World:
                             desc + " reads %s; a dead unfinished run without unknown steps reads %s" % (state, "/".join(sorted(ok))))
         if run.get("stamped_state") == "cancelled" and state not in ("cancelled", "in_doubt", "rolled_back"):
             t.violation("run-state", self.section, attempt, desc + " was stamped cancelled (SIGINT) but reads %s" % state)
+        if not run.get("finished_at") and not run.get("interrupted"):
+            t.violation("run-state", self.section, attempt, desc + ": unfinished, no process holds its lock, but not marked interrupted")
         if state == "running":
             t.violation("run-state", self.section, attempt, desc + " reads running but no process is alive")
         if state == "failed" and any(s["status"] in COMMITTED for s in steps):
             t.violation("run-state", self.section, attempt, desc + " reads failed although a step committed")
 
     def fsck(self, attempt):
+        """End-of-section checks of each store: fsck, and `list --state S` (derived in SQL) agreeing
+        with the state each run reads."""
         for store in self.stores:
             if not os.path.exists(os.path.join(store, "ledger.sqlite3")):
                 continue
+            full = self.bcli(["batch", "list", "--format", "json", "--limit", "1000000"], store, ctx=attempt).json() or {"runs": []}
+            by_state = {}
+            for r in full["runs"]:
+                by_state.setdefault(r["state"], set()).add(r["run_id"])
+            for state, ids in sorted(by_state.items()):
+                res = self.bcli(["batch", "list", "--state", state, "--format", "json", "--limit", "1000000"], store, ctx=attempt)
+                got = {r["run_id"] for r in (res.json() or {"runs": []})["runs"]}
+                if got != ids:
+                    self.t.violation("run-state", self.section, attempt, "`list --state %s` gives %d runs, %d runs read %s (only in the filter: %s; missing from it: %s)" % (
+                        state, len(got), len(ids), state, sorted(got - ids)[:3], sorted(ids - got)[:3]))
             res = self.bcli(["batch", "fsck"], store, ctx=attempt)
             if res.code != 0:
                 self.t.violation("fsck-clean", self.section, attempt,
@@ -824,12 +855,15 @@ def section_faults(t, rounds):
             text, n, writes = kill_manifest(rng, tag, failing=False)
             path = w.manifest(tag, text, n, writes)
             seed = rng.randint(1, 10 ** 6)
-            choice = rng.choice(["drop", "throttle", "unavailable", "mixed", "drop-rate"])
+            choice = rng.choice(["drop", "throttle", "unavailable", "mixed", "drop-rate", "throttle-every", "unavailable-every"])
             specs = {
                 "drop": ["drop:nth=%d,method=write" % rng.randint(1, writes)],
                 "drop-rate": ["drop:rate=0.25,seed=%d,method=write" % seed],
                 "throttle": ["throttle:rate=0.3,seed=%d,retry-after=0" % seed],
                 "unavailable": ["unavailable:rate=0.3,seed=%d" % seed],
+                # Every other request refused: each retry succeeds, so the run must complete.
+                "throttle-every": ["throttle:every=2,retry-after=0"],
+                "unavailable-every": ["unavailable:every=2,retry-after=0"],
                 "mixed": ["throttle:rate=0.15,seed=%d,retry-after=0" % seed, "unavailable:rate=0.15,seed=%d" % (seed + 1),
                           "drop:rate=0.1,seed=%d,method=write" % (seed + 2)],
             }[choice]
@@ -843,6 +877,14 @@ def section_faults(t, rounds):
             w.sbx.set_faults([])
             w.check(attempt)
             f = w.sbx.faults()
+            if choice.endswith("-every"):
+                # 429 and 503 prove nothing was processed: writes are retried, and each lands once.
+                doc = res.json() or {}
+                rid = doc.get("run_id")
+                run, steps = w.runs.get((store, rid), ({}, [])) if rid else ({}, [])
+                if res.code != 0 or run.get("state") != "completed":
+                    t.violation("retry-rule", name, attempt, "every other request answered %s: exit %d, run %s reads %s (%s); writes refused with 429/503 are retried" % (
+                        "429" if "throttle" in choice else "503", res.code, rid, run.get("state"), summarise([s["status"] for s in steps])))
             if choice == "drop":
                 doc = res.json() or {}
                 rid = doc.get("run_id")
@@ -1121,6 +1163,7 @@ def section_mutated_bundles(t, count):
             dest = os.path.join(t.root, "%s-import-%d" % (name, k))
             attempt = "case %d %s" % (k, label)
             before = t.violation_count
+            t.run(["batch", "verify", "--bundle", f], t.env(dest, w.sbx.url), ctx=attempt + " verify --bundle", allowed=MUTATED_OK, section=name, timeout=60)
             res = t.run(["batch", "import", f], t.env(dest, w.sbx.url), ctx=attempt, allowed=MUTATED_OK, section=name, timeout=60)
             if res.code == 0:
                 t.run(["batch", "verify", "--all"], t.env(dest), ctx=attempt + " imported", allowed={0}, section=name)
