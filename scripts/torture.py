@@ -49,7 +49,7 @@ CRASH_TEXT = re.compile(
     r"Illegal instruction|Program crashed|SIGSEGV|SIGILL|SIGTRAP|SIGABRT|Thread \d+ crashed|"
     r"^\s*\d+\s+0x[0-9a-f]{8,}|#\d+ 0x[0-9a-f]+ in ", re.M)
 DOCUMENTED_EXITS = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130}
-SECTIONS = ["kill-run", "kill-run-hold", "kill-rollback", "faults", "concurrent", "new-store-race",
+SECTIONS = ["self-test", "kill-run", "kill-run-hold", "kill-rollback", "faults", "concurrent", "new-store-race",
             "mutated-manifests", "mutated-configs", "mutated-bundles", "damaged-ledgers", "enospc"]
 
 
@@ -630,6 +630,71 @@ def kill_manifest(rng, tag, failing=False):
 
 # --------------------------------------------------------------------------------------------
 # Sections
+
+def section_self_test(t):
+    """The checker must be able to fail: known violations are injected into a clean world and each
+    must be reported. The injected violations are then set aside; a miss is a violation itself."""
+    name = "self-test"
+    rng = t.rng(name)
+    w = World(t, name)
+    store = w.store("store")
+    tried = survived = 0
+    try:
+        text, n, writes = kill_manifest(rng, "s0")
+        path = w.manifest("s0", text, n, writes)
+        res = w.bcli(["batch", "run", "-p", "sandbox", path, "--format", "json"], store, ctx="clean run", allowed={0}, section=name)
+        w.check("clean run")
+        rid = (res.json() or {}).get("run_id")
+        steps = w.runs.get((store, rid), ({}, []))[1]
+        posts = [s for s in steps if s["method"] == "POST" and s["status"] == "committed"]
+        mark = len(t.violations)
+
+        def expect(invariant, what, inject):
+            nonlocal tried, survived
+            tried += 1
+            start = len(t.violations)
+            inject()
+            w.check("self-test: " + what)
+            got = [v for v in t.violations[start:] if v[0] == invariant]
+            if got:
+                survived += 1
+            else:
+                t.missed.append("the checker did not report %s for %s" % (invariant, what))
+
+        # A write re-sent with the client-request-id of a committed step.
+        expect("no-duplicate-write", "a write sent twice", lambda: w.sbx.api(
+            "POST", "customers", {"displayName": "dup"}, {"client-request-id": posts[0]["client_request_id"]}))
+        # A write the ledger never heard of.
+        expect("journal-has-intent", "a write with no intent row", lambda: w.sbx.api(
+            "POST", "customers", {"displayName": "ghost"}, {"client-request-id": "canary-" + os.urandom(4).hex()}))
+
+        def forget_crid():
+            db = sqlite3.connect(os.path.join(store, "ledger.sqlite3"))
+            db.execute("UPDATE step SET client_request_id = ? WHERE client_request_id = ?",
+                       ("canary-" + os.urandom(4).hex(), posts[1]["client_request_id"]))
+            db.commit()
+            db.close()
+            w.final.clear()
+            w.steps.clear()
+        expect("committed-has-journal", "a committed step whose write is not in the journal", forget_crid)
+
+        def corrupt_blob():
+            digest = (posts[2].get("request_digest") or "")[7:]
+            p = os.path.join(store, "objects", "sha256", digest[:2], digest[2:])
+            os.chmod(p, 0o644)
+            with open(p, "r+b") as f:
+                f.write(b"X")
+            w.fsck("self-test")
+        expect("fsck-clean", "a corrupt blob", corrupt_blob)
+        # Set the injected violations aside: they were wanted.
+        del t.violations[mark:]
+        t.violation_count = len(t.violations)
+        for m in t.missed:
+            t.violation("harness", name, "-", m)
+    finally:
+        w.close()
+    t.record(name, tried, survived, "injected violations detected")
+
 
 def section_kill_run(t, name, target, hold):
     """Runs killed at random moments: with latency (kill after k step lines plus a random part of
@@ -1403,9 +1468,10 @@ def main():
 
     t = Torture(opts)
     t.notes = []
+    t.missed = []
 
     # Budget shares (quick): the kill sections get most of the time.
-    weights = {"kill-run": 26, "kill-run-hold": 26, "kill-rollback": 24, "faults": 5, "concurrent": 5, "new-store-race": 3,
+    weights = {"self-test": 1, "kill-run": 26, "kill-run-hold": 26, "kill-rollback": 24, "faults": 5, "concurrent": 5, "new-store-race": 3,
                "mutated-manifests": 4, "mutated-configs": 2, "mutated-bundles": 2, "damaged-ledgers": 2, "enospc": 1}
     plan = {}
 
@@ -1424,6 +1490,7 @@ def main():
     quick = opts.quick
     hold_share = opts.runs // 2
     runners = {
+        "self-test": lambda: section_self_test(t),
         "kill-run": lambda: section_kill_run(t, "kill-run", opts.runs - hold_share, hold=False),
         "kill-run-hold": lambda: section_kill_run(t, "kill-run-hold", hold_share, hold=True),
         "kill-rollback": lambda: section_kill_rollback(t, opts.rollbacks),
