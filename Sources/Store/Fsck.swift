@@ -13,7 +13,8 @@ public struct FsckReport: Sendable {
 
     public struct Finding: Sendable, Equatable {
         public let severity: Severity
-        /// `missing`, `corrupt`, `zero-byte`, `wrong-size`, `misnamed`, `database`, `temp-leftover`, `unindexed`.
+        /// `missing`, `corrupt`, `zero-byte`, `wrong-size`, `misnamed`, `database`, `ledger-damaged`,
+        /// `head-mismatch`, `head-ahead`, `temp-leftover`, `unindexed`.
         public let kind: String
         public let path: String
         public let digest: Digest?
@@ -29,10 +30,36 @@ public struct FsckReport: Sendable {
 }
 
 public enum Fsck {
+    /// `check(_:)` for the store at `root`, where a damaged ledger (missing or empty beside blobs
+    /// or `refs/head`, not a database, corrupt) is a finding, not an error. Other reasons the store
+    /// cannot be used (read-only, disk full) are thrown.
+    public static func check(root: String, durability: Durability = .process) throws(StoreError) -> FsckReport {
+        do {
+            return try check(try LedgerStore(root: root, durability: durability))
+        } catch {
+            guard let cause = error.unusableCause, cause.isDamage else { throw error }
+            var report = FsckReport()
+            report.findings.append(.init(severity: .problem, kind: "ledger-damaged", path: root + "/" + LedgerStore.databaseName,
+                                         digest: nil, detail: error.description))
+            return report
+        }
+    }
+
     /// Checks the whole store. Reads everything; writes nothing.
     public static func check(_ store: LedgerStore) throws(StoreError) -> FsckReport {
         var report = FsckReport()
         let objects = store.objects
+
+        // 0. The `refs/head` file agrees with the ledger's head.
+        switch try HeadCheck.check(store) {
+        case .ok: break
+        case .finishNotCommitted(let record, let runID):
+            report.findings.append(.init(severity: .notice, kind: "head-ahead", path: HeadFile.path(root: store.root), digest: record,
+                                         detail: "\(HeadFile.relativePath) names the record of run \(runID), whose finish was not committed; the run reads as unfinished"))
+        case .mismatch(let file, _, let detail):
+            report.findings.append(.init(severity: .problem, kind: "head-mismatch", path: HeadFile.path(root: store.root), digest: file,
+                                         detail: detail))
+        }
 
         // 1. The database checks itself.
         let integrity = try store.ledger.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }

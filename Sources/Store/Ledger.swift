@@ -12,8 +12,10 @@ public final class Ledger: Sendable {
     public let durability: Durability
     let queue: DatabaseQueue
 
-    /// Opens (creating and migrating if needed) the ledger at `path`.
-    public init(path: String, durability: Durability = .process, readOnly: Bool = false) throws(StoreError) {
+    /// Opens (creating and migrating if needed) the ledger at `path`. With `freshAllowed` false
+    /// (the store has blobs or a `refs/head` file), a database with no migrations applied is
+    /// refused as damaged instead of being given a new, empty schema.
+    public init(path: String, durability: Durability = .process, readOnly: Bool = false, freshAllowed: Bool = true) throws(StoreError) {
         self.path = path
         self.durability = durability
         var config = Configuration()
@@ -38,11 +40,12 @@ public final class Ledger: Sendable {
                 }
                 throw StoreError.newerSchema(applied: unknown)
             }
+            if !freshAllowed, try queue.read({ db in try migrator.appliedIdentifiers(db).isEmpty }) {
+                throw StoreError.unusable(.damaged, path: path, detail: "the ledger has no tables, but the store has blobs or a refs/head file: the ledger that recorded them was replaced")
+            }
             if !readOnly { try migrator.migrate(queue) }
-        } catch let e as StoreError {
-            throw e
         } catch {
-            throw .database("cannot open \(path): \(error)")
+            throw StoreError.classify(error, path: path)
         }
     }
 
@@ -283,15 +286,11 @@ public final class Ledger: Sendable {
     // MARK: - Plumbing
 
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try queue.write(body) } catch let e as StoreError { throw e } catch {
-            throw .database("\(error)")
-        }
+        do { return try queue.write(body) } catch { throw StoreError.classify(error, path: path) }
     }
 
     func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try queue.read(body) } catch let e as StoreError { throw e } catch {
-            throw .database("\(error)")
-        }
+        do { return try queue.read(body) } catch { throw StoreError.classify(error, path: path) }
     }
 
     static func indexObjects(_ blobs: [BlobRef], _ db: Database) throws {

@@ -12,7 +12,9 @@ import Hashing
 /// <store>/ledger.sqlite3          runs, steps, refs, object index (WAL)
 /// <store>/objects/sha256/ab/cd…   blobs named by the SHA-256 of their bytes, mode 0444
 /// <store>/tmp/                    temp files of streamed puts; gc clears what a crash left
+/// <store>/refs/head               the newest finished run's record digest (sha256:<hex>\n)
 /// <store>/locks/<run-id>          flock held while a run executes
+/// <store>/locks/migrate           flock held while a process opens and migrates the ledger
 /// <store>/quarantine/             bad blob files moved aside, never deleted
 /// ```
 public final class LedgerStore: Sendable {
@@ -23,12 +25,22 @@ public final class LedgerStore: Sendable {
     public static let databaseName = "ledger.sqlite3"
 
     /// Opens the store at `root`, creating it (mode 0700) on first use.
+    ///
+    /// A folder that has blobs or a `refs/head` file but whose ledger is missing, empty or has no
+    /// tables is refused as damaged before anything is created (`StoreError.unusable(.damaged…)`).
+    /// Creating and migrating the ledger happen under `<store>/locks/migrate`, so processes that
+    /// open one new store at the same moment take turns.
     public init(root: String, durability: Durability = .process) throws(StoreError) {
         self.root = root
+        if let damage = StoreIntegrity.damage(root: root) { throw damage }
         try POSIX.makeDirectories(root)
         chmod(root, 0o700)
+        let lock = try MigrationLock.acquire(root: root)
+        defer { lock.release() }
+        if let damage = StoreIntegrity.damage(root: root) { throw damage }
+        let fresh = !StoreIntegrity.hasHistory(root: root)
         objects = try ObjectStore(root: root, durability: durability)
-        ledger = try Ledger(path: root + "/" + LedgerStore.databaseName, durability: durability)
+        ledger = try Ledger(path: root + "/" + LedgerStore.databaseName, durability: durability, freshAllowed: fresh)
     }
 
     public var durability: Durability { objects.durability }
@@ -68,10 +80,14 @@ public final class LedgerStore: Sendable {
 
     /// Stamps the run's final state, writes its canonical run record as a blob chained to the
     /// previous finished run's record, and moves `refs/head` — all in one transaction, so two runs
-    /// finishing at once still form a single chain.
+    /// finishing at once still form a single chain. The `refs/head` file is written (atomically,
+    /// fsynced) inside that transaction, while it holds the database's write lock, so files and
+    /// rows move in the same order; if the commit then fails, the file is one record ahead and
+    /// `verify --all` says so.
     @discardableResult
     public func finishRun(_ runID: String, state: RunState) throws(StoreError) -> Digest {
         let objects = self.objects
+        let root = self.root
         return try ledger.write { db in
             try Ledger.stamp(runID, state: state, record: nil, previous: nil, db)
             let previous = try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [LedgerStore.headRef])
@@ -90,6 +106,7 @@ public final class LedgerStore: Sendable {
             try db.execute(sql: "UPDATE run SET record_digest = ?, previous_record_digest = ? WHERE id = ?",
                            arguments: [blob.digest.hex, previous?.hex, runID])
             try Ledger.setRef(LedgerStore.headRef, blob.digest, db)
+            try HeadFile.write(blob.digest, root: root)
             return blob.digest
         }
     }

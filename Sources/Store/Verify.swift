@@ -22,6 +22,11 @@ public struct VerifyProblem: Sendable, Equatable {
         case manifestMismatch = "manifest-mismatch"
         /// A bundle is damaged or inconsistent beyond one blob.
         case bundle
+        /// The store's ledger is missing, empty, not a database or corrupt, while the store has
+        /// blobs or a `refs/head` file: its history is gone.
+        case ledgerDamaged = "ledger-damaged"
+        /// The `refs/head` file and the ledger's head disagree: the ledger was replaced.
+        case headMismatch = "head-mismatch"
     }
 
     public let kind: Kind
@@ -107,11 +112,33 @@ public struct StoreVerifier {
         return report
     }
 
-    /// Checks every run in the store, and that every finished run is on the chain from `refs/head`
-    /// (or was imported, or pruned).
+    /// `verifyAll(in:)` for the store at `root`, where a damaged ledger (missing or empty beside
+    /// blobs or `refs/head`, not a database, corrupt) is a finding, not an error. Other reasons the
+    /// store cannot be used (read-only, disk full) are thrown.
+    public static func verifyAll(root: String, durability: Durability = .process) throws(StoreError) -> VerifyReport {
+        do {
+            return try verifyAll(in: try LedgerStore(root: root, durability: durability))
+        } catch {
+            guard let cause = error.unusableCause, cause.isDamage else { throw error }
+            var report = VerifyReport()
+            report.problems.append(.init(.ledgerDamaged, runID: nil, subject: LedgerStore.databaseName, digest: nil,
+                                         detail: error.description))
+            return report
+        }
+    }
+
+    /// Checks every run in the store, that every finished run is on the chain from `refs/head`
+    /// (or was imported, or pruned), and that the `refs/head` file agrees with the ledger.
     public static func verifyAll(in store: LedgerStore) throws(StoreError) -> VerifyReport {
         var verifier = try StoreVerifier(store: store)
         var report = VerifyReport()
+        switch try HeadCheck.check(store) {
+        case .ok: break
+        case .finishNotCommitted(let record, let runID):
+            report.notes.append("\(HeadFile.relativePath) names record \(record) of run \(runID), whose finish was not committed (the process stopped between writing the file and the commit); the run reads as unfinished")
+        case .mismatch(let file, _, let detail):
+            report.problems.append(.init(.headMismatch, runID: nil, subject: "\(HeadFile.relativePath) file", digest: file, detail: detail))
+        }
         for blob in try store.ledger.objects() { verifier.sizes[blob.digest.hex] = blob.size }
         let head = try store.ledger.ref(LedgerStore.headRef)
         let onChain = try verifier.walkChain(from: head, into: &report)

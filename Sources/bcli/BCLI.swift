@@ -14,8 +14,11 @@ struct BCLI: AsyncParsableCommand {
         commandName: "bcli",
         abstract: "Run Business Central API batches and keep a verifiable ledger of every run.",
         discussion: """
-            Exit codes: 0 ok, 1 a step failed or problems found, 2 usage, 3 auth, 4 not found, \
-            5 invalid input, 6 remote 4xx, 7 remote 5xx, 8 refused by policy, 130 interrupted.
+            Exit codes (every command): 0 ok; 1 a step failed or was skipped, problems found, \
+            differences; 2 usage (also an ambiguous run id or digest prefix); 3 auth; 4 not found \
+            (unknown run, missing file, no store); 5 invalid input; 6/7 reserved (remote 4xx/5xx); \
+            8 refused by policy; 9 store unusable (damaged, not a database, read-only, disk full, \
+            newer schema); 130 interrupted.
             """,
         version: ToolVersion.current,
         subcommands: [BatchCommand.self, SandboxCommand.self]
@@ -34,6 +37,9 @@ struct BCLI: AsyncParsableCommand {
         } catch let failure as CLIFailure {
             Terminal.error(failure.message)
             Glibc.exit(failure.code.rawValue)
+        } catch let error as StoreError {
+            Terminal.error(error.description)
+            Glibc.exit(error.exitStatus.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {

@@ -5,7 +5,8 @@ import Hashing
 import Store
 
 /// `bcli batch diff A B`: what changed between two runs, or between a run and a manifest file
-/// as it would run now. Exit 0 identical, 1 different, 2 error — so CI can gate on it.
+/// as it would run now. Exit 0 identical, 1 different, other codes as for every command — so CI
+/// can gate on it.
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
@@ -16,7 +17,8 @@ struct DiffCommand: ParsableCommand {
             compared with what A sent (nothing is sent).
             Volatile fields (@odata.etag, lastModifiedDateTime, id/systemId, ids the server generated in \
             the run, correlation ids in error messages) are ignored unless --include-volatile.
-            Exit: 0 identical, 1 different, 2 error. See docs/diff.md.
+            Exit: 0 identical, 1 different, 2 usage or ambiguous run prefix, 4 unknown run, missing file or \
+            no store, 5 invalid manifest, 9 store unusable. See docs/diff.md.
             """
     )
 
@@ -51,9 +53,9 @@ struct DiffCommand: ParsableCommand {
                 diff = try RunDiffer.compare(store: store, a: a, b: b, options: options)
             }
         } catch let failure as CLIFailure {
-            throw CLIFailure(.usage, failure.message)
+            throw failure
         } catch let error as DiffError {
-            throw CLIFailure(.usage, error.description)
+            throw CLIFailure(error.exitStatus, error.description)
         }
 
         switch format {
@@ -184,5 +186,15 @@ enum DiffText {
     static func value(_ v: JSONValue) -> String {
         let text = (try? v.canonicalString()) ?? v.prettyPrinted()
         return text.count > valueLimit ? String(text.prefix(valueLimit)) + "…" : text
+    }
+}
+
+extension DiffError {
+    var exitStatus: ExitStatus {
+        switch self {
+        case .store(let e): return e.exitStatus
+        case .unreadableManifest: return .notFound
+        case .invalidManifest: return .invalidInput
+        }
     }
 }

@@ -16,6 +16,7 @@ enum ExitStatus: Int32 {
     case remote4xx = 6
     case remote5xx = 7
     case refused = 8
+    case storeUnusable = 9
     case interrupted = 130
 }
 
@@ -76,14 +77,24 @@ enum Terminal {
 }
 
 extension StoreError {
-    /// How a store error maps onto the documented exit codes.
+    /// How a store error maps onto the documented exit codes — the one place it is decided, for
+    /// every command (README, "Exit codes").
     var exitStatus: ExitStatus {
+        if unusableCause != nil { return .storeUnusable }
         switch self {
         case .invalidDigest, .invalidRunID: return .invalidInput
         case .unknownPrefix, .blobMissing, .runNotFound: return .notFound
-        case .ambiguousPrefix, .ambiguousRunID: return .invalidInput
+        case .ambiguousPrefix, .ambiguousRunID: return .usage
         case .runLocked: return .refused
+        case .database, .newerSchema: return .storeUnusable
         default: return .failure
         }
+    }
+}
+
+extension CLIFailure {
+    /// A store error as a failure with its documented exit code and its message.
+    init(_ error: StoreError) {
+        self.init(error.exitStatus, error.description)
     }
 }

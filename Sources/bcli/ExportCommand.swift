@@ -11,8 +11,8 @@ struct ExportCommand: ParsableCommand {
         discussion: """
             The bundle is a tar: bcli-bundle.json, rows/run.json, rows/steps.json (RFC 8785 JSON) and \
             blobs/sha256/<hex>. Exporting the same run twice gives byte-identical files. stdout: \
-            `sha256:<digest of the bundle>  FILE`. Exit: 0 ok, 1 a blob is missing or damaged, 4 no such run, \
-            8 the run is still executing.
+            `sha256:<digest of the bundle>  FILE`. Exit: 0 ok, 1 a blob is missing or damaged, 2 ambiguous run prefix, 4 no such run, \
+            8 the run is still executing, 9 store unusable.
             """
     )
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hashing
 import Store
 
@@ -7,7 +8,11 @@ struct FsckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fsck",
         abstract: "Check the store: missing, corrupt, truncated or empty blobs, leftover temp files.",
-        discussion: "Exit 0 clean (notices allowed), 1 problems found, 2 the check itself failed."
+        discussion: """
+            Also reports a damaged ledger (missing or empty beside blobs or refs/head, not a database, corrupt) \
+            and a refs/head file that disagrees with the ledger. Exit 0 clean (notices allowed), 1 problems \
+            found, 4 no store, 9 the store cannot be read (read-only, disk full).
+            """
     )
 
     @OptionGroup var storeOptions: StoreOptions
@@ -17,12 +22,15 @@ struct FsckCommand: ParsableCommand {
 
     func run() throws {
         let report: FsckReport
+        let path = storeOptions.storePath
+        if !FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) && LedgerStore.damage(root: path) == nil {
+            throw CLIFailure(.notFound, StoreOptions.noStore(path))
+        }
         do {
-            report = try Fsck.check(try storeOptions.openExisting())
-        } catch let failure as CLIFailure {
-            throw CLIFailure(.usage, failure.message)
+            // A damaged ledger is a finding (exit 1), not a refusal: fsck exists to find it.
+            report = try Fsck.check(root: path, durability: storeOptions.durability.value)
         } catch {
-            throw CLIFailure(.usage, "fsck could not finish: \(error)")
+            throw CLIFailure(error.exitStatus, "fsck could not finish: \(error)")
         }
         switch format {
         case .json:
@@ -50,6 +58,9 @@ struct FsckCommand: ParsableCommand {
             Terminal.note("checked \(report.objectsChecked) indexed blobs, \(report.filesOnDisk) files on disk: "
                 + (report.isClean ? "clean" : "\(report.problems.count) problem(s)")
                 + (notices > 0 ? ", \(notices) notice(s)" : ""))
+        }
+        if let damage = report.problems.first(where: { $0.kind == "ledger-damaged" }) {
+            throw CLIFailure(.failure, damage.detail)
         }
         if !report.isClean { throw CLIFailure(.failure, "the store has problems (listed above); restore the named blobs from a bundle or backup") }
     }

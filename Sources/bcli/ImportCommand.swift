@@ -12,7 +12,7 @@ struct ImportCommand: ParsableCommand {
             that exists with different content is refused. The run keeps its id and record but does not join this \
             store's chain (refs/head); it is kept under refs/imported/<run-id>. stdout: the run id. \
             Exit: 0 ok, 1 the bundle failed verification, 4 unreadable file or missing parent run, \
-            5 not a bundle, 8 refused (conflicting run).
+            5 not a bundle, 8 refused (conflicting run), 9 store unusable (damaged, read-only, disk full).
             """
     )
 

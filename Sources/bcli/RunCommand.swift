@@ -16,7 +16,8 @@ struct RunCommand: AsyncParsableCommand {
         discussion: """
             The run id and store path go to stderr; per-step lines (or JSON) to stdout.
             Exit: 0 all steps ok, 1 a step failed, 2 usage, 3 auth, 4 not found, 5 invalid manifest, \
-            8 refused (write gate, --expect-manifest mismatch), 130 interrupted.
+            8 refused (write gate, --expect-manifest mismatch), 9 store unusable (damaged, read-only, disk full), \
+            130 interrupted.
             """
     )
 
@@ -137,7 +138,7 @@ struct RunCommand: AsyncParsableCommand {
             signals.stop()
             await client.shutdown()
             await sandbox?.stop()
-            throw CLIFailure(.failure, "the ledger could not be written: \(error)")
+            throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
         }
         signals.stop()
         await client.shutdown()

@@ -16,20 +16,28 @@ struct StoreOptions: ParsableArguments {
 
     var storePath: String { StoreLocation.resolve(explicit: store, environment: environment) }
 
-    /// Opens the store, creating it on first use (commands that record runs).
+    /// Opens the store, creating it on first use (commands that record runs). A damaged,
+    /// read-only or full store fails with exit 9 and a message naming the cause.
     func open() throws -> LedgerStore {
         do { return try LedgerStore(root: storePath, durability: durability.value) } catch {
-            throw CLIFailure(.failure, "cannot open the store at \(storePath): \(error)")
+            throw CLIFailure(error.exitStatus, error.unusableCause != nil ? error.description : "cannot open the store at \(storePath): \(error)")
         }
     }
 
-    /// Opens a store that must already exist (commands that only read).
+    /// Opens a store that must already exist (commands that only read): no ledger is exit 4,
+    /// unless the folder has blobs or a `refs/head` file — then the ledger is gone and the store
+    /// is damaged (exit 9). Nothing is created either way.
     func openExisting() throws -> LedgerStore {
         let path = storePath
         guard FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) else {
-            throw CLIFailure(.notFound, "no bcli store at \(path) — pass --store DIR or set BCLI_STORE to the folder a run used")
+            if let damage = LedgerStore.damage(root: path) { throw CLIFailure(damage) }
+            throw CLIFailure(.notFound, Self.noStore(path))
         }
         return try open()
+    }
+
+    static func noStore(_ path: String) -> String {
+        "no bcli store at \(path) — pass --store DIR or set BCLI_STORE to the folder a run used"
     }
 }
 

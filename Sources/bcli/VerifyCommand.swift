@@ -1,10 +1,11 @@
 import ArgumentParser
+import Foundation
 import Hashing
 import Store
 
 /// `bcli batch verify`: proves a run's bytes and rows are what was recorded, in a store or in an
-/// exported bundle. Exit 0 everything checks out, 1 a mismatch or missing blob (each listed), 2 the
-/// check itself could not run.
+/// exported bundle. Exit 0 everything checks out, 1 a mismatch or missing blob (each listed); other
+/// codes as for every command (README, "Exit codes").
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -16,7 +17,10 @@ struct VerifyCommand: ParsableCommand {
             verify --bundle FILE  an exported bundle, with no store and no network.
             --manifest FILE       also check FILE is byte-identical to the manifest RUN ran.
             Problems go to stdout (one per line, or --format json); the summary to stderr.
-            Exit: 0 ok, 1 mismatch or missing blob, 2 error.
+            --all reports a damaged ledger (missing or empty beside blobs or refs/head, not a database, \
+            corrupt) and a refs/head file that disagrees with the ledger as problems.
+            Exit: 0 ok, 1 problems found, 2 usage or ambiguous run prefix, 4 unknown run, missing file or \
+            no store, 9 store unusable (read-only, disk full; a damaged store for RUN).
             """
     )
 
@@ -48,28 +52,37 @@ struct VerifyCommand: ParsableCommand {
         var recordDigest: Digest?
         var subject: String
         do {
+            if let manifest, !FileManager.default.fileExists(atPath: manifest) {
+                throw CLIFailure(.notFound, "cannot read \(manifest): no such file — check the path")
+            }
             if let bundle {
                 let (r, parsed) = try RunBundle.verify(fileAt: bundle)
                 report = r
                 recordDigest = parsed?.recordDigest
                 subject = "bundle \(bundle)" + (parsed.map { " (run \($0.runID))" } ?? "")
                 if let manifest, let parsed { Self.checkManifest(manifest, bundle: parsed, into: &report) }
+            } else if all {
+                // A damaged ledger is a finding here (exit 1), not a refusal: this is the check
+                // that exists to find it.
+                let path = storeOptions.storePath
+                if !FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) && LedgerStore.damage(root: path) == nil {
+                    throw CLIFailure(.notFound, StoreOptions.noStore(path))
+                }
+                report = try StoreVerifier.verifyAll(root: path, durability: storeOptions.durability.value)
+                subject = "store \(path)"
             } else {
                 let store = try storeOptions.openExisting()
-                if all {
-                    report = try StoreVerifier.verifyAll(in: store)
-                    subject = "store \(store.root)"
-                } else {
-                    let id = try store.ledger.resolveRunID(runID!)
-                    report = try StoreVerifier.verifyRun(id, in: store, manifestFile: manifest)
-                    recordDigest = try store.ledger.run(id).recordDigest
-                    subject = "run \(id)"
-                }
+                let id = try store.ledger.resolveRunID(runID!)
+                report = try StoreVerifier.verifyRun(id, in: store, manifestFile: manifest)
+                recordDigest = try store.ledger.run(id).recordDigest
+                subject = "run \(id)"
             }
         } catch let failure as CLIFailure {
-            throw CLIFailure(.usage, failure.message)
-        } catch {
-            throw CLIFailure(.usage, "verify could not run: \(error)")
+            throw failure
+        } catch let error as StoreError {
+            throw CLIFailure(error)
+        } catch let error as BundleError {
+            throw CLIFailure(error.exitStatus, error.description)
         }
         switch format {
         case .json:
@@ -103,7 +116,8 @@ struct VerifyCommand: ParsableCommand {
         if report.isOK {
             Terminal.note("verified \(subject): \(report.runsChecked.count) run(s), \(report.blobsChecked) blob(s), \(report.bytesChecked) bytes\(chain)\(record): OK")
         } else {
-            throw CLIFailure(.failure, "\(subject): \(report.problems.count) problem(s) (listed above)\(record) — see docs/audit.md for what each means")
+            let damage = report.problems.first { $0.kind == .ledgerDamaged }.map { " — " + $0.detail } ?? ""
+            throw CLIFailure(.failure, "\(subject): \(report.problems.count) problem(s) (listed above)\(record)\(damage) — see docs/audit.md for what each means")
         }
     }
 

@@ -184,28 +184,30 @@ import Testing
         #expect(newVendor["b"]?["resolved"] == false)
     }
 
-    @Test func errorsExitTwoAndNameTheFix() async throws {
+    /// Exit codes as for every command (README "Exit codes"): unknown run 4, missing file 4,
+    /// invalid manifest 5, no store 4.
+    @Test func errorsExitWithTheirCodeAndNameTheFix() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = dir.path + "/store"
         let a = try await recordRun([Self.quickstart], store: store)
 
         let unknown = try await diff([a, "0123456789abcdef"], store: store)
-        #expect(unknown.status == 2)
+        #expect(unknown.status == 4)
         #expect(unknown.stderr.contains("bcli batch list"))
 
         let missing = try await diff([a, dir.path + "/missing.yaml"], store: store)
-        #expect(missing.status == 2)
+        #expect(missing.status == 4)
         #expect(missing.stderr.contains("missing.yaml"))
 
         let invalid = try writeManifest(dir, "bad.yaml", "steps:\n  - {name: x, action: fly, endpoint: customers}\n")
         let bad = try await diff([a, invalid], store: store)
-        #expect(bad.status == 2)
+        #expect(bad.status == 5)
         #expect(bad.stderr.contains("not a valid manifest"))
         #expect(bad.stderr.contains("bad.yaml:2"))
 
         let noStore = try await diff([a, a], store: dir.path + "/nowhere")
-        #expect(noStore.status == 2)
+        #expect(noStore.status == 4)
         #expect(noStore.stderr.contains("--store"))
     }
 }

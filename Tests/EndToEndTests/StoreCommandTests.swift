@@ -107,7 +107,7 @@ import Store
     @Test func missingStoreIsAClearError() async throws {
         try requireBinary(Paths.bcli)
         let r = try await bcliAsync(["batch", "fsck", "--store", "/nonexistent/bcli-store"])
-        #expect(r.status == 2)
+        #expect(r.status == 4)
         #expect(r.stderr.contains("--store"))
     }
 

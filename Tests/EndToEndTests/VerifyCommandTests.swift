@@ -115,8 +115,8 @@ import Store
         #expect(try await bcliAsync(["batch", "verify"], env: ["BCLI_STORE": dir.path + "/s"]).status == 2)
         #expect(try await bcliAsync(["batch", "verify", "--all", "0123456"], env: ["BCLI_STORE": dir.path + "/s"]).status == 2)
         let missing = try await bcliAsync(["batch", "verify", "0123456789"], env: ["BCLI_STORE": dir.path + "/s"])
-        #expect(missing.status == 2)
+        #expect(missing.status == 4)
         #expect(missing.stderr.contains("no bcli store"))
-        #expect(try await bcliAsync(["batch", "verify", "--bundle", dir.path + "/nope.tar"]).status == 2)
+        #expect(try await bcliAsync(["batch", "verify", "--bundle", dir.path + "/nope.tar"]).status == 4)
     }
 }
