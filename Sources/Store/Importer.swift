@@ -109,15 +109,16 @@ public enum Importer {
         try db.execute(
             sql: """
                 INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile, environment,
-                    company, base_url, state, started_at, finished_at, tool_version, durability, record_digest, previous_record_digest)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                    company, base_url, state, started_at, finished_at, tool_version, durability, record_digest, previous_record_digest,
+                    step_count)
+                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """,
             arguments: [
                 bundle.runID, try text(r, "kind"), try text(r, "parent_run_id"), try text(r, "name"), try hex(r, "manifest_digest"),
                 try text(r, "manifest_path"), try hex(r, "params_digest"), try text(r, "profile"), try text(r, "environment"),
                 try text(r, "company"), try text(r, "base_url"), try text(r, "state"), try text(r, "started_at"),
                 try text(r, "finished_at"), try text(r, "tool_version"), try text(r, "durability"), try hex(r, "record_digest"),
-                try hex(r, "previous_record_digest"),
+                try hex(r, "previous_record_digest"), try int(r, "step_count"),
             ])
     }
 

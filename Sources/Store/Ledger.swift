@@ -68,13 +68,13 @@ public final class Ledger: Sendable {
             try db.execute(
                 sql: """
                     INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest,
-                        profile, environment, company, base_url, state, started_at, tool_version, durability)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                        profile, environment, company, base_url, state, started_at, tool_version, durability, step_count)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                     """,
                 arguments: [
                     run.id, run.kind.rawValue, run.parentRunID, run.name, run.manifest?.digest.hex, run.manifestPath,
                     run.params?.digest.hex, run.profile, run.environment, run.company, run.baseURL,
-                    run.state.rawValue, Timestamp.now(), run.toolVersion, durability.rawValue,
+                    run.state.rawValue, Timestamp.now(), run.toolVersion, durability.rawValue, run.stepCount,
                 ])
         }
     }
@@ -207,18 +207,52 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Runs newest first, with derived states and step counts, in one SQL query.
+    /// Runs newest first, with derived states and step counts.
+    ///
+    /// A state filter runs in SQL (`RunQuery.derivedState`, the rule for a run no process holds),
+    /// then the lock decides the unfinished candidates: `running` narrows to unfinished runs in
+    /// SQL and keeps those whose lock is held; any other state drops unfinished runs whose lock is
+    /// held (they are `running`). Only unfinished runs are probed, and a page is read again only
+    /// when the lock check dropped rows, so `--limit` stays a database limit.
     public func runs(_ filter: RunFilter = RunFilter(), lockHeld: (String) -> Bool = { _ in false }) throws(StoreError) -> [RunRecord] {
         var conditions: [String] = []
         var args: [any DatabaseValueConvertible] = []
         if let since = filter.since { conditions.append("r.started_at >= ?"); args.append(since) }
         if let kind = filter.kind { conditions.append("r.kind = ?"); args.append(kind.rawValue) }
-        if let state = filter.state { conditions.append("\(RunQuery.derivedState) = ?"); args.append(state.rawValue) }
-        var sql = RunQuery.select(where: conditions.isEmpty ? nil : conditions.joined(separator: " AND "))
-        sql += " ORDER BY r.started_at DESC, r.id DESC"
-        if let limit = filter.limit { sql += " LIMIT ?"; args.append(limit) }
-        let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
-        return rows.map { RunQuery.decode($0, lockHeld: lockHeld) }
+        switch filter.state {
+        case nil: break
+        case .running?:
+            // Unfinished runs are `running` when their lock is held (checked below); the SQL rule
+            // covers the rest (a finished row stamped `running` by no bcli, kept as stamped).
+            conditions.append("(r.finished_at IS NULL OR \(RunQuery.derivedState) = 'running')")
+        case let state?: conditions.append("\(RunQuery.derivedState) = ?"); args.append(state.rawValue)
+        }
+        let order = " ORDER BY r.started_at DESC, r.id DESC"
+        var sql = RunQuery.select(where: conditions.isEmpty ? nil : conditions.joined(separator: " AND ")) + order
+        guard let state = filter.state, let limit = filter.limit else {
+            if let limit = filter.limit { sql += " LIMIT ?"; args.append(limit) }
+            let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
+            let runs = rows.map { RunQuery.decode($0, lockHeld: lockHeld) }
+            return filter.state.map { state in runs.filter { $0.state == state } } ?? runs
+        }
+        // With a limit: read `limit` rows; if the lock check dropped some, read on after the last
+        // row seen (keyset, so each page costs only its own rows).
+        conditions.append("(r.started_at < ? OR (r.started_at = ? AND r.id < ?))")
+        let pageSQL = RunQuery.select(where: conditions.joined(separator: " AND ")) + order + " LIMIT ?"
+        var out: [RunRecord] = []
+        var rows = try read { db in try Row.fetchAll(db, sql: sql + " LIMIT ?", arguments: StatementArguments(args + [limit])) }
+        while true {
+            for row in rows {
+                let run = RunQuery.decode(row, lockHeld: lockHeld)
+                guard run.state == state else { continue }
+                out.append(run)
+                if out.count == limit { return out }
+            }
+            guard rows.count == limit, let last = rows.last else { return out }
+            let (startedAt, id): (String, String) = (last["started_at"], last["id"])
+            let pageArgs = args + [startedAt, startedAt, id, limit]
+            rows = try read { db in try Row.fetchAll(db, sql: pageSQL, arguments: StatementArguments(pageArgs)) }
+        }
     }
 
     /// Resolves a full run id or a unique prefix of at least 6 hex characters.
@@ -320,28 +354,29 @@ public final class Ledger: Sendable {
 /// The one query behind `state` and `list`: run columns, step counts, and the derived state.
 ///
 /// Counts and derivation are correlated subqueries over the `(run_id, seq)` index, so a query
-/// touches only the steps of the runs it returns (or, with a state filter, of unfinished runs):
-/// `list --limit 50` on a store of a million steps reads 50 runs' steps, not all of them.
+/// touches only the steps of the runs it returns (or, with a state filter, of the runs it
+/// filters): `list --limit 50` on a store of a million steps reads 50 runs' steps, not all of them.
 enum RunQuery {
-    /// DESIGN §3's derivation over one run's steps. `replayed` counts as committed; intent-only
-    /// rows (`status IS NULL`) are `unknown`.
-    static let derivationOverSteps = """
-        CASE
-            WHEN COUNT(*) = 0 THEN 'running'
-            WHEN SUM(status IN ('rolled_back','rollback_skipped')) > 0 AND SUM(status IN ('committed','replayed')) = 0
-                 AND SUM(status = 'failed') = 0 AND SUM(status IS NULL) = 0 THEN 'rolled_back'
-            WHEN SUM(status IN ('committed','replayed')) > 0 AND (SUM(status IS NULL) > 0 OR SUM(status = 'failed') > 0) THEN 'partially_committed'
-            WHEN SUM(status IN ('committed','replayed')) > 0 THEN 'completed'
-            WHEN SUM(status = 'failed') > 0 AND SUM(status IS NULL) = 0 THEN 'failed'
-            ELSE 'running'
-        END
+    /// Step rows that landed (see `RunStateRule.landedCount`): committed at some point.
+    static let landedOverSteps = """
+        (COALESCE(SUM(s.status IN ('committed','replayed','rolled_back','rollback_skipped','rollback_failed')), 0)
+         + CASE WHEN r.kind = 'rollback' THEN COALESCE(SUM(s.status = 'skipped'), 0) ELSE 0 END)
         """
 
-    /// A finished run keeps its stamped state; an unfinished one (SIGKILL) is derived from its
-    /// step rows. In SQL, so `list --state` filters and limits in the database.
+    /// `RunStateRule.derive` in SQL for a run whose lock no process holds (the lock is not in the
+    /// database; `Ledger.runs` applies it), row for row in the same order. The tests prove the
+    /// two agree on every combination of stamp, finished, kind, step count and step statuses.
     static let derivedState = """
-        (CASE WHEN r.finished_at IS NOT NULL THEN r.state
-              ELSE (SELECT \(derivationOverSteps) FROM step s WHERE s.run_id = r.id) END)
+        (SELECT CASE
+            WHEN COALESCE(SUM(s.status IS NULL), 0) > 0 THEN 'in_doubt'
+            WHEN r.state = 'rolled_back' THEN 'rolled_back'
+            WHEN r.finished_at IS NOT NULL AND r.state = 'cancelled' THEN 'cancelled'
+            WHEN r.step_count IS NOT NULL AND \(landedOverSteps) = r.step_count THEN 'completed'
+            WHEN r.finished_at IS NULL THEN 'interrupted'
+            WHEN r.step_count IS NULL THEN r.state
+            WHEN \(landedOverSteps) > 0 THEN 'partially_committed'
+            ELSE 'failed'
+         END FROM step s WHERE s.run_id = r.id)
         """
 
     /// The step counts of one run, packed in one string so one index scan yields them all:
@@ -357,7 +392,7 @@ enum RunQuery {
 
     static func select(where condition: String?) -> String {
         """
-        SELECT r.*, \(derivedState) AS derived_state, \(packedCounts) AS packed_counts
+        SELECT r.*, \(packedCounts) AS packed_counts
         FROM run r
         \(condition.map { "WHERE \($0)" } ?? "")
         """
@@ -366,16 +401,20 @@ enum RunQuery {
     static func decode(_ row: Row, lockHeld: (String) -> Bool) -> RunRecord {
         let id: String = row["id"]
         let finishedAt: String? = row["finished_at"]
-        let derived = RunState(rawValue: row["derived_state"]) ?? .running
         let packed = ((row["packed_counts"] as String?) ?? "").split(separator: " ").map { Int($0) ?? 0 }
         let n = packed + Array(repeating: 0, count: max(0, 9 - packed.count))
         var counts = StepCounts()
         (counts.total, counts.committed, counts.failed, counts.unknown, counts.skipped) = (n[0], n[1], n[2], n[3], n[4])
         (counts.replayed, counts.rolledBack, counts.rollbackSkipped, counts.rollbackFailed) = (n[5], n[6], n[7], n[8])
-        let interrupted = finishedAt == nil && !lockHeld(id)
+        let held = finishedAt == nil && lockHeld(id)
+        let kind = RunKind(rawValue: row["kind"]) ?? .batch
+        let stamped = RunState(rawValue: row["state"]) ?? .running
+        let stepCount: Int? = row["step_count"]
+        let state = RunStateRule.derive(stamped: stamped, finished: finishedAt != nil, lockHeld: held, kind: kind,
+                                        stepCount: stepCount, counts: counts)
         return RunRecord(
             id: id,
-            kind: RunKind(rawValue: row["kind"]) ?? .batch,
+            kind: kind,
             parentRunID: row["parent_run_id"],
             name: row["name"],
             manifestDigest: digest(row["manifest_digest"]),
@@ -385,16 +424,17 @@ enum RunQuery {
             environment: row["environment"],
             company: row["company"],
             baseURL: row["base_url"],
-            stampedState: RunState(rawValue: row["state"]) ?? .running,
-            state: derived,
-            interrupted: interrupted,
+            stampedState: stamped,
+            state: state,
+            interrupted: finishedAt == nil && !held,
             startedAt: row["started_at"],
             finishedAt: finishedAt,
             toolVersion: row["tool_version"],
             durability: Durability(rawValue: row["durability"]) ?? .process,
             recordDigest: digest(row["record_digest"]),
             previousRecordDigest: digest(row["previous_record_digest"]),
-            counts: counts)
+            counts: counts,
+            stepCount: stepCount)
     }
 
     static func digest(_ hex: String?) -> Digest? { hex.flatMap { try? Digest(parsing: $0) } }

@@ -147,6 +147,9 @@ public enum RunRecordDocument {
             "finished_at": str(r.finishedAt),
             "tool_version": .string(r.toolVersion),
             "durability": .string(r.durability.rawValue),
+            // null for runs recorded before the column existed; their records lack the key and
+            // still verify (a known key missing from a record must be null in the row).
+            "step_count": r.stepCount.map { .number(Double($0)) } ?? .null,
         ])
     }
 

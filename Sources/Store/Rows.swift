@@ -32,6 +32,9 @@ public struct NewRun: Sendable {
     public var baseURL: String?
     public var toolVersion: String
     public var state: RunState = .running
+    /// How many steps the manifest has (`run.step_count`): a run is `completed` only when that
+    /// many steps landed. `nil` when there is no such count.
+    public var stepCount: Int?
 
     public init(toolVersion: String) { self.toolVersion = toolVersion }
 }
@@ -96,7 +99,7 @@ public struct RunRecord: Sendable, Equatable {
     public var baseURL: String?
     /// The state written on the row (`running` until the run finishes).
     public var stampedState: RunState
-    /// The state to report: the stamped state once finished, else derived from the step rows.
+    /// The state to report: `RunStateRule.derive` over the row, its lock and its step counts.
     public var state: RunState
     /// True when the run never finished and no process holds its lock (it was killed).
     public var interrupted: Bool
@@ -107,6 +110,9 @@ public struct RunRecord: Sendable, Equatable {
     public var recordDigest: Digest?
     public var previousRecordDigest: Digest?
     public var counts: StepCounts
+    /// The manifest's step count recorded at start (`run.step_count`); `nil` for runs recorded
+    /// before the column existed.
+    public var stepCount: Int? = nil
 }
 
 /// How many of a run's steps are in each condition.

@@ -1,4 +1,5 @@
-/// The states a run can be stamped with (the `run.state` CHECK enum).
+/// The states a run can read (the `run.state` CHECK enum). See `RunStateRule` for how a run's
+/// state is decided; `docs/architecture.md` ("Run state") has the table.
 public enum RunState: String, Sendable, CaseIterable, Codable {
     case planned
     case running
@@ -7,6 +8,12 @@ public enum RunState: String, Sendable, CaseIterable, Codable {
     case failed
     case cancelled
     case rolledBack = "rolled_back"
+    /// At least one step's outcome is unknown (an intent with no outcome): data may have reached
+    /// the server. Never `failed`, never `completed`.
+    case inDoubt = "in_doubt"
+    /// The run stopped before its last manifest step: its process is gone (no one holds its lock),
+    /// it never finished, and no step is unknown.
+    case interrupted
 }
 
 /// The statuses an outcome can give a step. A step with an intent and no outcome has no status:
@@ -33,4 +40,55 @@ public enum RunKind: String, Sendable, CaseIterable, Codable {
 /// The version of bcli recorded on every run row.
 public enum ToolVersion {
     public static let current = "0.1.0"
+}
+
+/// The one rule that decides a run's state, used three ways: the runner stamps a finished run
+/// with it, `state`/`list` report it, and its SQL twin (`RunQuery.derivedState`, proved equal to
+/// it on every combination by the tests) filters `list --state` in the database.
+///
+/// Precedence, first match wins:
+///
+/// | # | condition | state |
+/// |---|---|---|
+/// | 1 | not finished and a process holds the run's lock | `running` |
+/// | 2 | a step is unknown (intent, no outcome) | `in_doubt` |
+/// | 3 | stamped `rolled_back` (by `batch rollback`, every reversible write undone) | `rolled_back` |
+/// | 4 | finished and stamped `cancelled` (SIGINT) | `cancelled` |
+/// | 5 | the manifest's step count is known and every one of its steps landed | `completed` |
+/// | 6 | not finished (its process is gone) | `interrupted` |
+/// | 7 | finished, step count unknown (a run recorded before step counts existed) | the stamped state |
+/// | 8 | finished, some step landed | `partially_committed` |
+/// | 9 | finished, nothing landed | `failed` |
+///
+/// A step *landed* when its write was committed at some point: `committed`, `replayed`, or one of
+/// the statuses a rollback gives a committed step (`rolled_back`, `rollback_skipped`,
+/// `rollback_failed`), so marking steps during a partial rollback does not change the run's
+/// state. In a rollback run (kind `rollback`) a `skipped` compensation counts as done: it was a
+/// deliberate decision, reported on the original step.
+public enum RunStateRule {
+    /// - Parameters:
+    ///   - stamped: the state on the row (`running` until the run finishes; the runner passes
+    ///     `cancelled` when SIGINT stopped it, anything else otherwise).
+    ///   - finished: the row has `finished_at`.
+    ///   - lockHeld: a process holds the run's lock (it is executing, or being rolled back).
+    ///   - stepCount: the manifest's step count recorded at start (`nil` for runs recorded
+    ///     before the column existed).
+    public static func derive(
+        stamped: RunState, finished: Bool, lockHeld: Bool, kind: RunKind, stepCount: Int?, counts: StepCounts
+    ) -> RunState {
+        if !finished && lockHeld { return .running }
+        if counts.unknown > 0 { return .inDoubt }
+        if stamped == .rolledBack { return .rolledBack }
+        if finished && stamped == .cancelled { return .cancelled }
+        let landed = landedCount(kind: kind, counts: counts)
+        if let stepCount, landed == stepCount { return .completed }
+        if !finished { return .interrupted }
+        guard stepCount != nil else { return stamped }
+        return landed > 0 ? .partiallyCommitted : .failed
+    }
+
+    /// Steps that did what they were asked at some point (see the type's documentation).
+    public static func landedCount(kind: RunKind, counts c: StepCounts) -> Int {
+        c.committed + c.rolledBack + c.rollbackSkipped + c.rollbackFailed + (kind == .rollback ? c.skipped : 0)
+    }
 }

@@ -6,7 +6,11 @@ import GRDB
 /// list. A store that has migrations this build does not know was written by a newer bcli and
 /// is refused rather than guessed at.
 enum Schema {
-    static let runStates = RunState.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+    /// The run states migration 1 allowed. Frozen: a migration's SQL never changes once released,
+    /// so new states are added by a later migration (4), not by growing this list.
+    static let v1RunStates = "'planned','running','partially_committed','completed','failed','cancelled','rolled_back'"
+    /// The run states migration 4 allows (every `RunState`). Frozen like `v1RunStates`.
+    static let v4RunStates = v1RunStates + ",'in_doubt','interrupted'"
     static let stepStatuses = StepStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
     static let runKinds = RunKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
 
@@ -35,7 +39,7 @@ enum Schema {
             environment TEXT,
             company TEXT,
             base_url TEXT,
-            state TEXT NOT NULL CHECK (state IN (\(runStates))),
+            state TEXT NOT NULL CHECK (state IN (\(v1RunStates))),
             started_at TEXT NOT NULL,
             finished_at TEXT,
             tool_version TEXT NOT NULL,
@@ -105,12 +109,56 @@ enum Schema {
         ) WITHOUT ROWID;
         """
 
+    /// The run states `in_doubt` and `interrupted`, and `run.step_count` (the manifest's step
+    /// count, recorded at start; NULL for runs recorded before: they derive as before).
+    ///
+    /// SQLite cannot change a CHECK constraint in place, so `run` is rebuilt (create the new
+    /// table, copy, drop, rename, re-create its indexes). GRDB runs this migration with foreign
+    /// keys off (`foreignKeyChecks: .deferred`, the default) and runs `PRAGMA foreign_key_check`
+    /// before it commits, so `step.run_id` and `run.parent_run_id` keep pointing at the same rows
+    /// and the migration rolls back whole if any would not.
+    static let v4 = """
+        CREATE TABLE run_v4 (
+            id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+            kind TEXT NOT NULL CHECK (kind IN ('batch','rollback')),
+            parent_run_id TEXT REFERENCES run(id),
+            name TEXT,
+            manifest_digest TEXT REFERENCES object(digest) \(digestCheck("manifest_digest")),
+            manifest_path TEXT,
+            params_digest TEXT REFERENCES object(digest) \(digestCheck("params_digest")),
+            profile TEXT,
+            environment TEXT,
+            company TEXT,
+            base_url TEXT,
+            state TEXT NOT NULL CHECK (state IN (\(v4RunStates))),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            tool_version TEXT NOT NULL,
+            durability TEXT NOT NULL CHECK (durability IN ('process','full')),
+            record_digest TEXT REFERENCES object(digest) \(digestCheck("record_digest")),
+            previous_record_digest TEXT \(digestCheck("previous_record_digest")),
+            step_count INTEGER CHECK (step_count IS NULL OR step_count >= 0)
+        );
+        INSERT INTO run_v4 (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest)
+        SELECT id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest
+        FROM run;
+        DROP TABLE run;
+        ALTER TABLE run_v4 RENAME TO run;
+        CREATE INDEX run_started_at ON run (started_at);
+        CREATE INDEX run_parent ON run (parent_run_id) WHERE parent_run_id IS NOT NULL;
+        """
+
     /// Every migration, oldest first. Identifiers are permanent.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("1-core-tables") { db in try db.execute(sql: v1) }
         m.registerMigration("2-lookup-indexes") { db in try db.execute(sql: v2) }
         m.registerMigration("3-pruned-runs") { db in try db.execute(sql: v3) }
+        m.registerMigration("4-run-states-step-count") { db in try db.execute(sql: v4) }
         return m
     }
 

@@ -36,7 +36,9 @@ struct StateCommand: ParsableCommand {
             run["interrupted"] = .bool(record.interrupted)
             run["record_digest"] = record.recordDigest.map { .string($0.description) } ?? .null
             run["previous_record_digest"] = record.previousRecordDigest.map { .string($0.description) } ?? .null
-            run["step_count"] = .number(Double(record.counts.total))
+            // `step_count` is the row's column (the manifest's step count, null for runs recorded
+            // before it existed); `steps_recorded` is how many step rows the run has.
+            run["steps_recorded"] = .number(Double(record.counts.total))
             let doc: JSONValue = .object([
                 "format_version": 1,
                 "run": .object(run),
@@ -50,9 +52,9 @@ struct StateCommand: ParsableCommand {
             Terminal.line("Profile:   \(record.profile ?? "-") (\(record.environment ?? "-") / \(record.company ?? "-"))")
             Terminal.line("Started:   \(record.startedAt)")
             Terminal.line("Finished:  \(record.finishedAt ?? (record.interrupted ? "(interrupted — no process holds its lock)" : "(running)"))")
-            Terminal.line("State:     \(record.state.rawValue)\(record.interrupted ? " (interrupted)" : "")")
+            Terminal.line("State:     \(record.state.rawValue)\(record.interrupted && record.state != .interrupted ? " (interrupted)" : "")")
             let c = record.counts
-            Terminal.line("Steps:     \(c.total) — \(c.committed) committed, \(c.failed) failed, \(c.unknown) unknown, \(c.skipped) skipped"
+            Terminal.line("Steps:     \(record.stepCount.map { "\(c.total) of \($0)" } ?? String(c.total)) — \(c.committed) committed, \(c.failed) failed, \(c.unknown) unknown, \(c.skipped) skipped"
                 + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : ""))
             Terminal.line("")
             let rows = steps.map { s -> [String] in
@@ -60,6 +62,9 @@ struct StateCommand: ParsableCommand {
                  s.bcCorrelationID ?? s.correlationRequestID ?? s.requestID ?? s.msCorrelationX ?? "-"]
             }
             Table.print(header: ["seq", "name", "method", "url", "status", "http", "etag", "correlation"], rows: rows)
+            if record.state == .interrupted {
+                Terminal.note("the run stopped before its last step (no process holds its lock); \(record.stepCount.map { "\(c.total) of \($0)" } ?? String(c.total)) steps were recorded")
+            }
             if c.unknown > 0 {
                 Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; check the record in Business Central (client-request-id in `--format json`)")
             }
@@ -113,7 +118,8 @@ struct ListCommand: ParsableCommand {
                     "profile": r.profile.map { .string($0) } ?? .null, "environment": r.environment.map { .string($0) } ?? .null,
                     "manifest_path": r.manifestPath.map { .string($0) } ?? .null,
                     "manifest_digest": r.manifestDigest.map { .string($0.description) } ?? .null,
-                    "step_count": .number(Double(r.counts.total)), "committed": .number(Double(r.counts.committed)),
+                    "step_count": r.stepCount.map { .number(Double($0)) } ?? .null,
+                    "steps_recorded": .number(Double(r.counts.total)), "committed": .number(Double(r.counts.committed)),
                     "failed": .number(Double(r.counts.failed)), "unknown": .number(Double(r.counts.unknown)),
                 ])
             }
@@ -121,7 +127,8 @@ struct ListCommand: ParsableCommand {
         case .text:
             if runs.isEmpty { Terminal.note("No batch runs found."); return }
             Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in
-                [r.id, r.startedAt, r.state.rawValue + (r.interrupted ? " (interrupted)" : ""), String(r.counts.total),
+                [r.id, r.startedAt, r.state.rawValue + (r.interrupted && r.state != .interrupted ? " (interrupted)" : ""),
+                 r.stepCount.map { "\(r.counts.total)/\($0)" } ?? String(r.counts.total),
                  r.profile ?? "-", r.manifestPath ?? "-"]
             })
         }

@@ -18,7 +18,7 @@ import Hashing
     @Test func tablesAndMigrations() throws {
         let dir = TempDir()
         let ledger = try Ledger(path: dir.path + "/l.sqlite3")
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count"])
         let tables = try ledger.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
@@ -91,12 +91,12 @@ import Hashing
         try Schema.migrator.migrate(old, upTo: "1-core-tables")
         let runID = RunID.generate()
         try old.write { db in
-            try db.execute(sql: "INSERT INTO run (id, kind, state, started_at, tool_version, durability) VALUES (?, 'batch', 'completed', '2026-01-01T00:00:00.000000Z', '0.0.1', 'process')", arguments: [runID])
+            try db.execute(sql: "INSERT INTO run (id, kind, state, started_at, finished_at, tool_version, durability) VALUES (?, 'batch', 'completed', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:01.000000Z', '0.0.1', 'process')", arguments: [runID])
             try db.execute(sql: "INSERT INTO step (run_id, seq, name, method, url, client_request_id, intent_at, outcome_at, status) VALUES (?, 1, 'a', 'GET', 'u', 'c', 't', 't', 'committed')", arguments: [runID])
         }
         try old.close()
         let ledger = try Ledger(path: path)
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count"])
         let run = try ledger.run(runID)
         #expect(run.state == .completed)
         #expect(try ledger.steps(runID: runID).count == 1)
@@ -200,6 +200,7 @@ import Hashing
         for i in 0..<5 {
             var r = NewRun(toolVersion: "t")
             r.id = String(format: "%012x", 1000 + i) + String(repeating: "0", count: 20)
+            r.stepCount = 1
             try store.ledger.startRun(r)
             try store.ledger.queue.write { try $0.execute(sql: "UPDATE run SET started_at = ? WHERE id = ?", arguments: ["2026-0\(i + 1)-01T00:00:00.000000Z", r.id]) }
             ids.append(r.id)
@@ -218,12 +219,17 @@ import Hashing
     }
 }
 
-/// One test per row of DESIGN §3's derivation.
+/// The derivation through a real store (the rule itself is tested row by row in
+/// `RunStateRuleTests`): what an unfinished or finished run reads from its rows and its lock.
 @Suite struct RunStateDerivationTests {
-    func derive(_ statuses: [StepStatus?], finish: RunState? = nil, lock: Bool = false) throws -> RunRecord {
+    func derive(_ statuses: [StepStatus?], finish: RunState? = nil, lock: Bool = false, stepCount: Int? = nil,
+                restamp: RunState? = nil) throws -> RunRecord {
         let dir = TempDir()
         let store = try makeStore(dir)
-        let run = try startRun(store)
+        var row = NewRun(toolVersion: "test")
+        row.stepCount = stepCount
+        try store.ledger.startRun(row)
+        let run = row.id
         var held: RunLock?
         if lock { held = try store.lock(runID: run) }
         for (i, s) in statuses.enumerated() {
@@ -231,15 +237,17 @@ import Hashing
             if let s, s == .rolledBack || s == .rollbackSkipped { try store.ledger.setStepStatus(stepID: id, s) }
         }
         if let finish { try store.finishRun(run, state: finish) }
+        if let restamp { try store.ledger.restampRun(run, state: restamp) }
         let record = try store.run(run)
         _ = held
         return record
     }
 
-    @Test func stampedStateWinsOnceFinished() throws {
-        let r = try derive([.committed, nil], finish: .failed)
+    @Test func anOldFinishedRunKeepsItsStampUnlessAStepIsUnknown() throws {
+        let r = try derive([.committed, .failed], finish: .failed)
         #expect(r.state == .failed)
         #expect(!r.interrupted)
+        #expect(try derive([.committed, nil], finish: .failed).state == .inDoubt)
     }
 
     @Test func noStepsIsRunningWhileLocked() throws {
@@ -250,51 +258,46 @@ import Hashing
 
     @Test func noStepsWithoutLockIsInterrupted() throws {
         let r = try derive([])
-        #expect(r.state == .running)
+        #expect(r.state == .interrupted)
         #expect(r.interrupted)
     }
 
-    @Test func onlyRolledBackOrSkippedIsRolledBack() throws {
-        #expect(try derive([.rolledBack, .rollbackSkipped]).state == .rolledBack)
+    @Test func rolledBackTakesTheRollbacksStamp() throws {
+        #expect(try derive([.rolledBack, .rollbackSkipped], restamp: .rolledBack).state == .rolledBack)
+        #expect(try derive([.rolledBack, .rollbackSkipped]).state == .interrupted)
     }
 
     /// The SIGKILL shape: a committed step, then an intent with no outcome, no finished_at.
-    @Test func committedPlusIntentOnlyIsPartiallyCommitted() throws {
+    @Test func committedPlusIntentOnlyIsInDoubt() throws {
         let r = try derive([.committed, nil])
-        #expect(r.state == .partiallyCommitted)
+        #expect(r.state == .inDoubt)
         #expect(r.finishedAt == nil)
         #expect(r.interrupted)
         #expect(r.counts.unknown == 1)
     }
 
-    @Test func committedPlusFailedIsPartiallyCommitted() throws {
-        #expect(try derive([.committed, .failed]).state == .partiallyCommitted)
+    @Test func anUnfinishedRunShortOfItsStepsIsInterrupted() throws {
+        #expect(try derive([.committed, .failed]).state == .interrupted)
+        #expect(try derive([.committed, .committed], stepCount: 3).state == .interrupted)
+        #expect(try derive([.failed, .failed]).state == .interrupted)
+        #expect(try derive([.skipped]).state == .interrupted)
     }
 
-    @Test func allCommittedIsCompletedAndSkippedIsIgnored() throws {
-        #expect(try derive([.committed, .committed]).state == .completed)
-        #expect(try derive([.committed, .skipped]).state == .completed)
-        #expect(try derive([.replayed, .committed]).state == .completed)
+    @Test func completedNeedsEveryManifestStep() throws {
+        #expect(try derive([.committed, .committed], stepCount: 2).state == .completed)
+        #expect(try derive([.replayed, .committed], stepCount: 2).state == .completed)
+        #expect(try derive([.committed, .skipped], stepCount: 2).state == .interrupted)
+        #expect(try derive([.committed, .committed]).state == .interrupted)  // no step count: cannot prove it
     }
 
-    @Test func onlyFailedIsFailed() throws {
-        #expect(try derive([.failed, .failed]).state == .failed)
-    }
-
-    @Test func onlyIntentsIsRunning() throws {
+    @Test func onlyIntentsIsInDoubt() throws {
         let r = try derive([nil])
-        #expect(r.state == .running)
+        #expect(r.state == .inDoubt)
         #expect(r.interrupted)
         let locked = try derive([nil], lock: true)
+        #expect(locked.state == .running)
         #expect(!locked.interrupted)
-    }
-
-    @Test func failedPlusIntentOnlyWithoutCommitsIsRunning() throws {
-        #expect(try derive([.failed, nil]).state == .running)
-    }
-
-    @Test func onlySkippedIsRunning() throws {
-        #expect(try derive([.skipped]).state == .running)
+        #expect(try derive([.failed, nil]).state == .inDoubt)
     }
 }
 

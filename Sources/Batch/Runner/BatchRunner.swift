@@ -47,6 +47,8 @@ public final class BatchRunner: Sendable {
         row.environment = profile.environment
         row.company = profile.companyID
         row.baseURL = profile.baseURL
+        // The run is `completed` only when this many steps landed (RunStateRule).
+        row.stepCount = manifest.steps.count
         let lock = try store.lock(runID: runID)
         defer { lock.release() }
         try store.ledger.startRun(row)
@@ -68,18 +70,15 @@ public final class BatchRunner: Sendable {
         let failed = reports.filter { $0.status == StepStatus.failed.rawValue }.count
         let unknown = reports.filter { $0.status == StepStatus.unknownName }.count
         let skipped = reports.filter { $0.status == StepStatus.skipped.rawValue }.count
-        let state: RunState
-        if cancelled {
-            state = .cancelled
-        } else if failed + unknown + skipped == 0 {
-            // A skipped step did not do what the manifest asked (its inputs were missing), so it
-            // counts against the run like a failure: the run is not `completed`.
-            state = .completed
-        } else if committed > 0 {
-            state = .partiallyCommitted
-        } else {
-            state = .failed
-        }
+        // The same rule `state` and `list` report with. A skipped step did not do what the manifest
+        // asked (its inputs were missing), so it counts against the run like a failure; a step
+        // the run never reached (fail-fast, SIGINT) keeps it from `completed` too.
+        var counts = StepCounts()
+        counts.total = reports.count
+        (counts.committed, counts.failed, counts.unknown, counts.skipped) = (committed, failed, unknown, skipped)
+        let state = RunStateRule.derive(
+            stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: .batch,
+            stepCount: manifest.steps.count, counts: counts)
         let record = try store.finishRun(runID, state: state)
         return RunSummary(
             runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
