@@ -14,7 +14,8 @@ struct RollbackCommand: AsyncParsableCommand {
         abstract: "Undo a run's committed writes (DELETE what it created, PATCH back what it changed).",
         discussion: """
             Plan symbols: - delete a created record, ~ restore changed fields, + re-create a deleted record \
-            (--recreate-deleted; it gets a new id), ! not reversible (with the reason).
+            (--recreate-deleted; it gets a new id), ! not reversible (with the reason), = nothing to undo \
+            (the run created and deleted the record itself).
             Every compensating request sends the ETag the ledger recorded; a record changed since the run \
             is a conflict (rollback_failed), never overwritten unless --force (If-Match: *).
             Exit: 0 all reversible writes undone, 1 some failed or conflicted, 8 refused, 4 unknown run.
@@ -201,6 +202,7 @@ struct RollbackCommand: AsyncParsableCommand {
                     case .restore(let url, let fields): o["request"] = .string("PATCH " + url); o["fields"] = .object(fields)
                     case .recreate(let url, let body): o["request"] = .string("POST " + url); o["body"] = .object(body)
                     case .irreversible(let reason): o["reason"] = .string(reason)
+                    case .nothing(let reason): o["reason"] = .string("nothing to undo: " + reason)
                     }
                     return .object(o)
                 }),
@@ -222,6 +224,8 @@ struct RollbackCommand: AsyncParsableCommand {
                     Terminal.line("\(head): POST \(url)  (re-created from the pre-image; it gets a new id)")
                 case .irreversible(let reason):
                     Terminal.line("\(head): \(item.step.method) \(item.step.url) — not reversible: \(reason)")
+                case .nothing(let reason):
+                    Terminal.line("\(head): \(item.step.method) \(item.step.url) — nothing to undo: \(reason)")
                 }
             }
             if !plan.alreadyUndone.isEmpty {

@@ -65,16 +65,23 @@ public final class RollbackExecutor: Sendable {
         for step in plan.alreadyUndone { try store.ledger.setStepStatus(stepID: step.id, .rolledBack) }
 
         var etags: [String: String] = [:]  // record key → ETag after our own compensations
+        // Record key → the newer compensation of that record that did not succeed in this run: the
+        // older compensations of the record wait for it (undoing them first would leave the record
+        // in a state no later rollback can repair, e.g. DELETEd while its restore is still owed).
+        var blocked: [String: String] = [:]
         var results: [ItemResult] = []
         var seq = 0
         var cancelled = false
         for item in plan.items {
             if cancellation.isCancelled { cancelled = true; break }
-            seq += 1
-            let result = try await perform(item, seq: seq, runID: row.id, etags: &etags)
+            let blocker = item.recordKey.flatMap { blocked[$0] }
+            let result = try await perform(item, seq: &seq, runID: row.id, etags: &etags, blockedBy: blocker)
             // An original step with no outcome keeps reading `unknown`: marking it would invent an
             // outcome the ledger never saw.
             if item.step.status != nil { try store.ledger.setStepStatus(stepID: item.step.id, result.status) }
+            if let key = item.recordKey, blocked[key] == nil, Self.blocksOlder(item.action, result.status) {
+                blocked[key] = "step \(item.step.seq) \(item.step.name)"
+            }
             results.append(result)
         }
         let failures = results.filter { $0.status == .rollbackFailed }.count
@@ -98,13 +105,45 @@ public final class RollbackExecutor: Sendable {
                       cancelled: cancelled)
     }
 
-    private func perform(_ item: RollbackItem, seq: Int, runID: String, etags: inout [String: String]) async throws(StoreError) -> ItemResult {
+    /// Whether this outcome of a compensation keeps the older compensations of the same record
+    /// from running in this rollback: any compensation that should have been sent and did not
+    /// succeed. Items bcli cannot undo at all (`!`) do not block: the record's other writes are
+    /// undone as far as they can be.
+    static func blocksOlder(_ action: RollbackAction, _ status: StepStatus) -> Bool {
+        switch action {
+        case .irreversible, .nothing: return false
+        case .delete, .restore, .recreate: return status != .rolledBack
+        }
+    }
+
+    private func perform(
+        _ item: RollbackItem, seq: inout Int, runID: String, etags: inout [String: String], blockedBy: String?
+    ) async throws(StoreError) -> ItemResult {
         let name = "undo_\(item.step.name)"
-        func skipped(_ message: String) throws(StoreError) -> ItemResult {
-            var intent = StepIntent(runID: runID, seq: seq, name: name, method: "NONE", url: item.step.url)
+        func record(_ message: String, method: String = "NONE", url: String? = nil, etag: String? = nil) throws(StoreError) {
+            seq += 1
+            var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url ?? item.step.url)
             intent.targetStepID = item.step.id
-            try store.ledger.writeSkipped(intent, status: .skipped, reason: message)
+            if let etag {
+                // A restore found already applied: the row keeps the ETag the check read, so the
+                // If-Match chain of later rollbacks continues from it.
+                let id = try store.ledger.writeIntent(intent)
+                var outcome = StepOutcome(status: .skipped)
+                outcome.etag = etag
+                outcome.recordID = item.step.recordID
+                outcome.errorMessage = message
+                try store.ledger.writeOutcome(stepID: id, outcome)
+            } else {
+                try store.ledger.writeSkipped(intent, status: .skipped, reason: message)
+            }
+        }
+        func skipped(_ message: String) throws(StoreError) -> ItemResult {
+            try record(message)
             return ItemResult(item: item, status: .rollbackSkipped, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
+        }
+        func reconciled(_ message: String, method: String, url: String, etag: String? = nil) throws(StoreError) -> ItemResult {
+            try record(message, method: method, url: url, etag: etag)
+            return ItemResult(item: item, status: .rolledBack, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
         }
         let method: String
         let url: String
@@ -112,6 +151,8 @@ public final class RollbackExecutor: Sendable {
         switch item.action {
         case .irreversible(let reason):
             return try skipped(reason)
+        case .nothing(let reason):
+            return try reconciled("nothing to undo: " + reason, method: "NONE", url: item.step.url)
         case .delete(let u):
             method = "DELETE"; url = u
         case .restore(let u, let fields):
@@ -120,6 +161,9 @@ public final class RollbackExecutor: Sendable {
         case .recreate(let u, let fields):
             method = "POST"; url = u
             body = try? JSONValue.object(fields).canonicalBytes()
+        }
+        if let blockedBy {
+            return try skipped("not attempted: the newer compensation of this record (\(blockedBy)) did not succeed; run rollback again once it has")
         }
         var ifMatch: String? = nil
         if method != "POST" {
@@ -134,26 +178,28 @@ public final class RollbackExecutor: Sendable {
         if let attempt = item.unresolvedAttempt, method == "POST" {
             return try skipped("an earlier re-creation (client-request-id \(attempt.clientRequestID)) got no answer and may have landed; check Business Central before re-creating by hand")
         }
-        // A compensation sent before with no recorded outcome: look before sending again.
+        // A compensation sent before with no recorded outcome: look (and record what was seen)
+        // before sending again.
         if let attempt = item.unresolvedAttempt, method != "POST" {
-            let probe = await send(BCRequest(method: "GET", url: url))
+            let probe = try await check(url, item: item, runID: runID, seq: &seq)
             switch (method, probe) {
-            case ("DELETE", .success(let r)) where r.status == 404:
-                return try recordReconciled(item, seq: seq, runID: runID, name: name, method: method, url: url,
-                                            message: "already deleted by the interrupted rollback (\(attempt.clientRequestID)); nothing sent")
-            case ("PATCH", .success(let r)) where r.isSuccess:
+            case ("DELETE", let r?) where r.status == 404:
+                return try reconciled("already deleted by the interrupted rollback (\(attempt.clientRequestID)); nothing sent",
+                                      method: method, url: url)
+            case ("PATCH", let r?) where r.isSuccess:
                 if case .restore(_, let fields) = item.action, let now = (try? JSONValue(parsing: r.body))?.objectValue,
                    fields.allSatisfy({ now[$0.key] == $0.value })
                 {
                     if let key = item.recordKey, let e = r.etag { etags[key] = e }
-                    return try recordReconciled(item, seq: seq, runID: runID, name: name, method: method, url: url,
-                                                message: "already restored by the interrupted rollback (\(attempt.clientRequestID)); nothing sent")
+                    return try reconciled("already restored by the interrupted rollback (\(attempt.clientRequestID)); nothing sent",
+                                          method: method, url: url, etag: r.etag)
                 }
             default:
                 break
             }
         }
 
+        seq += 1
         var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url)
         intent.targetStepID = item.step.id
         intent.ifMatch = ifMatch
@@ -185,12 +231,25 @@ public final class RollbackExecutor: Sendable {
                     if let newID { outcome.rollbackURL = url + "(" + newID + ")" }
                 } else {
                     outcome.recordID = item.step.recordID
+                    // A re-creation's ETag belongs to the new record, not to this key.
+                    if let key = item.recordKey, let e = response.etag { etags[key] = e }
                 }
-                if let key = item.recordKey, let e = response.etag { etags[key] = e }
             } else if conflict {
                 outcome.errorMessage = "conflict: the record changed since the run; " + (outcome.errorMessage ?? "")
             }
             try store.ledger.writeOutcome(stepID: stepID, outcome)
+            if method == "DELETE", response.status == 404 {
+                // Gone already? Only a GET that finds nothing proves it; that answer is kept.
+                let probe = try await check(url, item: item, runID: runID, seq: &seq)
+                if let probe, probe.status == 404 {
+                    return ItemResult(item: item, status: .rolledBack, httpStatus: 404,
+                                      message: "already gone: the DELETE answered 404 and a GET confirmed it (check_\(item.step.name), seq \(seq))",
+                                      conflict: false, newRecordID: nil)
+                }
+                return ItemResult(item: item, status: .rollbackFailed, httpStatus: 404,
+                                  message: "the DELETE answered 404 but a GET " + (probe.map { "answered \($0.status)" } ?? "got no answer")
+                                    + "; check the record", conflict: false, newRecordID: nil)
+            }
             let message: String
             if response.isSuccess {
                 switch method {
@@ -206,13 +265,30 @@ public final class RollbackExecutor: Sendable {
         }
     }
 
-    /// Records, as a skipped compensation, that the record is already in the wanted state.
-    private func recordReconciled(_ item: RollbackItem, seq: Int, runID: String, name: String, method: String, url: String,
-                                  message: String) throws(StoreError) -> ItemResult {
-        var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url)
+    /// GETs the record and records the exchange as a step of the rollback run (`check_<name>`,
+    /// aimed at the original step, with the response stored): the evidence behind a decision not
+    /// to send a compensation. Nil when no answer came.
+    private func check(_ url: String, item: RollbackItem, runID: String, seq: inout Int) async throws(StoreError) -> BCResponse? {
+        seq += 1
+        var intent = StepIntent(runID: runID, seq: seq, name: "check_\(item.step.name)", method: "GET", url: url)
         intent.targetStepID = item.step.id
-        try store.ledger.writeSkipped(intent, status: .skipped, reason: message)
-        return ItemResult(item: item, status: .rolledBack, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
+        let request = BCRequest(method: "GET", url: url, clientRequestID: intent.clientRequestID)
+        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: nil, request: request, store: store)
+        let stepID = try store.ledger.writeIntent(intent)
+        let started = ContinuousClock.now
+        switch await send(request) {
+        case .failure(let error):
+            var outcome = StepOutcome(status: .failed)
+            outcome.errorMessage = error.description
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return nil
+        case .success(let response):
+            var outcome = try ResponseRecorder.outcome(for: response, store: store,
+                                                       durationMs: (ContinuousClock.now - started).wholeMilliseconds)
+            outcome.recordID = item.step.recordID
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return response
+        }
     }
 
     private func send(_ request: BCRequest) async -> Swift.Result<BCResponse, BCTransportError> {

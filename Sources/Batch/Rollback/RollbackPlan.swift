@@ -11,6 +11,9 @@ public enum RollbackAction: Sendable, Equatable {
     case recreate(collectionURL: String, body: [String: JSONValue])
     /// `!` cannot be undone by bcli; `reason` says why and what to do.
     case irreversible(reason: String)
+    /// `=` nothing to undo (e.g. the run itself created and later deleted the record); nothing is
+    /// sent and the step counts as undone.
+    case nothing(reason: String)
 
     public var symbol: String {
         switch self {
@@ -18,6 +21,7 @@ public enum RollbackAction: Sendable, Equatable {
         case .restore: return "~"
         case .recreate: return "+"
         case .irreversible: return "!"
+        case .nothing: return "="
         }
     }
 }
@@ -27,7 +31,9 @@ public struct RollbackItem: Sendable {
     public let step: StepRecord
     public let action: RollbackAction
     /// The ETag the compensating request sends (`If-Match`): the one the ledger recorded for the
-    /// record's latest state in this run. Nil for re-creation and irreversible items.
+    /// record's latest state — the newest committed compensation of the record in any earlier
+    /// rollback run, else the run's own latest step on it. Nil for re-creation, irreversible and
+    /// nothing-to-undo items.
     public var ifMatch: String?
     /// A compensation for this step was sent before with no recorded outcome (a killed rollback):
     /// the executor checks the record's current state before sending anything again.
@@ -48,16 +54,18 @@ public struct RollbackPlan: Sendable {
     public var irreversible: [RollbackItem] { items.filter { if case .irreversible = $0.action { return true } else { return false } } }
 
     public var summary: String {
-        var deletes = 0, restores = 0, recreates = 0, bad = 0
+        var deletes = 0, restores = 0, recreates = 0, bad = 0, nothing = 0
         for item in items {
             switch item.action {
             case .delete: deletes += 1
             case .restore: restores += 1
             case .recreate: recreates += 1
             case .irreversible: bad += 1
+            case .nothing: nothing += 1
             }
         }
-        return "Plan: \(deletes) to delete, \(restores) to restore, \(recreates) to re-create, \(bad) irreversible."
+        return "Plan: \(deletes) to delete, \(restores) to restore, \(recreates) to re-create, \(bad) irreversible"
+            + (nothing > 0 ? ", \(nothing) with nothing to undo." : ".")
     }
 }
 
@@ -79,16 +87,14 @@ public enum RollbackPlanner {
         blob: (Digest) throws -> [UInt8], rebase: (String) -> String
     ) -> RollbackPlan {
         let byTarget = Dictionary(grouping: compensations, by: { $0.targetStepID ?? -1 })
-        // The latest ETag the run recorded for each record, newest step wins.
-        var latestETag: [String: String] = [:]
-        for step in steps.sorted(by: { $0.seq < $1.seq }) where step.status == .committed || step.status == .rollbackFailed || step.status == .rollbackSkipped {
-            if let key = recordKey(step), let etag = step.etag, step.method != "GET" { latestETag[key] = etag }
-        }
+        let latestETag = etagChain(steps: steps, compensations: compensations)
+        let vanished = createdAndDeleted(steps)
         var items: [RollbackItem] = []
         var undone: [StepRecord] = []
         for step in steps.sorted(by: { $0.seq > $1.seq }) {
             guard step.method != "GET" else { continue }
-            let attempts = byTarget[step.id] ?? []
+            // Only writes count as attempts: a GET a rollback recorded is evidence, not an undo.
+            let attempts = (byTarget[step.id] ?? []).filter { $0.method != "GET" }
             if attempts.contains(where: { $0.status == .committed }) {
                 if step.status != .rolledBack { undone.append(step) }
                 continue
@@ -106,6 +112,12 @@ public enum RollbackPlanner {
                 continue  // failed, skipped, replayed, rolled back: nothing to undo
             }
             let key = recordKey(step)
+            if let key, let span = vanished[key], span.contains(step.seq) {
+                items.append(RollbackItem(step: step, action: .nothing(
+                    reason: "the run created this record (step \(span.lowerBound)) and deleted it (step \(span.upperBound))"),
+                    ifMatch: nil, unresolvedAttempt: nil, recordKey: key))
+                continue
+            }
             let etag = key.flatMap { latestETag[$0] } ?? step.etag
             let action = classify(step, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
             let needsETag: Bool
@@ -117,6 +129,54 @@ public enum RollbackPlanner {
                                       unresolvedAttempt: unresolved, recordKey: key))
         }
         return RollbackPlan(runID: runID, items: items, alreadyUndone: undone)
+    }
+
+    /// The ETag of each record's latest known version: the run's own writes in order, then every
+    /// compensation of the record that left it with a known ETag, in the order the rollbacks
+    /// recorded them (a committed restore PATCH, or a restore an interrupted rollback turned out to
+    /// have landed, recorded with the ETag the check read). A re-creation names a new record and
+    /// does not count.
+    static func etagChain(steps: [StepRecord], compensations: [StepRecord]) -> [String: String] {
+        var latest: [String: String] = [:]
+        var keyOfStep: [Int64: String] = [:]
+        for step in steps.sorted(by: { $0.seq < $1.seq }) {
+            guard step.method != "GET", let key = recordKey(step) else { continue }
+            keyOfStep[step.id] = key
+            switch step.status {
+            case .committed?, .rolledBack?, .rollbackFailed?, .rollbackSkipped?:
+                if let etag = step.etag { latest[key] = etag }
+            default:
+                break
+            }
+        }
+        for compensation in compensations.sorted(by: { $0.id < $1.id }) {
+            guard compensation.method == "PATCH", let etag = compensation.etag,
+                  compensation.status == .committed || compensation.status == .skipped,
+                  let target = compensation.targetStepID, let key = keyOfStep[target]
+            else { continue }
+            latest[key] = etag
+        }
+        return latest
+    }
+
+    /// Records the run created (committed POST) and later deleted (committed DELETE): the seq span
+    /// from the creation to the deletion. Every write of the record in that span needs no undo.
+    static func createdAndDeleted(_ steps: [StepRecord]) -> [String: ClosedRange<Int>] {
+        let wrote: Set<StepStatus?> = [.committed, .rolledBack, .rollbackFailed, .rollbackSkipped]
+        var created: [String: Int] = [:]
+        var spans: [String: ClosedRange<Int>] = [:]
+        for step in steps.sorted(by: { $0.seq < $1.seq }) where wrote.contains(step.status) {
+            guard let key = recordKey(step) else { continue }
+            switch step.method {
+            case "POST":
+                created[key] = step.seq
+            case "DELETE":
+                if let from = created.removeValue(forKey: key) { spans[key] = from...step.seq }
+            default:
+                break
+            }
+        }
+        return spans
     }
 
     /// The record a step touched, as a stable key: the record URL without query.
