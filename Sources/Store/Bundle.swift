@@ -40,6 +40,11 @@ public enum BundleError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// Why a bundle member is not usable JSON (internal to `RunBundle.verify`).
+struct BundleMemberProblem: Error {
+    let detail: String
+}
+
 /// A blob as a bundle lists it.
 public struct BundleBlob: Sendable, Equatable {
     public let digest: Digest
@@ -193,7 +198,12 @@ public struct RunBundle: Sendable {
         var byName: [String: [UInt8]] = [:]
         for e in entries { byName[e.name] = e.bytes }
         guard let indexBytes = byName[indexName] else { throw .notABundle("it has no \(indexName)") }
-        guard let index = try? JSONValue(parsing: indexBytes), index["type"]?.stringValue == "bcli.bundle" else {
+        let index: JSONValue
+        do { index = try JSONValue(parsing: indexBytes) } catch {
+            report.problems.append(.init(.bundle, runID: nil, subject: indexName, digest: nil, detail: "not valid bundle JSON (damaged?): \(error)"))
+            return (report, nil)
+        }
+        guard index["type"]?.stringValue == "bcli.bundle" else {
             report.problems.append(.init(.bundle, runID: nil, subject: indexName, digest: nil, detail: "not valid bundle JSON (damaged?)"))
             return (report, nil)
         }
@@ -207,11 +217,25 @@ public struct RunBundle: Sendable {
             return (report, nil)
         }
         guard let runID = index["run_id"]?.stringValue, RunID.isValid(runID) else { return fail(indexName, "run_id is missing or not a run id") }
-        guard let runBytes = byName[runName], let run = (try? JSONValue(parsing: runBytes))?.objectValue else {
-            return fail(runName, "missing or not valid JSON", runID)
+        /// A member's JSON, or why not (the parser's message names the line, column and any limit).
+        func member(_ name: String) -> Result<JSONValue, BundleMemberProblem> {
+            guard let data = byName[name] else { return .failure(BundleMemberProblem(detail: "missing")) }
+            do { return .success(try JSONValue(parsing: data)) } catch { return .failure(BundleMemberProblem(detail: "not valid JSON: \(error)")) }
         }
-        guard let stepsBytes = byName[stepsName], let stepItems = (try? JSONValue(parsing: stepsBytes))?.arrayValue else {
-            return fail(stepsName, "missing or not valid JSON", runID)
+        let runBytes = byName[runName] ?? [], stepsBytes = byName[stepsName] ?? []
+        let run: [String: JSONValue]
+        switch member(runName) {
+        case .failure(let p): return fail(runName, p.detail, runID)
+        case .success(let value):
+            guard let object = value.objectValue else { return fail(runName, "not a JSON object", runID) }
+            run = object
+        }
+        let stepItems: [JSONValue]
+        switch member(stepsName) {
+        case .failure(let p): return fail(stepsName, p.detail, runID)
+        case .success(let value):
+            guard let array = value.arrayValue else { return fail(stepsName, "not a JSON array", runID) }
+            stepItems = array
         }
         let steps = stepItems.compactMap(\.objectValue)
         guard steps.count == stepItems.count else { return fail(stepsName, "a step is not a JSON object", runID) }

@@ -23,6 +23,10 @@ public enum BundleTar {
         case duplicate(String)
         case badSize(offset: Int)
         case trailingData(offset: Int)
+        /// The end-of-archive marker (two zero blocks) starting at `offset` is missing or incomplete.
+        case missingEnd(offset: Int)
+        /// `count` bytes follow the end-of-archive marker, which ends at `offset`.
+        case afterEnd(offset: Int, count: Int)
         case notCanonical(offset: Int)
 
         public var description: String {
@@ -35,7 +39,11 @@ public enum BundleTar {
             case .duplicate(let n): return "entry \(n) appears twice"
             case .badSize(let o): return "tar header at byte \(o) has an unreadable size"
             case .notCanonical(let o): return "tar header at byte \(o) is not as bcli writes it (damaged, or the archive was re-packed by another tool)"
-            case .trailingData(let o): return "unexpected non-zero byte at \(o) in padding or after the end of the archive (damaged)"
+            case .trailingData(let o): return "unexpected non-zero byte at \(o) in padding or in the end-of-archive marker (damaged)"
+            case .missingEnd(let o):
+                return "the bundle is cut short: its end-of-archive marker (two 512-byte zero blocks) at byte \(o) is missing or incomplete (truncated copy?)"
+            case .afterEnd(let o, let n):
+                return "\(n) unexpected byte(s) after the end of the archive (from byte \(o)); a bundle ends exactly at its end-of-archive marker (padded or appended to?)"
             }
         }
     }
@@ -57,17 +65,31 @@ public enum BundleTar {
     }
 
     /// The entries of an archive, checked: header checksums, ustar magic, regular files only,
-    /// safe relative names, no duplicates.
+    /// safe relative names, no duplicates, zero padding, and an archive that ends exactly at its
+    /// end-of-archive marker (two zero blocks, as `write` ends it): nothing after it, not even one
+    /// zero byte, and not one byte of it missing.
+    ///
+    /// Iterative, and nothing in a header is trusted before it is checked: sizes are bounded by
+    /// the 11-digit octal field and by the bytes actually present, names by the 100-byte field
+    /// (pax and GNU long-name entries are refused as unsupported types), so no header can make the
+    /// reader recurse, allocate beyond the file, or read outside it.
     public static func read(_ bytes: [UInt8]) throws(ReadError) -> [Entry] {
         var entries: [Entry] = []
         var names = Set<String>()
         var offset = 0
         while true {
+            guard offset < bytes.count else { throw .missingEnd(offset: offset) }
             guard offset + block <= bytes.count else { throw .truncated(offset: offset) }
             let h = bytes[offset..<offset + block]
             if h.allSatisfy({ $0 == 0 }) {
-                // The end: everything after the first zero block must be zeros too.
-                if let stray = bytes[offset...].firstIndex(where: { $0 != 0 }) { throw .trailingData(offset: stray) }
+                // The end-of-archive marker: exactly two zero blocks, then the end of the file.
+                let end = offset + 2 * block
+                guard end <= bytes.count else {
+                    if let stray = bytes[offset...].firstIndex(where: { $0 != 0 }) { throw .trailingData(offset: stray) }
+                    throw .missingEnd(offset: offset)
+                }
+                if let stray = bytes[offset..<end].firstIndex(where: { $0 != 0 }) { throw .trailingData(offset: stray) }
+                guard end == bytes.count else { throw .afterEnd(offset: end, count: bytes.count - end) }
                 break
             }
             let stored = octal(h, 148, 8)
