@@ -39,6 +39,10 @@ public struct JSONPatchOperation: Sendable, Hashable {
 
 /// RFC 6901 JSON Pointers.
 public enum JSONPointer {
+    /// The most reference tokens a pointer may have: a pointer can only reach as deep as a document
+    /// goes, and documents nest at most `JSONValue.maximumNestingDepth` levels.
+    public static let maximumDepth = JSONValue.maximumNestingDepth
+
     /// Escapes one reference token: `~` → `~0`, then `/` → `~1`.
     public static func escape(_ token: String) -> String {
         guard token.contains("~") || token.contains("/") else { return token }
@@ -67,10 +71,14 @@ public enum JSONPatchApplier {
         public let description: String
     }
 
+    /// Applies `ops` in order. A pointer deeper than `JSONPointer.maximumDepth` is a failure naming
+    /// the limit (application recurses once per token).
     public static func apply(_ ops: [JSONPatchOperation], to document: JSONValue) throws(Failure) -> JSONValue {
         var doc = document
-        for op in ops {
+        for (n, op) in ops.enumerated() {
             guard let path = JSONPointer.tokens(op.path) else { throw Failure(description: "bad pointer \(op.path)") }
+            try checkDepth(path, n, "path")
+            if let from = op.from.flatMap(JSONPointer.tokens) { try checkDepth(from, n, "from") }
             switch op.op {
             case .add: doc = try set(doc, path[...], op.value ?? .null, insert: true)
             case .replace: doc = try set(doc, path[...], op.value ?? .null, insert: false)
@@ -82,6 +90,12 @@ public enum JSONPatchApplier {
             }
         }
         return doc
+    }
+
+    static func checkDepth(_ tokens: [String], _ n: Int, _ field: String) throws(Failure) {
+        guard tokens.count <= JSONPointer.maximumDepth else {
+            throw Failure(description: "operation \(n): '\(field)' is nested deeper than \(JSONPointer.maximumDepth) levels (\(tokens.count) reference tokens; bcli's limit)")
+        }
     }
 
     static func set(_ doc: JSONValue, _ path: ArraySlice<String>, _ value: JSONValue, insert: Bool) throws(Failure) -> JSONValue {

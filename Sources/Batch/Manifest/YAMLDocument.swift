@@ -21,8 +21,18 @@ struct YAMLDocument {
         try! Resolver.Rule(YAMLDocument.plainTag, "^")
     )
 
-    /// Parses `bytes`; on failure adds one diagnostic (syntax errors and duplicate keys stop the
-    /// parse) and returns nil.
+    /// The deepest nesting of lists and mappings a document may have, counted from the top-level
+    /// collection (1). The same limit as JSON bodies (`JSONValue.maximumNestingDepth`), so every
+    /// value a manifest produces can be parsed back from the ledger. Enforced on the composed
+    /// tree; libyaml itself stops at 1000 levels (`MAX_NESTING_LEVEL`) before Yams' recursive
+    /// composer could exhaust the stack, and that error is reported with the same message.
+    static let maximumNestingDepth = JSONValue.maximumNestingDepth
+
+    static let tooDeepMessage = "lists/mappings nested deeper than \(maximumNestingDepth) levels (bcli's limit for YAML and JSON)"
+    static let tooDeepFix = "flatten the data: at most \(maximumNestingDepth) nested levels, counted from the top of the file"
+
+    /// Parses `bytes`; on failure adds one diagnostic (syntax errors, duplicate keys and nesting
+    /// deeper than `maximumNestingDepth` stop the parse) and returns nil.
     static func compose(bytes: [UInt8], path: String, sink: inout DiagnosticSink) -> YAMLDocument? {
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 BOM
@@ -35,7 +45,12 @@ struct YAMLDocument {
             .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
         do {
             let root = try Yams.compose(yaml: text, resolver, .default, .utf8)
-            return YAMLDocument(path: path, lines: lines, root: root)
+            let doc = YAMLDocument(path: path, lines: lines, root: root)
+            if let root, let deep = firstNodeTooDeep(root) {
+                sink.error(doc.location(deep), tooDeepMessage, fix: tooDeepFix)
+                return nil
+            }
+            return doc
         } catch let error as YamlError {
             let partial = YAMLDocument(path: path, lines: lines, root: nil)
             partial.report(error, text: text, sink: &sink)
@@ -44,6 +59,23 @@ struct YAMLDocument {
             sink.error(.whole(path), "cannot parse YAML: \(error)", fix: "check the file's YAML syntax")
             return nil
         }
+    }
+
+    /// The first collection (in document order) nested deeper than `maximumNestingDepth`, found
+    /// without recursion.
+    static func firstNodeTooDeep(_ root: Node) -> Node? {
+        var stack: [(Node, Int)] = [(root, 1)]
+        while let (node, depth) = stack.popLast() {
+            var children: [Node] = []
+            switch node {
+            case .scalar, .alias: continue
+            case .sequence(let seq): children = Array(seq)
+            case .mapping(let mapping): for (k, v) in mapping { children.append(k); children.append(v) }
+            }
+            if depth > maximumNestingDepth { return node }
+            for child in children.reversed() { stack.append((child, depth + 1)) }
+        }
+        return nil
     }
 
     func location(_ mark: Mark?) -> SourceLocation {
@@ -74,6 +106,10 @@ struct YAMLDocument {
 
     private func report(_ error: YamlError, text: String, sink: inout DiagnosticSink) {
         switch error {
+        case let .parser(_, problem, mark, _) where problem.hasPrefix("Maximum nesting level"):
+            // libyaml's own cap (1000 levels), met before the tree exists: the same limit error.
+            // libyaml reads ahead, so its mark is where it stopped, not the 513th level.
+            sink.error(location(mark), YAMLDocument.tooDeepMessage + ", at or after this point", fix: YAMLDocument.tooDeepFix)
         case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
              let .composer(context, problem, mark, _):
             var message = "YAML syntax error: \(problem)"

@@ -1,3 +1,5 @@
+import Hashing
+
 /// An error in a TOML document, with the 1-based line it was found on.
 public struct TOMLError: Error, Sendable, Equatable, CustomStringConvertible {
     public let line: Int
@@ -19,7 +21,15 @@ public struct TOMLError: Error, Sendable, Equatable, CustomStringConvertible {
 /// `nan`), booleans and (multi-line) arrays of those. Anything else — multi-line strings, dates and
 /// times, inline tables, arrays of tables — is rejected with its line number rather than
 /// misread. Duplicate keys and re-defined tables are errors, as TOML requires.
+///
+/// Nesting is bounded: arrays nested deeper than `maximumNestingDepth`, and keys or table headers
+/// with more than that many dotted parts, are errors naming the limit, line and column (an
+/// unbounded depth would overflow the stack here or in whatever walks the result).
 public enum TOMLParser {
+    /// The deepest array nesting, and the most dotted key parts, a document may have (the same
+    /// limit as JSON bodies and YAML manifests; bcli's config needs 3).
+    public static let maximumNestingDepth = JSONValue.maximumNestingDepth
+
     public static func parse(_ text: String) throws(TOMLError) -> TOMLTable {
         var parser = Parser(text)
         return try parser.parseDocument()
@@ -63,6 +73,8 @@ private struct Parser {
     let s: [Unicode.Scalar]
     var i = 0
     var line = 1
+    /// Arrays open around the current position.
+    var arrayDepth = 0
 
     init(_ text: String) {
         s = Array(text.unicodeScalars)
@@ -183,6 +195,9 @@ private struct Parser {
             if peek() == "." {
                 advance()
                 skipSpaces()
+                if path.count >= TOMLParser.maximumNestingDepth {
+                    throw err("key nested deeper than \(TOMLParser.maximumNestingDepth) levels (more than \(TOMLParser.maximumNestingDepth) dotted parts) at column \(column); bcli's limit — use a shorter key")
+                }
                 path.append(try parseSimpleKey())
             } else {
                 i = save
@@ -243,6 +258,11 @@ private struct Parser {
     }
 
     mutating func parseArray() throws(TOMLError) -> TOMLValue {
+        guard arrayDepth < TOMLParser.maximumNestingDepth else {
+            throw err("arrays nested deeper than \(TOMLParser.maximumNestingDepth) levels at column \(column); bcli's limit — flatten the value")
+        }
+        arrayDepth += 1
+        defer { arrayDepth -= 1 }
         advance()  // [
         var items: [TOMLValue] = []
         while true {
@@ -512,6 +532,13 @@ private struct Parser {
     // MARK: Helpers
 
     func err(_ message: String) -> TOMLError { TOMLError(line: line, message: message) }
+
+    /// The 1-based column (in Unicode scalars) of the current position on its line.
+    var column: Int {
+        var start = min(i, s.count)
+        while start > 0, s[start - 1] != "\n" { start -= 1 }
+        return i - start + 1
+    }
 
     func printable(_ c: Unicode.Scalar) -> String {
         c.value < 0x20 || c.value == 0x7F ? "U+\(hex(c.value))" : String(c)

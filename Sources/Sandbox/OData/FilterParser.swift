@@ -26,7 +26,16 @@ indirect enum FilterExpression: Sendable, Equatable {
 /// `null`, GUID, date (2024-01-31) and date-time (2024-01-31T10:00:00Z) literals.
 ///
 /// Why hand-written: a dozen grammar rules, and the errors must say where the syntax broke, as BC's do.
+///
+/// Depth is bounded so no request can overflow the stack: parentheses and `not` nest at most
+/// `maximumNestingDepth` levels (an error naming the limit and the character position otherwise),
+/// and a chain of `and`s or `or`s becomes a balanced tree (its depth grows with the logarithm of
+/// its length), so every recursive walk of the result (validation, evaluation) stays shallow.
 struct FilterParser {
+    /// The deepest nesting of parentheses and `not` a `$filter` may have. Real filters nest a few
+    /// levels; 100 is far above that and far below what the recursive descent can take.
+    static let maximumNestingDepth = 100
+
     enum Token: Equatable {
         case identifier(String)
         case literal(ODataLiteral)
@@ -34,10 +43,15 @@ struct FilterParser {
     }
 
     private let tokens: [Token]
+    /// The 0-based character position of each token in the filter text.
+    private let positions: [Int]
     private var index = 0
+    /// Parentheses and `not`s open around the current token.
+    private var nesting = 0
 
     static func parse(_ text: String) throws(SandboxAPIError) -> FilterExpression {
-        var parser = FilterParser(tokens: try tokenize(text))
+        let (tokens, positions) = try tokenize(text)
+        var parser = FilterParser(tokens: tokens, positions: positions)
         let expression = try parser.parseOr()
         guard parser.index == parser.tokens.count else {
             throw .badRequest("Syntax error in $filter '\(text)': unexpected \(parser.describe(parser.tokens[parser.index])).")
@@ -45,7 +59,27 @@ struct FilterParser {
         return expression
     }
 
-    private init(tokens: [Token]) { self.tokens = tokens }
+    private init(tokens: [Token], positions: [Int]) {
+        self.tokens = tokens
+        self.positions = positions
+    }
+
+    /// Enters one level of parentheses or `not` at the current token, or fails past the limit.
+    private mutating func enterNesting() throws(SandboxAPIError) {
+        guard nesting < Self.maximumNestingDepth else {
+            let at = index < positions.count ? positions[index] : positions.last ?? 0
+            throw .badRequest("The $filter expression is nested too deeply at position \(at): more than \(Self.maximumNestingDepth) levels of parentheses and 'not' (the bcli sandbox's limit).")
+        }
+        nesting += 1
+    }
+
+    /// `operands` joined by `combine` as a balanced tree, leaves in their original order.
+    private static func balanced(_ operands: ArraySlice<FilterExpression>,
+                                 _ combine: (FilterExpression, FilterExpression) -> FilterExpression) -> FilterExpression {
+        if operands.count == 1 { return operands[operands.startIndex] }
+        let middle = operands.startIndex + operands.count / 2
+        return combine(balanced(operands[..<middle], combine), balanced(operands[middle...], combine))
+    }
 
     private func describe(_ token: Token) -> String {
         switch token {
@@ -65,25 +99,27 @@ struct FilterParser {
     }
 
     private mutating func parseOr() throws(SandboxAPIError) -> FilterExpression {
-        var left = try parseAnd()
+        var operands = [try parseAnd()]
         while isKeyword(peek, "or") {
             index += 1
-            left = .or(left, try parseAnd())
+            operands.append(try parseAnd())
         }
-        return left
+        return Self.balanced(operands[...], FilterExpression.or)
     }
 
     private mutating func parseAnd() throws(SandboxAPIError) -> FilterExpression {
-        var left = try parseUnary()
+        var operands = [try parseUnary()]
         while isKeyword(peek, "and") {
             index += 1
-            left = .and(left, try parseUnary())
+            operands.append(try parseUnary())
         }
-        return left
+        return Self.balanced(operands[...], FilterExpression.and)
     }
 
     private mutating func parseUnary() throws(SandboxAPIError) -> FilterExpression {
         if isKeyword(peek, "not") {
+            try enterNesting()
+            defer { nesting -= 1 }
             index += 1
             return .not(try parseUnary())
         }
@@ -93,6 +129,8 @@ struct FilterParser {
     private mutating func parsePrimary() throws(SandboxAPIError) -> FilterExpression {
         guard let token = peek else { throw .badRequest("Syntax error in $filter: the expression ends too early.") }
         if token == .open {
+            try enterNesting()
+            defer { nesting -= 1 }
             index += 1
             let inner = try parseOr()
             guard peek == .close else { throw .badRequest("Syntax error in $filter: ')' expected.") }
@@ -159,9 +197,11 @@ struct FilterParser {
 
     // MARK: Lexer
 
-    static func tokenize(_ text: String) throws(SandboxAPIError) -> [Token] {
+    /// The tokens of `text` and the 0-based character position where each starts.
+    static func tokenize(_ text: String) throws(SandboxAPIError) -> (tokens: [Token], positions: [Int]) {
         let chars = Array(text.unicodeScalars)
         var tokens: [Token] = []
+        var positions: [Int] = []
         var i = 0
         func isIdentStart(_ c: Unicode.Scalar) -> Bool {
             c == "_" || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z")
@@ -178,6 +218,8 @@ struct FilterParser {
         while i < chars.count {
             let c = chars[i]
             if c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1; continue }
+            // Every branch below appends exactly one token, starting here, or throws.
+            positions.append(i)
             if c == "(" { tokens.append(.open); i += 1; continue }
             if c == ")" { tokens.append(.close); i += 1; continue }
             if c == "," { tokens.append(.comma); i += 1; continue }
@@ -265,6 +307,6 @@ struct FilterParser {
             }
             throw .badRequest("Syntax error in $filter at position \(i): unexpected character '\(c)'.")
         }
-        return tokens
+        return (tokens, positions)
     }
 }

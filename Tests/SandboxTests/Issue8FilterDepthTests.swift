@@ -1,0 +1,55 @@
+import Hashing
+import Testing
+@testable import Sandbox
+
+/// Issue 8, defect 6: `$filter` nesting (parentheses, `not`) is bounded with an error naming the
+/// limit and the position; long `and`/`or` chains parse to shallow trees that validate and evaluate
+/// without deep recursion.
+@Suite struct Issue8FilterDepthTests {
+    static let deep = 200_000
+    static let limit = FilterParser.maximumNestingDepth
+
+    func expectTooDeep(_ text: String, at position: Int, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            _ = try FilterParser.parse(text)
+            Issue.record("accepted", sourceLocation: sourceLocation)
+        } catch {
+            #expect(error.status.code == 400, "\(error)", sourceLocation: sourceLocation)
+            let message = error.message
+            #expect(message.contains("more than \(Self.limit) levels"), "\(message)", sourceLocation: sourceLocation)
+            #expect(message.contains("at position \(position)"), "\(message)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("200,000 nested parentheses are a 400, not a crash")
+    func deepParentheses() {
+        expectTooDeep(String(repeating: "(", count: Self.deep) + "a eq 1" + String(repeating: ")", count: Self.deep), at: Self.limit)
+    }
+
+    @Test("200,000 nested 'not's are a 400, not a crash")
+    func deepNot() {
+        expectTooDeep(String(repeating: "not ", count: Self.deep) + "a eq 1", at: 4 * Self.limit)
+    }
+
+    @Test("nesting up to the limit is accepted")
+    func atTheLimit() throws {
+        let e = try FilterParser.parse(String(repeating: "(", count: Self.limit) + "a eq 1" + String(repeating: ")", count: Self.limit))
+        #expect(e == .compare(property: "a", .eq, .number(1)))
+        var n = try FilterParser.parse(String(repeating: "not ", count: Self.limit) + "a eq 1")
+        var nots = 0
+        while case .not(let inner) = n { nots += 1; n = inner }
+        #expect(nots == Self.limit)
+    }
+
+    @Test("a chain of 40,000 'and's and 'or's parses, validates and evaluates without deep recursion")
+    func longChain() throws {
+        let terms = 20_000
+        let text = Array(repeating: "creditLimit ge 0", count: terms).joined(separator: " and ")
+            + " or " + Array(repeating: "displayName eq 'x'", count: terms).joined(separator: " or ")
+        let e = try FilterParser.parse(text)
+        #expect(e.properties.count == 2 * terms)
+        #expect(FilterEvaluator.matches(e, ["creditLimit": 5, "displayName": "y"]))
+        #expect(!FilterEvaluator.matches(e, ["creditLimit": -1, "displayName": "y"]))
+        #expect(FilterEvaluator.matches(e, ["creditLimit": -1, "displayName": "x"]))
+    }
+}
