@@ -82,7 +82,11 @@ struct RunCommand: AsyncParsableCommand {
             }
         }
 
-        // 2. Validate the whole manifest and its params before anything else happens.
+        // 2. Validate the whole manifest and its params before anything else happens. A params
+        //    file that is not there is "not found" (exit 4), as a missing manifest is.
+        if let paramsFile, !FileManager.default.fileExists(atPath: paramsFile) {
+            throw CLIFailure(.notFound, "cannot read params file \(paramsFile): no such file — check the path (it is relative to the current directory)")
+        }
         let prepared: (manifest: Manifest, params: ParamSet)
         do {
             prepared = try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)

@@ -28,6 +28,12 @@ import Store
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
+    /// The number of requests the sandbox holds right now (`GET /_sandbox/faults`).
+    static func held(_ sandbox: LiveSandbox) async throws -> Int {
+        let body = try await httpGet(sandbox.url + "/_sandbox/faults")
+        return Int(try JSONValue(parsing: body)["held"]?.doubleValue ?? -1)
+    }
+
     static func removeLedger(_ store: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + "/ledger.sqlite3" + suffix) }
     }
@@ -267,7 +273,7 @@ import Store
         p.standardInput = FileHandle.nullDevice
         try p.run()
         let outData = drainInBackground(out), errData = drainInBackground(err)
-        while try await Issue8RunStateTests.held(sandbox) != 1 {
+        while try await Self.held(sandbox) != 1 {
             #expect(p.isRunning, "bcli ended before the sandbox held a request")
             if !p.isRunning { break }
             await Task.yield()
@@ -350,7 +356,8 @@ import Store
 
         let missing = dir.path + "/missing.yaml"
         for args in [
-            ["batch", "run", "-p", "sandbox", missing], ["batch", "import", dir.path + "/missing.tar"],
+            ["batch", "run", "-p", "sandbox", missing], ["batch", "run", "-p", "sandbox", manifest, "--params", missing],
+            ["batch", "run", "-p", "sandbox", manifest, "--dry-run", "--params", missing], ["batch", "import", dir.path + "/missing.tar"],
             ["batch", "verify", "--bundle", dir.path + "/missing.tar"], ["batch", "diff", id, missing],
             ["batch", "verify", id, "--manifest", missing], ["batch", "hash", missing],
         ] {
