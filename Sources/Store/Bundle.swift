@@ -27,7 +27,8 @@ public enum BundleError: Error, CustomStringConvertible, Sendable {
         case .unsupportedVersion(let v):
             return "bundle format_version \(v) is newer than this bcli understands — upgrade bcli"
         case .damaged(let report):
-            return "the bundle failed verification (\(report.problems.count) problem(s)); nothing was imported — run `bcli batch verify --bundle FILE` for the list"
+            let first = report.problems.first.map { ": \($0.subject): \($0.detail)\(report.problems.count > 1 ? "; …" : "")" } ?? ""
+            return "the bundle failed verification (\(report.problems.count) problem(s)\(first)); nothing was imported — run `bcli batch verify --bundle FILE` for the list"
         case .conflict(let id, let detail):
             return "run \(id) already exists in this store with different content (\(detail)); refusing to import — import into another store (--store) to compare them"
         case .missingParent(let id, let parent):
