@@ -262,4 +262,52 @@ import Testing
         #expect(stored["error"]?["code"] != nil, "the GET's 404 answer is stored")
         #expect(try store.run(runID).state == .rolledBack)
     }
+    // MARK: - Patched, then deleted by the run
+
+    /// Same root as the create-then-delete case: a restore PATCH of a record the run deleted
+    /// afterwards can only answer 404. Without --recreate-deleted it is not reversible (nothing is
+    /// sent); with it, the re-creation carries the pre-run values and the restore is folded in.
+    @Test func restoreOfARecordTheRunDeletedAfterwardsIsFoldedIntoTheRecreation() async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start()
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir("bcli-issue8-patch-delete")
+        let env = sandbox.env(store: dir.path + "/store")
+        let seed = try await runManifest(dir, env, """
+            name: seed
+            steps:
+              - {name: doomed, action: post, endpoint: customers, data: {displayName: Before, email: before@x.example}}
+            """)
+        let doomed = try #require(seed["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
+        let before = try await helpers.customer(sandbox, doomed).body
+        let out = try await runManifest(dir, env, """
+            name: patch-then-delete
+            params:
+              doomed: {required: true}
+            steps:
+              - {name: edit, action: patch, endpoint: customers, id: "${{ params.doomed }}", data: {displayName: After, email: after@x.example}}
+              - {name: remove, action: delete, endpoint: customers, id: "${{ params.doomed }}"}
+            """, set: ["doomed=\(doomed)"])
+        let runID = try #require(out["run_id"]?.stringValue)
+
+        let journalBefore = try await sandbox.journal().count
+        let plain = try await bcliAsync(["batch", "rollback", runID, "--yes"], env: env)
+        #expect(plain.status == 0, "\(plain.stderr)\n\(plain.out)")
+        #expect(plain.out.contains("the run deleted this record afterwards"), "\(plain.out)")
+        #expect(try await sandbox.journal().count == journalBefore, "a restore of a deleted record was sent")
+
+        let r = try await bcliAsync(["batch", "rollback", runID, "--yes", "--recreate-deleted", "--format", "json"], env: env)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.out)")
+        let journal = try await sandbox.journal()
+        #expect(journal.count == journalBefore + 1)
+        #expect(journal.last?["method"] == "POST")
+        let result = try JSONValue(parsing: [UInt8](r.stdout))
+        let newID = try #require(result["results"]?.arrayValue?.first { $0["name"] == "remove" }?["new_record_id"]?.stringValue)
+        let recreated = try await helpers.customer(sandbox, newID).body
+        #expect(recreated["displayName"] == before["displayName"])
+        #expect(recreated["email"] == before["email"])
+        let store = try LedgerStore(root: dir.path + "/store")
+        #expect(try store.ledger.steps(runID: runID).allSatisfy { $0.status == .rolledBack })
+        #expect(try store.run(runID).state == .rolledBack)
+    }
 }

@@ -148,6 +148,10 @@ public final class RollbackExecutor: Sendable {
         let method: String
         let url: String
         var body: [UInt8]?
+        if case .irreversible(let reason) = item.action { return try skipped(reason) }
+        if let blockedBy {
+            return try skipped("not attempted: the newer compensation of this record (\(blockedBy)) did not succeed; run rollback again once it has")
+        }
         switch item.action {
         case .irreversible(let reason):
             return try skipped(reason)
@@ -161,9 +165,6 @@ public final class RollbackExecutor: Sendable {
         case .recreate(let u, let fields):
             method = "POST"; url = u
             body = try? JSONValue.object(fields).canonicalBytes()
-        }
-        if let blockedBy {
-            return try skipped("not attempted: the newer compensation of this record (\(blockedBy)) did not succeed; run rollback again once it has")
         }
         var ifMatch: String? = nil
         if method != "POST" {

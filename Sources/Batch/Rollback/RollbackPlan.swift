@@ -89,6 +89,13 @@ public enum RollbackPlanner {
         let byTarget = Dictionary(grouping: compensations, by: { $0.targetStepID ?? -1 })
         let latestETag = etagChain(steps: steps, compensations: compensations)
         let vanished = createdAndDeleted(steps)
+        let wrote: Set<StepStatus?> = [.committed, .rollbackFailed, .rollbackSkipped]
+        // PATCHes still owed a restore, and the records the run deleted (and had not created).
+        let restorable = steps.filter { $0.method == "PATCH" && wrote.contains($0.status) }
+        var deletions: [String: StepRecord] = [:]
+        for step in steps where step.method == "DELETE" && (wrote.contains(step.status) || step.status == .rolledBack) {
+            if let key = recordKey(step), vanished[key] == nil { deletions[key] = step }
+        }
         var items: [RollbackItem] = []
         var undone: [StepRecord] = []
         for step in steps.sorted(by: { $0.seq > $1.seq }) {
@@ -119,7 +126,21 @@ public enum RollbackPlanner {
                 continue
             }
             let etag = key.flatMap { latestETag[$0] } ?? step.etag
-            let action = classify(step, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
+            var action = classify(step, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
+            if let key, let deletion = deletions[key], deletion.seq > step.seq {
+                action = afterDeletion(action, deletion: deletion, attempts: byTarget[deletion.id] ?? [],
+                                       recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
+            }
+            if case .recreate(let url, var body) = action, let key {
+                // Restores owed by older PATCHes of the record go into the re-creation (the
+                // oldest pre-image value wins), since the record they target no longer exists.
+                for older in restorable.filter({ recordKey($0) == key && $0.seq < step.seq }).sorted(by: { $0.seq > $1.seq }) {
+                    if case .restore(_, let fields) = classify(older, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase) {
+                        body.merge(fields) { _, old in old }
+                    }
+                }
+                action = .recreate(collectionURL: url, body: body)
+            }
             let needsETag: Bool
             switch action {
             case .delete, .restore: needsETag = true
@@ -129,6 +150,33 @@ public enum RollbackPlanner {
                                       unresolvedAttempt: unresolved, recordKey: key))
         }
         return RollbackPlan(runID: runID, items: items, alreadyUndone: undone)
+    }
+
+    /// A restore PATCH of a record the run deleted afterwards cannot be sent (it could only answer
+    /// 404). Its fields go into the re-creation of the record instead: planned now
+    /// (`--recreate-deleted`), or done by an earlier rollback whose request carried them.
+    static func afterDeletion(
+        _ action: RollbackAction, deletion: StepRecord, attempts: [StepRecord], recreateDeleted: Bool,
+        blob: (Digest) throws -> [UInt8], rebase: (String) -> String
+    ) -> RollbackAction {
+        guard case .restore(_, let fields) = action else { return action }
+        let later = "the run deleted this record afterwards (step \(deletion.seq) \(deletion.name))"
+        if let earlier = attempts.last(where: { $0.method == "POST" && $0.status == .committed }) {
+            let sent = earlier.requestDigest.flatMap { try? blob($0) }.flatMap { try? JSONValue(parsing: $0) }?.objectValue ?? [:]
+            let newID = earlier.recordID ?? "?"
+            if fields.allSatisfy({ sent[$0.key] == $0.value }) {
+                return .nothing(reason: "\(later); an earlier rollback re-created it (new id \(newID)) with these fields restored")
+            }
+            return .irreversible(reason: "\(later); an earlier rollback re-created it (new id \(newID)) without these fields: restore them on \(newID) by hand")
+        }
+        switch classify(deletion, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase) {
+        case .recreate:
+            return .nothing(reason: "\(later); its re-creation carries these fields' pre-run values")
+        case .irreversible where !recreateDeleted:
+            return .irreversible(reason: "\(later); pass --recreate-deleted to re-create it with these fields restored")
+        default:
+            return .irreversible(reason: "\(later) and it cannot be re-created; restore the record by hand")
+        }
     }
 
     /// The ETag of each record's latest known version: the run's own writes in order, then every
