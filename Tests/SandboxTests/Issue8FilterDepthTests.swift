@@ -1,3 +1,4 @@
+import Foundation
 import Hashing
 import Testing
 @testable import Sandbox
@@ -51,5 +52,23 @@ import Testing
         #expect(FilterEvaluator.matches(e, ["creditLimit": 5, "displayName": "y"]))
         #expect(!FilterEvaluator.matches(e, ["creditLimit": -1, "displayName": "y"]))
         #expect(FilterEvaluator.matches(e, ["creditLimit": -1, "displayName": "x"]))
+    }
+
+    @Test("over HTTP: a deep $filter and a JSON body nested 200,000 deep are 400s naming the limit")
+    func overHTTP() async throws {
+        try await Harness.with { h in
+            let n = 2 * Self.limit
+            let filter = String(repeating: "(", count: n) + "displayName eq 'x'" + String(repeating: ")", count: n)
+            let encoded = filter.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+            let r = try await h.get("customers?$filter=\(encoded)")
+            #expect(r.status == 400, "\(r.text)")
+            #expect(r.text.contains("more than \(Self.limit) levels"), "\(r.text)")
+
+            let body = String(repeating: "{\"a\":", count: Self.deep) + "1" + String(repeating: "}", count: Self.deep)
+            let p = try await h.send(.POST, h.url("customers"), rawBody: Array(body.utf8), headers: ["Content-Type": "application/json"])
+            #expect(p.status == 400, "\(p.text.prefix(300))")
+            #expect(p.text.contains("nesting deeper than \(JSONValue.maximumNestingDepth) levels"), "\(p.text.prefix(300))")
+            #expect(try await h.journal().isEmpty)
+        }
     }
 }
