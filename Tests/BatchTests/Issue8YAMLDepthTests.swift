@@ -72,3 +72,25 @@ import Testing
                 "\(diagnostics.map(\.brief))")
     }
 }
+
+/// Depth reached through aliases counts too, and the check itself is bounded.
+@Suite struct Issue8YAMLAliasDepthTests {
+    @Test("a chain of 600 aliases is too deep")
+    func aliasChain() {
+        var yaml = "      a0: &a0 [1]\n"
+        for i in 1...600 { yaml += "      a\(i): &a\(i) [*a\(i - 1)]\n" }
+        let ds = ManifestFixture.diagnostics("steps:\n  - action: post\n    endpoint: items\n    data:\n" + yaml)
+        #expect(ds.count == 1, "\(ds.map(\.brief))")
+        #expect(ds.first?.message.contains("nested deeper than \(YAMLDocument.maximumNestingDepth) levels") == true, "\(ds.map(\.brief))")
+    }
+
+    @Test("an alias bomb of 10^10 values is refused quickly")
+    func aliasBomb() {
+        var yaml = "      a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for i in 1...9 { yaml += "      a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        let start = ContinuousClock.now
+        let ds = ManifestFixture.diagnostics("steps:\n  - action: post\n    endpoint: items\n    data:\n" + yaml)
+        #expect(ds.contains { $0.message.contains("too many values") }, "\(ds.map(\.brief))")
+        #expect(ContinuousClock.now - start < .seconds(30))
+    }
+}

@@ -46,9 +46,17 @@ struct YAMLDocument {
         do {
             let root = try Yams.compose(yaml: text, resolver, .default, .utf8)
             let doc = YAMLDocument(path: path, lines: lines, root: root)
-            if let root, let deep = firstNodeTooDeep(root) {
-                sink.error(doc.location(deep), tooDeepMessage, fix: tooDeepFix)
-                return nil
+            if let root {
+                switch checkShape(root) {
+                case .ok: break
+                case .tooDeep(let node):
+                    sink.error(doc.location(node), tooDeepMessage, fix: tooDeepFix)
+                    return nil
+                case .tooLarge(let node):
+                    sink.error(doc.location(node), "the document expands to too many values (aliases nested too deeply?)",
+                               fix: "write the data out without deeply nested aliases")
+                    return nil
+                }
             }
             return doc
         } catch let error as YamlError {
@@ -61,21 +69,42 @@ struct YAMLDocument {
         }
     }
 
-    /// The first collection (in document order) nested deeper than `maximumNestingDepth`, found
-    /// without recursion.
-    static func firstNodeTooDeep(_ root: Node) -> Node? {
+    /// The most nodes `checkShape` visits with aliases expanded (the composer shares an aliased
+    /// node, so a small file can expand enormously); above the largest value budget the manifest
+    /// parser uses, so a document that passes is one the parser can convert.
+    static let maximumExpandedNodes = 2_000_000
+
+    enum Shape {
+        case ok
+        /// The first collection, in document order, nested deeper than `maximumNestingDepth`.
+        case tooDeep(Node)
+        /// Where the walk gave up: the document expands to more than `maximumExpandedNodes`.
+        case tooLarge(Node)
+    }
+
+    /// Checks the composed tree's depth (aliases expanded, as they are when converted) without
+    /// recursion, and bounds the walk itself.
+    static func checkShape(_ root: Node) -> Shape {
         var stack: [(Node, Int)] = [(root, 1)]
+        var visited = 0
         while let (node, depth) = stack.popLast() {
-            var children: [Node] = []
+            visited += 1
+            if visited > maximumExpandedNodes { return .tooLarge(node) }
             switch node {
-            case .scalar, .alias: continue
-            case .sequence(let seq): children = Array(seq)
-            case .mapping(let mapping): for (k, v) in mapping { children.append(k); children.append(v) }
+            case .scalar, .alias:
+                continue
+            case .sequence(let seq):
+                if depth > maximumNestingDepth { return .tooDeep(node) }
+                for child in seq.reversed() { stack.append((child, depth + 1)) }
+            case .mapping(let mapping):
+                if depth > maximumNestingDepth { return .tooDeep(node) }
+                for (k, v) in mapping.reversed() {
+                    stack.append((v, depth + 1))
+                    stack.append((k, depth + 1))
+                }
             }
-            if depth > maximumNestingDepth { return node }
-            for child in children.reversed() { stack.append((child, depth + 1)) }
         }
-        return nil
+        return .ok
     }
 
     func location(_ mark: Mark?) -> SourceLocation {
