@@ -452,6 +452,21 @@ class World:
             if res.code != 0:
                 self.t.violation("fsck-clean", self.section, attempt,
                                  "fsck %s exit %d: %s %s" % (store, res.code, res.out.strip()[-400:], res.err.strip()[-300:]))
+                continue
+            # Leftover temp files of killed writers are allowed, but fsck must name each one.
+            on_disk = set()
+            for d, _, files in os.walk(os.path.join(store, "objects")):
+                on_disk.update(os.path.realpath(os.path.join(d, f)) for f in files if f.startswith(".tmp-"))
+            tmp = os.path.join(store, "tmp")
+            if os.path.isdir(tmp):
+                on_disk.update(os.path.realpath(os.path.join(tmp, f)) for f in os.listdir(tmp))
+            if on_disk:
+                doc = self.bcli(["batch", "fsck", "--format", "json"], store, ctx=attempt).json() or {}
+                named = {os.path.realpath(f.get("path", "")) for f in doc.get("findings", []) if "temp" in f.get("kind", "")}
+                missing = sorted(on_disk - named)
+                if missing:
+                    self.t.violation("fsck-clean", self.section, attempt, "fsck exit 0 but does not report %d leftover temp file(s): %s" % (
+                        len(missing), missing[:3]))
 
     def close(self):
         self.sbx.stop()
