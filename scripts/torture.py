@@ -710,6 +710,13 @@ def section_self_test(t):
             w.steps.clear()
         expect("committed-has-journal", "a committed step whose write is not in the journal", forget_crid)
 
+        def one_more_step():
+            # The manifest the completed run ran now has one step more than the run's rows.
+            w.manifests[os.path.realpath(path)] = (n + 1, writes)
+            w.final.clear()
+        expect("no-false-completed", "a completed run with fewer rows than its manifest has steps", one_more_step)
+        w.manifests[os.path.realpath(path)] = (n, writes)
+
         def corrupt_blob():
             digest = (posts[2].get("request_digest") or "")[7:]
             p = os.path.join(store, "objects", "sha256", digest[:2], digest[2:])
