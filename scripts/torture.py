@@ -116,6 +116,10 @@ class Sandbox:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
+        except (urllib.error.URLError, OSError) as e:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the sandbox exited with %s (log: %s)" % (self.proc.returncode, self.errlog.name))
+            raise RuntimeError("%s %s: %s" % (method, path, e))
 
     def set_faults(self, faults, latency="default"):
         lat = self.latency if latency == "default" else latency
@@ -1519,6 +1523,7 @@ def main():
     ap.add_argument("--bcli", default=None)
     ap.add_argument("--enospc-dir", default=None, help="a small filesystem to fill instead of mounting a tmpfs")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    ap.add_argument("--report", default=None, help="also write the table and every violation to this JSON file")
     ap.add_argument("--verbose", "-v", action="store_true")
     opts = ap.parse_args()
     if opts.seed is None:
@@ -1632,6 +1637,13 @@ def main():
                 print("  [%s, %s] %s" % (v[1], v[2], v[3][:700]))
             if len(vs) > 8:
                 print("  ... %d more" % (len(vs) - 8))
+    if opts.report:
+        with open(opts.report, "w") as f:
+            json.dump({"seed": opts.seed, "quick": opts.quick, "runs": opts.runs, "rollbacks": opts.rollbacks,
+                       "seconds": round(elapsed), "kills": t.kills,
+                       "table": [{"test": r[0], "tried": r[1], "survived": r[2], "failures": r[3], "note": r[4]} for r in t.table],
+                       "violations": [{"invariant": v[0], "section": v[1], "attempt": v[2], "evidence": v[3]} for v in t.violations],
+                       "notes": t.notes}, f, indent=1)
     if short:
         print("NOT ENOUGH KILLS: " + "; ".join(short) + " (time budget or the runs ended before the kill point)")
     sys.stdout.flush()
