@@ -19,7 +19,7 @@ Invariants checked against the sandbox's journal (what the server really committ
                          crash signal or a stack trace
   damaged-refused        a damaged store is refused with exit 9 and nothing new is created
 
-Usage: scripts/torture [--quick] [--seed N] [--runs N] [--rollbacks N] [--sections a,b] [--keep]
+Usage: scripts/torture [--quick] [--seed N] [--runs N] [--rollbacks N] [--sections a,b] [--keep] [--report FILE]
 """
 
 import argparse
@@ -1583,6 +1583,7 @@ def main():
     def on_signal(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, signal.default_int_handler)   # even when started with SIGINT ignored
     try:
         total_w = sum(weights[s] for s in sections)
         used = 0
