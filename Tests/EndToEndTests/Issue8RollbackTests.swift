@@ -45,7 +45,9 @@ import Testing
 
     /// Runs `bcli` and SIGKILLs it once the sandbox holds one of its requests (the `hold` fault),
     /// so the kill lands at an exact point, not after a guessed delay.
-    func killWhileHeld(_ sandbox: LiveSandbox, args: [String], env: [String: String]) async throws {
+    /// Returns false when bcli finished without sending that many requests.
+    @discardableResult
+    func killWhileHeld(_ sandbox: LiveSandbox, args: [String], env: [String: String], mustHold: Bool = true) async throws -> Bool {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Paths.bcli)
         p.arguments = args
@@ -57,13 +59,16 @@ import Testing
         p.standardInput = FileHandle.nullDevice
         try p.run()
         while try await faultState(sandbox)["held"] != 1 {
-            #expect(p.isRunning, "bcli exited before its request was held")
-            if !p.isRunning { return }
+            if !p.isRunning {
+                #expect(!mustHold, "bcli exited before its request was held")
+                return false
+            }
             await Task.yield()
         }
         kill(p.processIdentifier, SIGKILL)
         try await offload { p.waitUntilExit() }
         #expect(p.terminationReason == .uncaughtSignal)
+        return true
     }
 
     /// Clears the faults (which lets a held request go on) and waits until nothing is in flight.
@@ -308,6 +313,58 @@ import Testing
         #expect(recreated["email"] == before["email"])
         let store = try LedgerStore(root: dir.path + "/store")
         #expect(try store.ledger.steps(runID: runID).allSatisfy { $0.status == .rolledBack })
+        #expect(try store.run(runID).state == .rolledBack)
+    }
+    // MARK: - Killed at every request
+
+    /// For every request a rollback sends, SIGKILL it while that request is held, then kill the
+    /// next rollback at the same point, then finish: every record ends in its pre-run state, no
+    /// record is deleted twice, and the run reads rolled_back.
+    @Test(arguments: 1...6)
+    func rollbackKilledAtEveryRequestFinishes(point: Int) async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start()
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir("bcli-issue8-every")
+        let env = sandbox.env(store: dir.path + "/store")
+        let seed = try await runManifest(dir, env, """
+            name: seed
+            steps:
+              - {name: keep, action: post, endpoint: customers, data: {displayName: Keep, email: keep@x.example}}
+            """)
+        let keep = try #require(seed["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
+        let keepBefore = try await helpers.customer(sandbox, keep).body
+        let out = try await runManifest(dir, env, """
+            name: busy
+            params:
+              keep: {required: true}
+            steps:
+              - {name: add_a, action: post, endpoint: customers, data: {displayName: Alpha}}
+              - {name: edit_a, action: patch, endpoint: customers, id: "${{ steps.add_a.id }}", data: {displayName: Alpha Two}}
+              - {name: edit_keep, action: patch, endpoint: customers, id: "${{ params.keep }}", data: {displayName: Kept Two}}
+              - {name: add_b, action: post, endpoint: customers, data: {displayName: Bravo}}
+              - {name: edit_a_again, action: patch, endpoint: customers, id: "${{ steps.add_a.id }}", data: {email: a3@x.example}}
+              - {name: edit_keep_again, action: patch, endpoint: customers, id: "${{ params.keep }}", data: {email: k3@x.example}}
+            """, set: ["keep=\(keep)"])
+        let runID = try #require(out["run_id"]?.stringValue)
+        let a = try #require(out["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
+        let b = try #require(out["steps"]?.arrayValue?[3]["record_id"]?.stringValue)
+
+        // The plan sends 6 requests; the second rollback may have fewer left than `point`.
+        for round in 0..<2 {
+            try await setFaults(sandbox, ["hold:nth=\(point)"])
+            try await killWhileHeld(sandbox, args: ["batch", "rollback", runID, "--yes"], env: env, mustHold: round == 0)
+            try await clearFaultsAndSettle(sandbox)
+        }
+        let finish = try await bcliAsync(["batch", "rollback", runID, "--yes"], env: env)
+        #expect([0, 8].contains(finish.status), "\(finish.stderr)\n\(finish.out)")
+        #expect(try await helpers.customer(sandbox, a).status == 404)
+        #expect(try await helpers.customer(sandbox, b).status == 404)
+        let keepAfter = try await helpers.customer(sandbox, keep).body
+        for field in RollbackTests.compared { #expect(keepAfter[field] == keepBefore[field], "\(field)") }
+        let ids = try await deletedIDs(sandbox)
+        #expect(ids.count == Set(ids).count, "a record was deleted twice: \(ids)")
+        let store = try LedgerStore(root: dir.path + "/store")
         #expect(try store.run(runID).state == .rolledBack)
     }
 }
