@@ -1143,6 +1143,9 @@ def section_mutated_manifests(t, count):
             ("huge-scalar", "name: big\nsteps:\n  - {name: a, action: post, endpoint: customers, data: {displayName: \"" + "x" * 3_000_000 + "\"}}\n"),
             ("many-steps", "name: many\nsteps:\n" + "".join("  - {name: s%d, action: get, endpoint: customers(}\n" % k for k in range(20000))),
             ("ref-deep", "name: r\nsteps:\n  - {name: a, action: get, endpoint: customers, id: \"${{ steps.a" + ".x" * 10000 + " }}\"}\n"),
+            ("alias-bomb-data", "name: bomb\nparams:\n  a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+                "  %s: &%s [%s]\n" % (c, c, ",".join(["*" + p] * 10)) for p, c in zip("abcdefg", "bcdefgh")) +
+                "steps:\n  - {name: s, action: post, endpoint: customers, data: {displayName: *h}}\n"),
             ("bad-endpoint", "name: r\nsteps:\n  - {name: a, action: delete, endpoint: \"../../x\", id: \"..\"}\n"),
             ("nul", "name: n\x00\nsteps:\n  - {name: a, endpoint: customers}\n"),
             ("empty", ""),
@@ -1168,6 +1171,20 @@ def section_mutated_manifests(t, count):
             before = t.violation_count
             t.run(["batch", "run", "-p", "sandbox", path], w.env(store), ctx=attempt, allowed=MUTATED_OK, section=name, timeout=60)
             t.run(["batch", "run", "-p", "sandbox", path, "--dry-run"], w.env(store), ctx=attempt + " --dry-run", allowed=MUTATED_OK, section=name, timeout=60)
+            tried += 1
+            survived += t.violation_count == before
+        # Deep values through --set and --params on a valid manifest.
+        ptext = "name: p\nparams:\n  v: 1\nsteps:\n  - {name: a, action: get, endpoint: customers, params: {top: 1}}\n"
+        ppath = w.manifest("params", ptext, 1, 0)
+        deep_file = os.path.join(t.root, name + "-deep-params.yaml")
+        with open(deep_file, "w") as f:
+            f.write("v: " + "[" * 20000 + "]" * 20000 + "\n")
+        for label, extra in [("deep --set list", ["--set", "v=" + "[" * 20000 + "]" * 20000]),
+                             ("deep --set map", ["--set", "v=" + "{a: " * 5000 + "1" + "}" * 5000]),
+                             ("deep --params", ["--params", deep_file]),
+                             ("huge --set", ["--set", "v=" + "q" * 120_000])]:
+            before = t.violation_count
+            t.run(["batch", "run", "-p", "sandbox", ppath] + extra, w.env(store), ctx=label, allowed=MUTATED_OK, section=name, timeout=60)
             tried += 1
             survived += t.violation_count == before
         before = t.violation_count
@@ -1270,18 +1287,22 @@ def section_mutated_bundles(t, count):
             d[header_at + off:header_at + off + size] = value.ljust(size, b"\x00")[:size]
             return bytes(d)
         headers = [i for i in range(0, len(original) - 512, 512) if original[i + 257:i + 262] == b"ustar"]
-        for h in headers[:6]:
-            cases.append(("size-huge@%d" % h, octal_field(original, h, 124, 12, b"77777777777\x00")))
-            cases.append(("size-neg@%d" % h, octal_field(original, h, 124, 12, b"-0000000001\x00")))
-            cases.append(("size-garbage@%d" % h, octal_field(original, h, 124, 12, b"zz\x00")))
-            cases.append(("name-traversal@%d" % h, octal_field(original, h, 0, 100, b"../../../../tmp/torture-escape")))
-            cases.append(("typeflag-symlink@%d" % h, octal_field(original, h, 156, 1, b"2")))
+        cases += rebuilt_bundles(original)
         cases.append(("truncated-half", original[:len(original) // 2]))
         cases.append(("no-end-blocks", original.rstrip(b"\x00")))
         cases.append(("padding-junk", original + os.urandom(700)))
         cases.append(("padding-zero-extra", original + b"\x00" * 10240))
         cases.append(("empty", b""))
         cases.append(("one-block", original[:512]))
+        header_cases = []
+        for h in headers[:6]:
+            header_cases.append(("size-huge@%d" % h, octal_field(original, h, 124, 12, b"77777777777\x00")))
+            header_cases.append(("size-neg@%d" % h, octal_field(original, h, 124, 12, b"-0000000001\x00")))
+            header_cases.append(("size-garbage@%d" % h, octal_field(original, h, 124, 12, b"zz\x00")))
+            header_cases.append(("name-traversal@%d" % h, octal_field(original, h, 0, 100, b"../../../../tmp/torture-escape")))
+            header_cases.append(("typeflag-symlink@%d" % h, octal_field(original, h, 156, 1, b"2")))
+        # The quick size takes a seeded sample of the header cases; the full size takes them all.
+        cases += rng.sample(header_cases, max(0, min(len(header_cases), count - len(cases))))
         while len(cases) < count:
             data = original
             for _ in range(rng.randint(1, 3)):
@@ -1315,6 +1336,36 @@ def section_mutated_bundles(t, count):
     finally:
         w.close()
     t.record(name, tried, survived, "")
+
+
+def rebuilt_bundles(original):
+    """Well-formed tar files (valid checksums) with hostile members: deep JSON rows, a member
+    named twice, thousands of members, a blob whose bytes do not match its name."""
+    import io
+    import tarfile
+    src = tarfile.open(fileobj=io.BytesIO(original))
+    members = [(m, src.extractfile(m).read() if m.isfile() else b"") for m in src.getmembers()]
+
+    def build(items):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as out:
+            for name, data in items:
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mode = 0o444
+                out.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+    plain = [(m.name, d) for m, d in members]
+    deep = b"[" * 200000 + b"]" * 200000
+    out = []
+    for target in ("rows/run.json", "rows/steps.json", "bcli-bundle.json"):
+        out.append(("deep-json %s" % target, build([(n, deep if n == target else d) for n, d in plain])))
+    out.append(("member-twice", build(plain + plain[:2])))
+    out.append(("many-members", build(plain + [("blobs/sha256/%064x" % k, b"") for k in range(5000)])))
+    blob = next((n for n, _ in plain if n.startswith("blobs/")), None)
+    if blob:
+        out.append(("blob-bytes-swapped", build([(n, b"not these bytes" if n == blob else d) for n, d in plain])))
+    return out
 
 
 def tree_snapshot(root):
@@ -1574,7 +1625,7 @@ def main():
         "new-store-race": lambda: section_new_store_race(t, 2 if quick else 15),
         "mutated-manifests": lambda: section_mutated_manifests(t, 16 if quick else 200),
         "mutated-configs": lambda: section_mutated_configs(t, 12 if quick else 80),
-        "mutated-bundles": lambda: section_mutated_bundles(t, 14 if quick else 120),
+        "mutated-bundles": lambda: section_mutated_bundles(t, 20 if quick else 120),
         "damaged-ledgers": lambda: section_damaged_ledgers(t),
         "enospc": lambda: section_enospc(t),
     }
