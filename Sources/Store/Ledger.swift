@@ -15,6 +15,9 @@ public final class Ledger: Sendable {
     /// Opens (creating and migrating if needed) the ledger at `path`. With `freshAllowed` false
     /// (the store has blobs or a `refs/head` file), a database with no migrations applied is
     /// refused as damaged instead of being given a new, empty schema.
+    /// The migrations this open applied (empty when the file was already current).
+    public let migratedByThisOpen: Set<String>
+
     public init(path: String, durability: Durability = .process, readOnly: Bool = false, freshAllowed: Bool = true) throws(StoreError) {
         self.path = path
         self.durability = durability
@@ -43,7 +46,10 @@ public final class Ledger: Sendable {
             if !freshAllowed, try queue.read({ db in try migrator.appliedIdentifiers(db).isEmpty }) {
                 throw StoreError.unusable(.damaged, path: path, detail: "the ledger has no tables, but the store has blobs or a refs/head file: the ledger that recorded them was replaced")
             }
+            let before = try queue.read { db in try migrator.appliedIdentifiers(db) }
             if !readOnly { try migrator.migrate(queue) }
+            let after = try queue.read { db in try migrator.appliedIdentifiers(db) }
+            migratedByThisOpen = after.subtracting(before)
         } catch {
             throw StoreError.classify(error, path: path)
         }

@@ -41,6 +41,13 @@ public final class LedgerStore: Sendable {
         let fresh = !StoreIntegrity.hasHistory(root: root)
         objects = try ObjectStore(root: root, durability: durability)
         ledger = try Ledger(path: root + "/" + LedgerStore.databaseName, durability: durability, freshAllowed: fresh)
+        // A ledger from before the `refs/head` file: adopt its head into the file, once. A file
+        // that exists is never overwritten here (an older ledger copied over a newer store must
+        // still read as a mismatch).
+        if ledger.migratedByThisOpen.contains(Schema.headFileMigration), HeadFile.read(root: root) == .absent,
+           let head = try ledger.ref(LedgerStore.headRef) {
+            try HeadFile.write(head, root: root)
+        }
     }
 
     public var durability: Durability { objects.durability }

@@ -159,8 +159,14 @@ enum Schema {
         m.registerMigration("2-lookup-indexes") { db in try db.execute(sql: v2) }
         m.registerMigration("3-pruned-runs") { db in try db.execute(sql: v3) }
         m.registerMigration("4-run-states-step-count") { db in try db.execute(sql: v4) }
+        // No SQL: it records that this ledger keeps `<store>/refs/head` beside it. The store that
+        // applies it writes the file from the ledger's head once (`LedgerStore.init`); from then on
+        // a missing file is damage, not a store from before the file existed.
+        m.registerMigration(headFileMigration) { _ in }
         return m
     }
+
+    static let headFileMigration = "5-refs-head-file"
 
     static var latestIdentifier: String { migrator.migrations.last! }
 }

@@ -158,7 +158,7 @@ public enum HeadCheck: Sendable, Equatable {
         switch HeadFile.read(root: store.root) {
         case .absent:
             guard let ledgerHead else { return .ok }
-            return .mismatch(file: nil, ledger: ledgerHead, detail: "the ledger's refs/head is \(ledgerHead), but the file \(file) is missing (it is written at every finish) — it was deleted, the ledger comes from another store, or the store was last written by a bcli from before the file existed (the next finished run writes it)")
+            return .mismatch(file: nil, ledger: ledgerHead, detail: "the ledger's refs/head is \(ledgerHead), but the file \(file) is missing (it is written at every finish) — it was deleted, or the ledger comes from another store; restore the file from a backup of this store (or, if this ledger is the one you trust, write its head into it: `printf '%s\\n' \(ledgerHead) > \(file)`)")
         case .invalid(let why):
             return .mismatch(file: nil, ledger: ledgerHead, detail: why)
         case .digest(let digest):

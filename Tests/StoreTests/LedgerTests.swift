@@ -18,7 +18,7 @@ import Hashing
     @Test func tablesAndMigrations() throws {
         let dir = TempDir()
         let ledger = try Ledger(path: dir.path + "/l.sqlite3")
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file"])
         let tables = try ledger.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
@@ -96,7 +96,7 @@ import Hashing
         }
         try old.close()
         let ledger = try Ledger(path: path)
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file"])
         let run = try ledger.run(runID)
         #expect(run.state == .completed)
         #expect(try ledger.steps(runID: runID).count == 1)
