@@ -413,9 +413,14 @@ class World:
         if state == "completed":
             # Steps a rollback later marked were committed by this run; partly undone, it keeps its state.
             # A rollback run may record a compensation it found already done (an interrupted
-            # rollback's write landed) as skipped with nothing sent; failed or unknown never.
-            ok_status = COMMITTED | ({"skipped"} if kind == "rollback" else set())
-            bad = [s for s in steps if s["status"] not in ok_status]
+            # rollback's write landed) as skipped with nothing sent, and its GETs are checks
+            # (`check_<name>`, docs/rollback.md) whose 404 is the evidence; a compensating write
+            # that failed or is unknown never lets it read completed.
+            if kind == "rollback":
+                bad = [s for s in steps if s["method"].upper() in WRITE_METHODS and s["status"] not in COMMITTED | {"skipped"}]
+                bad += [s for s in steps if s["status"] == "unknown"]
+            else:
+                bad = [s for s in steps if s["status"] not in COMMITTED]
             if bad or (n is not None and len(steps) != n):
                 t.violation("no-false-completed", self.section, attempt, desc + " reads completed")
         if unknown and state != "in_doubt":
