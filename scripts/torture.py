@@ -765,7 +765,8 @@ def section_kill_run(t, name, target, hold):
             text, n, writes = kill_manifest(rng, tag, failing=rng.random() < 0.25)
             path = w.manifest(tag, text, n, writes)
             args = ["batch", "run", "-p", "sandbox", path] + (["--durability", "full"] if rng.random() < 0.3 else [])
-            attempt = "%s seed-step %d" % (name, i)
+            attempt = "attempt %d" % i
+            attempt_start = t.violation_count
             if hold:
                 # n steps send about n + pre-image GETs requests; hold one of them.
                 kind = rng.choice(["write", "any", "any", "PATCH", "DELETE", "GET"])
@@ -803,23 +804,19 @@ def section_kill_run(t, name, target, hold):
             tried += 1
             if killed:
                 kills += 1
-            bad = w.check(attempt)
+            w.check(attempt)
             if sigint_check:
                 sigint_check = False
                 mine = [run for (sto, rid), (run, _) in w.runs.items() if sto == store and rid not in known]
                 newest = max(mine, key=lambda r: r["started_at"]) if mine else {}
                 if not mine:
                     t.violation("run-state", name, attempt, "exit 130 but no run was recorded")
-                    bad += 1
                 elif newest.get("stamped_state") != "cancelled" or newest.get("state") not in ("cancelled", "in_doubt"):
                     t.violation("run-state", name, attempt, "run %s exit 130 but is stamped %s and reads %s" % (
                         newest.get("id"), newest.get("stamped_state"), newest.get("state")))
-                    bad += 1
             if tried % 10 == 0:
-                before = t.violation_count
                 w.fsck(attempt)
-                bad += t.violation_count - before
-            survived += bad == 0
+            survived += t.violation_count == attempt_start
         before = t.violation_count
         w.fsck(name + " end")
         if t.violation_count > before and survived:
@@ -868,6 +865,7 @@ def section_kill_rollback(t, target):
             if t.over_budget(share_end):
                 break
             tag = "r%d" % r
+            before = t.violation_count
             patched = rng.sample(base_ids, 2)
             pre = {}
             for b in patched:
@@ -895,7 +893,6 @@ def section_kill_rollback(t, target):
             attempt = "%s run %s" % (tag, run_id[:12])
             history = []
             tried += 1
-            before = t.violation_count
             for k in range(rng.randint(1, 3)):
                 if rng.random() < 0.5:
                     spec = rng.choice(["hold:nth=%d,method=write" % rng.randint(1, 7),
