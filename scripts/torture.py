@@ -1449,6 +1449,12 @@ def section_damaged_ledgers(t):
         cases = [("db-missing", rm_db, True), ("db-zero-bytes", zero, True), ("not-a-database", garbage, False),
                  ("db-truncated", truncated, False), ("db-header", header_flip, False), ("newer-schema", newer_schema, False),
                  ("only-refs-head", only_head, True), ("only-blobs", only_blobs, True)]
+        # Exit 9 must come with a message naming the cause.
+        damaged = r"damaged|missing|empty|0 bytes|gone"
+        CAUSE = {k: re.compile(v, re.I) for k, v in {
+            "db-missing": damaged, "db-zero-bytes": damaged, "only-refs-head": damaged, "only-blobs": damaged,
+            "not-a-database": r"not a|database", "db-header": r"not a|database|corrupt|malformed",
+            "db-truncated": r"corrupt|malformed|damaged|not a", "newer-schema": r"newer|upgrade"}.items()}
         commands = [
             (["batch", "run", "-p", "sandbox", path], {9}),
             (["batch", "list"], {9}),
@@ -1477,8 +1483,9 @@ def section_damaged_ledgers(t):
                     want = {1}
                 what = " ".join(args[:2])
                 res = t.run(args, t.env(store, w.sbx.url), ctx="%s: %s" % (label, what), allowed=want, section=name)
-                if res.code == 9 and not res.err.strip():
-                    t.violation("damaged-refused", name, attempt, "bcli %s exit 9 with no message" % what)
+                if res.code == 9 and not CAUSE[label].search(res.err):
+                    t.violation("damaged-refused", name, attempt, "bcli %s exit 9 without naming the cause (%s): %s" % (
+                        what, CAUSE[label].pattern, res.err.strip()[-300:]))
                 after = tree_snapshot(store)
                 if after != snap:
                     added = sorted(set(after) - set(snap))
