@@ -367,4 +367,33 @@ import Testing
         let store = try LedgerStore(root: dir.path + "/store")
         #expect(try store.run(runID).state == .rolledBack)
     }
+    /// A record the run created and patched, deleted by someone since: its restore PATCH answers
+    /// 404, a GET confirms it is gone, and since the record did not exist before the run there is
+    /// nothing to restore; its DELETE is confirmed the same way. Before: 404 on every rollback.
+    @Test func restoreOfACreatedRecordThatIsGoneIsConfirmedNotRetriedForever() async throws {
+        try requireBinary(Paths.bcli)
+        let sandbox = try await LiveSandbox.start()
+        defer { Task { await sandbox.stop() } }
+        let dir = TempDir("bcli-issue8-gone")
+        let env = sandbox.env(store: dir.path + "/store")
+        let out = try await runManifest(dir, env, """
+            name: create-edit
+            steps:
+              - {name: add_a, action: post, endpoint: customers, data: {displayName: Alpha}}
+              - {name: edit_a, action: patch, endpoint: customers, id: "${{ steps.add_a.id }}", data: {displayName: Alpha Two}}
+            """)
+        let runID = try #require(out["run_id"]?.stringValue)
+        let a = try #require(out["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
+        #expect(try await send(sandbox, "DELETE", customerURL(sandbox, a)).0 == 204)
+
+        let r = try await bcliAsync(["batch", "rollback", runID, "--yes", "--format", "json"], env: env)
+        #expect(r.status == 0, "\(r.stderr)\n\(r.out)")
+        let store = try LedgerStore(root: dir.path + "/store")
+        #expect(try store.ledger.steps(runID: runID).allSatisfy { $0.status == .rolledBack })
+        #expect(try store.run(runID).state == .rolledBack)
+        let rollbackID = try #require(try JSONValue(parsing: [UInt8](r.stdout))["rollback_run_id"]?.stringValue)
+        let rows = try store.ledger.steps(runID: rollbackID)
+        #expect(rows.map(\.method) == ["PATCH", "GET", "DELETE", "GET"])
+        #expect(rows.allSatisfy { $0.httpStatus == 404 })
+    }
 }

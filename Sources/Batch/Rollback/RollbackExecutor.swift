@@ -239,16 +239,19 @@ public final class RollbackExecutor: Sendable {
                 outcome.errorMessage = "conflict: the record changed since the run; " + (outcome.errorMessage ?? "")
             }
             try store.ledger.writeOutcome(stepID: stepID, outcome)
-            if method == "DELETE", response.status == 404 {
-                // Gone already? Only a GET that finds nothing proves it; that answer is kept.
+            // A DELETE answered 404, or a restore of a record the run created answered 404: the
+            // record did not exist before the run, so its being gone is the goal — but only a GET
+            // that finds nothing proves it is gone; that answer is kept as evidence.
+            if response.status == 404, method == "DELETE" || (method == "PATCH" && item.createdByRun) {
                 let probe = try await check(url, item: item, runID: runID, seq: &seq)
                 if let probe, probe.status == 404 {
+                    let what = method == "DELETE" ? "the DELETE" : "the restore of a record the run created"
                     return ItemResult(item: item, status: .rolledBack, httpStatus: 404,
-                                      message: "already gone: the DELETE answered 404 and a GET confirmed it (check_\(item.step.name), seq \(seq))",
+                                      message: "already gone: \(what) answered 404 and a GET confirmed it (check_\(item.step.name), seq \(seq))",
                                       conflict: false, newRecordID: nil)
                 }
                 return ItemResult(item: item, status: .rollbackFailed, httpStatus: 404,
-                                  message: "the DELETE answered 404 but a GET " + (probe.map { "answered \($0.status)" } ?? "got no answer")
+                                  message: "\(method) answered 404 but a GET " + (probe.map { "answered \($0.status)" } ?? "got no answer")
                                     + "; check the record", conflict: false, newRecordID: nil)
             }
             let message: String

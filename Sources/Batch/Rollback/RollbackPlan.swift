@@ -40,6 +40,9 @@ public struct RollbackItem: Sendable {
     public let unresolvedAttempt: StepRecord?
     /// The record the item is about (for ETag bookkeeping across items).
     public let recordKey: String?
+    /// The record did not exist before the run (an earlier step of the run created it): if it is
+    /// gone now, a restore of it has nothing left to do.
+    public var createdByRun = false
 }
 
 /// The classified plan for undoing a run, newest step first.
@@ -92,6 +95,7 @@ public enum RollbackPlanner {
         let wrote: Set<StepStatus?> = [.committed, .rollbackFailed, .rollbackSkipped]
         // PATCHes still owed a restore, and the records the run deleted (and had not created).
         let restorable = steps.filter { $0.method == "PATCH" && wrote.contains($0.status) }
+        let created = Set(steps.filter { $0.method == "POST" && $0.status != nil }.compactMap { recordKey($0) })
         var deletions: [String: StepRecord] = [:]
         for step in steps where step.method == "DELETE" && (wrote.contains(step.status) || step.status == .rolledBack) {
             if let key = recordKey(step), vanished[key] == nil { deletions[key] = step }
@@ -146,8 +150,10 @@ public enum RollbackPlanner {
             case .delete, .restore: needsETag = true
             default: needsETag = false
             }
-            items.append(RollbackItem(step: step, action: action, ifMatch: needsETag ? etag : nil,
-                                      unresolvedAttempt: unresolved, recordKey: key))
+            var item = RollbackItem(step: step, action: action, ifMatch: needsETag ? etag : nil,
+                                    unresolvedAttempt: unresolved, recordKey: key)
+            item.createdByRun = key.map { created.contains($0) } ?? false
+            items.append(item)
         }
         return RollbackPlan(runID: runID, items: items, alreadyUndone: undone)
     }
