@@ -1573,18 +1573,18 @@ def section_enospc(t):
 # --------------------------------------------------------------------------------------------
 
 def main():
-    ap = argparse.ArgumentParser(description="bcli fault campaign (issue 8)")
+    ap = argparse.ArgumentParser(prog="scripts/torture", description="bcli fault campaign (issue 8); see docs/reliability.md")
     ap.add_argument("--quick", action="store_true", help="CI size: >= 50 run kills, >= 20 rollback kills, <= 4 minutes")
-    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--seed", type=int, default=None, help="makes the kills reproducible (default: random, printed first)")
     ap.add_argument("--runs", type=int, default=None, help="run kills (full: 500, quick: 54)")
     ap.add_argument("--rollbacks", type=int, default=None, help="rollback kills (full: 100, quick: 20)")
     ap.add_argument("--sections", default=",".join(SECTIONS), help="comma list of: " + ", ".join(SECTIONS))
     ap.add_argument("--budget", type=float, default=None, help="seconds (quick: 225); sections stop early when it runs out")
-    ap.add_argument("--bcli", default=None)
+    ap.add_argument("--bcli", default=None, help="the binary (scripts/torture passes $BCLI or .build/release/bcli)")
     ap.add_argument("--enospc-dir", default=None, help="a small filesystem to fill instead of mounting a tmpfs")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder")
     ap.add_argument("--report", default=None, help="also write the table and every violation to this JSON file")
-    ap.add_argument("--verbose", "-v", action="store_true")
+    ap.add_argument("--verbose", "-v", action="store_true", help="print each violation as it is found")
     opts = ap.parse_args()
     if opts.seed is None:
         opts.seed = int.from_bytes(os.urandom(4), "big") % 1_000_000
