@@ -91,18 +91,28 @@ let package = Package(
             dependencies: ["Hashing", "Store", "BusinessCentral"],
             path: "Benchmarks/bcli-bench"
         ),
-        .testTarget(name: "HashingTests", dependencies: ["Hashing"], exclude: ["Fixtures"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing"]),
+        // Test-only helpers shared by every test target: TempDir, the process launcher, withSandbox.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "Sandbox", "Hashing",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        .testTarget(name: "HashingTests", dependencies: ["Hashing", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "TestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: [
-            "Sandbox", "Hashing",
+            "Sandbox", "Hashing", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing"]),
-        .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral"]),
+        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing", "TestSupport"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
-            "Hashing", "Store", "Sandbox",
+            "Hashing", "Store", "Sandbox", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
     ],

@@ -1,5 +1,6 @@
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 

@@ -2,6 +2,7 @@ import Foundation
 import Hashing
 import Store
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -21,13 +22,11 @@ import Testing
     }
 
     final class Fixture: @unchecked Sendable {
-        let dir: URL
+        let dir = TempDir("bcli-diff")
         let store: LedgerStore
         init() throws {
-            dir = FileManager.default.temporaryDirectory.appendingPathComponent("bcli-diff-\(UUID().uuidString)")
             store = try LedgerStore(root: dir.path + "/store")
         }
-        deinit { try? FileManager.default.removeItem(at: dir) }
 
         func put(_ v: JSONValue?) throws -> BlobRef? {
             guard let v else { return nil }

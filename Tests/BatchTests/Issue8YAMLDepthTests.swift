@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -63,8 +64,7 @@ import Testing
 
     @Test("a params file nested 200,000 deep is a diagnostic")
     func deepParamsFile() throws {
-        let dir = try ManifestFixture.tempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = TempDir("bcli-manifest-tests")
         let params = try ManifestFixture.write("a: " + String(repeating: "{b: ", count: Self.deep) + "1" + String(repeating: "}", count: Self.deep) + "\n",
                                               to: "p.yaml", in: dir)
         let diagnostics = ManifestFixture.prepareDiagnostics("params:\n  a: {}\nsteps:\n  - endpoint: customers\n", paramsFile: params)

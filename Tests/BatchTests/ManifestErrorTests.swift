@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -492,9 +493,8 @@ struct ManifestErrorTests {
     }
 
     @Test func missingFile() throws {
-        let dir = try ManifestFixture.tempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("absent.yaml").path
+        let dir = TempDir("bcli-manifest-tests")
+        let path = dir.path + "/absent.yaml"
         do {
             _ = try ManifestLoader.load(path: path)
             Issue.record("expected an error")

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -43,8 +44,7 @@ struct ManifestParamsTests {
     }
 
     @Test func layeringOrderDefaultsThenFileThenSets() throws {
-        let dir = try ManifestFixture.tempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = TempDir("bcli-manifest-tests")
         let file = try ManifestFixture.write("""
             vendor_no: V0002
             city: Oslo
@@ -132,9 +132,8 @@ struct ManifestParamsTests {
     }
 
     @Test func paramsFileErrors() throws {
-        let dir = try ManifestFixture.tempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let missing = dir.appendingPathComponent("missing.yaml").path
+        let dir = TempDir("bcli-manifest-tests")
+        let missing = dir.path + "/missing.yaml"
         var ds = ManifestFixture.prepareDiagnostics(Self.manifest, paramsFile: missing, sets: ["company_code=C"])
         #expect(ds.map(\.description) == ["\(missing): error: params file: file not found\n  fix: check the path (it is relative to the current directory)"])
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -30,24 +31,12 @@ enum ManifestFixture {
         }
     }
 
-    /// A fresh directory under the system temp folder, unique per call.
-    static func tempDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("bcli-manifest-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+    static func write(_ text: String, to name: String, in dir: TempDir) throws -> String {
+        try dir.write(name, text)
     }
 
-    static func write(_ text: String, to name: String, in dir: URL) throws -> String {
-        let url = dir.appendingPathComponent(name)
-        try Data(text.utf8).write(to: url)
-        return url.path
-    }
-
-    /// The repository root (…/Tests/BatchTests/ThisFile.swift → …).
-    static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
+    /// The repository root.
+    static var repositoryRoot: URL { URL(fileURLWithPath: Paths.packageRoot) }
 }
 
 extension ManifestDiagnostic {

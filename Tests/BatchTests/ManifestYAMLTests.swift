@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 @testable import Batch
 
@@ -167,8 +168,7 @@ struct ManifestYAMLTests {
     }
 
     @Test func loadReadsARealFile() throws {
-        let dir = try ManifestFixture.tempDirectory()
-        defer { try? FileManager.default.removeItem(at: dir) }
+        let dir = TempDir("bcli-manifest-tests")
         let path = try ManifestFixture.write("\u{FEFF}name: bom\nsteps:\n  - endpoint: customers\n", to: "bom.yaml", in: dir)
         let m = try ManifestLoader.load(path: path)
         #expect(m.name == "bom")

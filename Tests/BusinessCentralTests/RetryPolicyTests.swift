@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import BusinessCentral
 
@@ -121,22 +122,5 @@ import Testing
         #expect(!failure("GET", sent: true).outcomeUnknown)
         #expect(failure("POST", sent: true).description.contains("OUTCOME UNKNOWN"))
         #expect(BCTransportError.transport(failure("POST", sent: true)).outcomeUnknown)
-        #expect(BCTransportError.transport(failure("POST", sent: true)).exitCode == 7)
-    }
-
-    @Test func exitCodes() {
-        #expect(BCExitCode.forStatus(200) == 0)
-        #expect(BCExitCode.forStatus(201) == 0)
-        #expect(BCExitCode.forStatus(204) == 0)
-        #expect(BCExitCode.forStatus(401) == 3)
-        #expect(BCExitCode.forStatus(403) == 3)
-        #expect(BCExitCode.forStatus(404) == 4)
-        #expect(BCExitCode.forStatus(400) == 6)
-        #expect(BCExitCode.forStatus(409) == 6)
-        #expect(BCExitCode.forStatus(429) == 6)
-        #expect(BCExitCode.forStatus(500) == 7)
-        #expect(BCExitCode.forStatus(503) == 7)
-        #expect(BCTransportError.auth(.missingClientID(profile: "p")).exitCode == 3)
-        #expect(AuthError.missingStaticToken(profile: "p").exitCode == 3)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Sandbox
 import Testing
+import TestSupport
 
 @testable import BusinessCentral
 
@@ -8,32 +9,28 @@ import Testing
 /// endpoint, URL building, headers, ETags, errors, retries — over real HTTP against the Sandbox
 /// module started in-process on a random port.
 @Suite struct SandboxIntegrationTests {
-    /// Starts a sandbox, runs `body` with a client on the built-in `sandbox` profile, stops it.
-    static func withSandbox(
+    /// Starts a sandbox (`withSandbox`: its stop is awaited on every way out), runs `body` with a
+    /// client on the built-in `sandbox` profile, and shuts the client down.
+    static func withSandboxClient(
         faults: [String] = [],
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(5)),
         environment: [String: String] = [:],
         _ body: (BCClient, TempDir) async throws -> Void
     ) async throws {
-        let configuration = SandboxConfiguration(faults: try faults.map { try SandboxFault(parsing: $0) })
-        let server = try SandboxServer(configuration: configuration)
-        let url = try await server.start()
-        let dir = try TempDir()
-        let config = try BCConfig.load(environment: ["XDG_CONFIG_HOME": dir.path, "HOME": dir.path].merging(environment) { $1 })
-        let profile = try config.profile(named: "sandbox").withBaseURL(url)
-        let client = BCClient(
-            profile: profile, environment: environment, tokenCache: .file("\(dir.path)/cache/tokens.json"), retry: retry)
-        do {
-            try await body(client, dir)
-        } catch {
+        try await withSandbox(faults: faults) { sandbox in
+            let dir = TempDir("bcli-bc-tests")
+            let config = try BCConfig.load(environment: ["XDG_CONFIG_HOME": dir.path, "HOME": dir.path].merging(environment) { $1 })
+            let profile = try config.profile(named: "sandbox").withBaseURL(sandbox.url)
+            let client = BCClient(
+                profile: profile, environment: environment, tokenCache: .file("\(dir.path)/cache/tokens.json"), retry: retry)
+            do {
+                try await body(client, dir)
+            } catch {
+                await client.shutdown()
+                throw error
+            }
             await client.shutdown()
-            await server.stop()
-            dir.remove()
-            throw error
         }
-        await client.shutdown()
-        await server.stop()
-        dir.remove()
     }
 
     static func json(_ bytes: [UInt8]) throws -> [String: Any] {
@@ -41,7 +38,7 @@ import Testing
     }
 
     @Test func crudRoundTripWithETagsAndErrors() async throws {
-        try await Self.withSandbox { client, dir in
+        try await Self.withSandboxClient { client, dir in
             let profile = client.profile
             let customers = try URLBuilder.entityURL(profile: profile, entitySet: "customers")
 
@@ -83,7 +80,6 @@ import Testing
             #expect(noETag.bcError?.code == "BadRequest_InvalidToken")
             #expect(noETag.bcError?.correlationID != nil)
             #expect(noETag.correlationID == noETag.bcError?.correlationID)
-            #expect(noETag.exitCode == 6)
 
             // PATCH with the ETag → 200 and a new ETag; the old one is now stale → 409.
             let patched = try await client.execute(BCRequest(method: "PATCH", url: recordURL, body: change, ifMatch: etag))
@@ -99,12 +95,11 @@ import Testing
             #expect(deleted.status == 204)
             let gone = try await client.execute(BCRequest(method: "GET", url: recordURL))
             #expect(gone.status == 404)
-            #expect(gone.exitCode == 4)
         }
     }
 
     @Test func throttlingIsRetriedForReads() async throws {
-        try await Self.withSandbox(faults: ["throttle:nth=1,retry-after=0"]) { client, _ in
+        try await Self.withSandboxClient(faults: ["throttle:nth=1,retry-after=0"]) { client, _ in
             let url = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers") + URLBuilder.queryString(top: 1)
             let response = try await client.execute(BCRequest(method: "GET", url: url))
             #expect(response.status == 200)
@@ -114,18 +109,17 @@ import Testing
 
     /// A 429 proves BC processed nothing, so a write is sent again even without a key.
     @Test func throttledWriteIsRetriedWithoutAKey() async throws {
-        try await Self.withSandbox(faults: ["throttle:nth=1,retry-after=0"]) { client, _ in
+        try await Self.withSandboxClient(faults: ["throttle:nth=1,retry-after=0"]) { client, _ in
             let url = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers")
             let response = try await client.execute(
                 BCRequest(method: "POST", url: url, body: Array(#"{"displayName":"T"}"#.utf8)))
             #expect(response.status == 201)
             #expect(response.attempts == 2)
-            #expect(response.exitCode == 0)
         }
     }
 
     @Test func commitThenDropIsOutcomeUnknown() async throws {
-        try await Self.withSandbox(faults: ["drop:request-id=it-drop"]) { client, _ in
+        try await Self.withSandboxClient(faults: ["drop:request-id=it-drop"]) { client, _ in
             let customers = try URLBuilder.entityURL(profile: client.profile, entitySet: "customers")
             do {
                 let r = try await client.execute(BCRequest(
@@ -144,31 +138,27 @@ import Testing
     }
 
     @Test func wrongSecretIsAnAuthError() async throws {
-        let server = try SandboxServer(configuration: SandboxConfiguration())
-        let url = try await server.start()
-        let dir = try TempDir()
-        defer { dir.remove() }
-        let profile = Profile(
-            name: "wrong", tenantID: "sandbox", environment: "production", companyID: BuiltinProfiles.sandboxCompanyID,
-            clientID: "bcli-sandbox", clientSecretEnv: "WRONG_SECRET", baseURL: url,
-            tokenURL: "\(url)/sandbox/oauth2/v2.0/token")
-        let client = BCClient(profile: profile, environment: ["WRONG_SECRET": "nope"], tokenCache: .memoryOnly, retry: .none)
-        do {
-            let url = try URLBuilder.entityURL(profile: profile, entitySet: "customers")
-            _ = try await client.execute(BCRequest(method: "GET", url: url))
-            Issue.record("expected an auth error")
-        } catch {
-            guard let error = error as? BCTransportError, case .auth(.rejected(_, let status, _, _, _)) = error else {
-                Issue.record("wrong error \(error)")
-                await client.shutdown()
-                await server.stop()
-                return
+        try await withSandbox { sandbox in
+            let url = sandbox.url
+            let profile = Profile(
+                name: "wrong", tenantID: "sandbox", environment: "production", companyID: BuiltinProfiles.sandboxCompanyID,
+                clientID: "bcli-sandbox", clientSecretEnv: "WRONG_SECRET", baseURL: url,
+                tokenURL: "\(url)/sandbox/oauth2/v2.0/token")
+            let client = BCClient(profile: profile, environment: ["WRONG_SECRET": "nope"], tokenCache: .memoryOnly, retry: .none)
+            do {
+                let url = try URLBuilder.entityURL(profile: profile, entitySet: "customers")
+                _ = try await client.execute(BCRequest(method: "GET", url: url))
+                Issue.record("expected an auth error")
+            } catch {
+                guard let error = error as? BCTransportError, case .auth(.rejected(_, let status, _, _, _)) = error else {
+                    Issue.record("wrong error \(error)")
+                    await client.shutdown()
+                    return
+                }
+                #expect((400..<500).contains(status))
+                #expect(error.description.contains("WRONG_SECRET"))
             }
-            #expect((400..<500).contains(status))
-            #expect(error.exitCode == 3)
-            #expect(error.description.contains("WRONG_SECRET"))
+            await client.shutdown()
         }
-        await client.shutdown()
-        await server.stop()
     }
 }

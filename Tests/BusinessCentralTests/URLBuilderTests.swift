@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 
 @testable import BusinessCentral
 
@@ -71,7 +72,6 @@ import Testing
             #expect(what == "record id")
             #expect(value == id)
             #expect(reason.contains(phrase), "\(reason)")
-            #expect(error.exitCode == 5)
         }
     }
 

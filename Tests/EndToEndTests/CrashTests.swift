@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Hashing
 import Store
 
@@ -27,22 +28,11 @@ import Store
     /// Starts the writer, waits until it has reported `lines` committed outcomes, then SIGKILLs it
     /// while it keeps writing (the kill lands wherever the writer happens to be).
     func runAndKill(_ executable: String, _ args: [String], afterLines lines: Int) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        var seen = 0
-        while seen < lines {
-            let chunk = out.fileHandleForReading.availableData
-            if chunk.isEmpty { break }  // writer exited on its own: the checks below still apply
-            seen += chunk.filter { $0 == UInt8(ascii: "\n") }.count
-        }
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        #expect(p.terminationReason == .uncaughtSignal || seen < lines, "writer was expected to die by SIGKILL")
+        let child = try ChildProcess(executable, args)
+        let seen = child.waitForStdoutLines(lines)  // fewer: the writer exited on its own; the checks below still apply
+        child.kill()
+        let r = try child.wait()
+        #expect(r.reason == .uncaughtSignal || seen < lines, "writer was expected to die by SIGKILL")
     }
 
     func checkStore(_ path: String, context: String) throws {

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 
 /// `bcli batch diff` as a child process, comparing runs the real binary recorded against
 /// in-process sandboxes (a fresh sandbox per run, so server-assigned numbers repeat while ids,
@@ -25,9 +26,9 @@ import Testing
 
     /// Runs `args` (after `batch run -p sandbox`) against a fresh sandbox; returns the run id.
     func recordRun(_ args: [String], store: String) async throws -> String {
-        let sandbox = try await LiveSandbox.start()
-        let r = try await bcliAsync(["batch", "run", "-p", "sandbox"] + args, env: sandbox.env(store: store))
-        await sandbox.stop()
+        let r = try await withSandbox { sandbox in
+            try await bcliAsync(["batch", "run", "-p", "sandbox"] + args, env: sandbox.env(store: store))
+        }
         #expect(r.status == 0, "\(r.stderr)")
         return try #require(runID(fromStderr: r.stderr))
     }

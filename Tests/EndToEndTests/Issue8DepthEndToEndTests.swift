@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Issue 8, defect 6, through the real binary: a config.toml, a YAML manifest (flow and block
 /// nesting) and JSON texts (a manifest and a params file written as JSON) nested 200,000 deep are

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Hashing
 import Store
 
@@ -34,32 +35,16 @@ import Store
     /// Starts `bcli batch run`, waits until the sandbox holds one of its requests, SIGKILLs it and
     /// returns the run id.
     static func killWhileHeld(_ sandbox: LiveSandbox, manifest: String, store: String) async throws -> String {
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        for (k, v) in sandbox.env(store: store) { environment[k] = v }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.bcli)
-        p.arguments = ["batch", "run", "-p", "sandbox", manifest]
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let outData = drainInBackground(out), errData = drainInBackground(err)
+        let child = try ChildProcess(Paths.bcli, ["batch", "run", "-p", "sandbox", manifest], env: sandbox.env(store: store))
         while try await held(sandbox) != 1 {
-            #expect(p.isRunning, "bcli ended before the sandbox held a request")
-            if !p.isRunning { break }
+            #expect(child.isRunning, "bcli ended before the sandbox held a request")
+            if !child.isRunning { break }
             await Task.yield()
         }
-        kill(p.processIdentifier, SIGKILL)
-        let stderr = try await offload { () -> String in
-            _ = outData.wait()
-            let bytes = errData.wait()
-            p.waitUntilExit()
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        #expect(p.terminationReason == .uncaughtSignal)
+        child.kill()
+        let r = try await child.finish()
+        #expect(r.reason == .uncaughtSignal)
+        let stderr = r.stderr
         return try #require(runID(fromStderr: stderr), "no run id in: \(stderr)")
     }
 
@@ -82,55 +67,55 @@ import Store
     /// does not list it.
     @Test func killedBetweenStepsReadsInterrupted() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start(faults: ["hold:nth=1,method=GET"])
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let store = dir.path + "/store"
-        let env = sandbox.env(store: store)
-        let id = try await Self.killWhileHeld(sandbox, manifest: try Self.fortySteps(dir, posts: 15), store: store)
+        try await withSandbox(faults: ["hold:nth=1,method=GET"]) { sandbox in
+            let dir = TempDir()
+            let store = dir.path + "/store"
+            let env = sandbox.env(store: store)
+            let id = try await Self.killWhileHeld(sandbox, manifest: try Self.fortySteps(dir, posts: 15), store: store)
 
-        let run = try Self.stateJSON(id, env: env)
-        #expect(run["state"]?.stringValue == "interrupted")
-        #expect(run["interrupted"] == .bool(true))
-        #expect(run["step_count"]?.doubleValue == 40)
-        #expect(run["steps_recorded"]?.doubleValue == 15)
-        #expect(try !Self.listed("completed", env: env).ids.contains(id))
-        #expect(try Self.listed("interrupted", env: env).ids == [id])
-        #expect(try Self.listed("running", env: env).ids.isEmpty)  // dead runs are not `running`
-        let text = try bcli(["batch", "list"], env: env)
-        #expect(text.out.contains("interrupted"))
-        #expect(!text.out.contains("completed"))
+            let run = try Self.stateJSON(id, env: env)
+            #expect(run["state"]?.stringValue == "interrupted")
+            #expect(run["interrupted"] == .bool(true))
+            #expect(run["step_count"]?.doubleValue == 40)
+            #expect(run["steps_recorded"]?.doubleValue == 15)
+            #expect(try !Self.listed("completed", env: env).ids.contains(id))
+            #expect(try Self.listed("interrupted", env: env).ids == [id])
+            #expect(try Self.listed("running", env: env).ids.isEmpty)  // dead runs are not `running`
+            let text = try bcli(["batch", "list"], env: env)
+            #expect(text.out.contains("interrupted"))
+            #expect(!text.out.contains("completed"))
+        }
     }
 
     /// SIGKILL at several points of a 40-step run: no run that stopped before its 40th step reads
     /// `completed`, in `state` or in `list --state completed`.
     @Test func sigkilledFortyStepRunsNeverReadCompleted() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let store = dir.path + "/store"
-        let env = sandbox.env(store: store)
-        let manifest = try Self.fortySteps(dir, posts: 20)
-        for k in [1, 5, 12, 25, 33, 38] {
-            try await killAfter(lines: k, args: ["batch", "run", "-p", "sandbox", manifest], env: env)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let store = dir.path + "/store"
+            let env = sandbox.env(store: store)
+            let manifest = try Self.fortySteps(dir, posts: 20)
+            for k in [1, 5, 12, 25, 33, 38] {
+                try await killAfter(lines: k, args: ["batch", "run", "-p", "sandbox", manifest], env: env)
+            }
+            let ledger = try LedgerStore(root: store)
+            let completed = try Self.listed("completed", env: env).ids
+            var checked = 0
+            for run in try ledger.runs() {
+                let steps = try ledger.ledger.steps(runID: run.id)
+                let allCommitted = steps.count == 40 && steps.allSatisfy { $0.status == .committed }
+                if allCommitted { continue }  // the kill came after the last outcome
+                checked += 1
+                #expect(run.state != .completed, "run \(run.id) has \(steps.count)/40 steps but reads completed")
+                #expect(!completed.contains(run.id))
+                let json = try Self.stateJSON(run.id, env: env)
+                #expect(json["state"]?.stringValue != "completed")
+                let unknown = steps.contains { $0.status == nil }
+                #expect(json["state"]?.stringValue == (unknown ? "in_doubt" : "interrupted"))
+            }
+            #expect(checked >= 3)
         }
-        let ledger = try LedgerStore(root: store)
-        let completed = try Self.listed("completed", env: env).ids
-        var checked = 0
-        for run in try ledger.runs() {
-            let steps = try ledger.ledger.steps(runID: run.id)
-            let allCommitted = steps.count == 40 && steps.allSatisfy { $0.status == .committed }
-            if allCommitted { continue }  // the kill came after the last outcome
-            checked += 1
-            #expect(run.state != .completed, "run \(run.id) has \(steps.count)/40 steps but reads completed")
-            #expect(!completed.contains(run.id))
-            let json = try Self.stateJSON(run.id, env: env)
-            #expect(json["state"]?.stringValue != "completed")
-            let unknown = steps.contains { $0.status == nil }
-            #expect(json["state"]?.stringValue == (unknown ? "in_doubt" : "interrupted"))
-        }
-        #expect(checked >= 3)
     }
 
     // MARK: - Defect 4
@@ -139,26 +124,26 @@ import Store
     /// `in_doubt`, `list --state failed` does not list it and `list --state in_doubt` does.
     @Test func droppedAnswersReadInDoubtNotFailed() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start(faults: ["drop:every=1,method=write"])
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let store = dir.path + "/store"
-        let env = sandbox.env(store: store)
-        let manifest = try RunCrashTests.manyPosts(dir, count: 3)
-        let r = try await bcliAsync(["batch", "run", "-p", "sandbox", manifest], env: env)
-        #expect(r.status == 1)
-        let id = try #require(runID(fromStderr: r.stderr))
-        #expect(try await sandbox.journal().count == 3)  // every write landed
+        try await withSandbox(faults: ["drop:every=1,method=write"]) { sandbox in
+            let dir = TempDir()
+            let store = dir.path + "/store"
+            let env = sandbox.env(store: store)
+            let manifest = try RunCrashTests.manyPosts(dir, count: 3)
+            let r = try await bcliAsync(["batch", "run", "-p", "sandbox", manifest], env: env)
+            #expect(r.status == 1)
+            let id = try #require(runID(fromStderr: r.stderr))
+            #expect(try await sandbox.journal().count == 3)  // every write landed
 
-        let run = try Self.stateJSON(id, env: env)
-        #expect(run["state"]?.stringValue == "in_doubt")
-        #expect(run["stamped_state"]?.stringValue == "in_doubt")
-        #expect(run["finished_at"] != .null)
-        #expect(try !Self.listed("failed", env: env).ids.contains(id))
-        #expect(try Self.listed("in_doubt", env: env).ids == [id])
-        #expect(r.stderr.contains("in_doubt"))
-        let verify = try bcli(["batch", "verify", id], env: env)
-        #expect(verify.status == 0, "\(verify.out)\(verify.stderr)")
+            let run = try Self.stateJSON(id, env: env)
+            #expect(run["state"]?.stringValue == "in_doubt")
+            #expect(run["stamped_state"]?.stringValue == "in_doubt")
+            #expect(run["finished_at"] != .null)
+            #expect(try !Self.listed("failed", env: env).ids.contains(id))
+            #expect(try Self.listed("in_doubt", env: env).ids == [id])
+            #expect(r.stderr.contains("in_doubt"))
+            let verify = try bcli(["batch", "verify", id], env: env)
+            #expect(verify.status == 0, "\(verify.out)\(verify.stderr)")
+        }
     }
 
     // MARK: - Defect 10
@@ -168,22 +153,22 @@ import Store
     /// `in_doubt` — not `running`.
     @Test func partialRollbackOfInterruptedRunWithUnknownStep() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start(faults: ["hold:nth=11,method=write"])
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let store = dir.path + "/store"
-        let env = sandbox.env(store: store)
-        let id = try await Self.killWhileHeld(sandbox, manifest: try RunCrashTests.manyPosts(dir, count: 40), store: store)
-        #expect(try Self.stateJSON(id, env: env)["state"]?.stringValue == "in_doubt")
+        try await withSandbox(faults: ["hold:nth=11,method=write"]) { sandbox in
+            let dir = TempDir()
+            let store = dir.path + "/store"
+            let env = sandbox.env(store: store)
+            let id = try await Self.killWhileHeld(sandbox, manifest: try RunCrashTests.manyPosts(dir, count: 40), store: store)
+            #expect(try Self.stateJSON(id, env: env)["state"]?.stringValue == "in_doubt")
 
-        let rollback = try await bcliAsync(["batch", "rollback", id, "--yes"], env: env)
-        #expect(rollback.status == 0, "\(rollback.stderr)")
-        let ledger = try LedgerStore(root: store)
-        #expect(try ledger.ledger.steps(runID: id).filter { $0.status == .rolledBack }.count == 10)
-        let run = try Self.stateJSON(id, env: env)
-        #expect(run["state"]?.stringValue == "in_doubt")
-        #expect(try Self.listed("running", env: env).ids.isEmpty)
-        #expect(try !Self.listed("rolled_back", env: env).ids.contains(id))
+            let rollback = try await bcliAsync(["batch", "rollback", id, "--yes"], env: env)
+            #expect(rollback.status == 0, "\(rollback.stderr)")
+            let ledger = try LedgerStore(root: store)
+            #expect(try ledger.ledger.steps(runID: id).filter { $0.status == .rolledBack }.count == 10)
+            let run = try Self.stateJSON(id, env: env)
+            #expect(run["state"]?.stringValue == "in_doubt")
+            #expect(try Self.listed("running", env: env).ids.isEmpty)
+            #expect(try !Self.listed("rolled_back", env: env).ids.contains(id))
+        }
     }
 
     /// A run killed between steps (15 committed, no unknown), then rolled back with one
@@ -193,22 +178,22 @@ import Store
         try requireBinary(Paths.bcli)
         // The run's 15 POSTs are writes 1–15; the rollback's first DELETE is write 16: dropped
         // after it lands, so that compensation reads as failed on the original step.
-        let sandbox = try await LiveSandbox.start(faults: ["hold:nth=1,method=GET", "drop:nth=16,method=write"])
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let store = dir.path + "/store"
-        let env = sandbox.env(store: store)
-        let id = try await Self.killWhileHeld(sandbox, manifest: try Self.fortySteps(dir, posts: 15), store: store)
+        try await withSandbox(faults: ["hold:nth=1,method=GET", "drop:nth=16,method=write"]) { sandbox in
+            let dir = TempDir()
+            let store = dir.path + "/store"
+            let env = sandbox.env(store: store)
+            let id = try await Self.killWhileHeld(sandbox, manifest: try Self.fortySteps(dir, posts: 15), store: store)
 
-        let rollback = try await bcliAsync(["batch", "rollback", id, "--yes"], env: env)
-        let ledger = try LedgerStore(root: store)
-        let steps = try ledger.ledger.steps(runID: id)
-        #expect(steps.filter { $0.status == .rolledBack }.count == 14, "\(rollback.out)\(rollback.stderr)")
-        #expect(steps.filter { $0.status == .rollbackFailed }.count == 1)
-        let run = try Self.stateJSON(id, env: env)
-        #expect(run["state"]?.stringValue == "interrupted")
-        #expect(try Self.listed("running", env: env).ids.isEmpty)
-        #expect(try !Self.listed("rolled_back", env: env).ids.contains(id))
-        #expect(try Self.listed("interrupted", env: env).ids == [id])
+            let rollback = try await bcliAsync(["batch", "rollback", id, "--yes"], env: env)
+            let ledger = try LedgerStore(root: store)
+            let steps = try ledger.ledger.steps(runID: id)
+            #expect(steps.filter { $0.status == .rolledBack }.count == 14, "\(rollback.out)\(rollback.stderr)")
+            #expect(steps.filter { $0.status == .rollbackFailed }.count == 1)
+            let run = try Self.stateJSON(id, env: env)
+            #expect(run["state"]?.stringValue == "interrupted")
+            #expect(try Self.listed("running", env: env).ids.isEmpty)
+            #expect(try !Self.listed("rolled_back", env: env).ids.contains(id))
+            #expect(try Self.listed("interrupted", env: env).ids == [id])
+        }
     }
 }

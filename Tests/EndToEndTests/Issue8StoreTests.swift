@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Testing
+import TestSupport
 import Hashing
 import Store
 
@@ -256,57 +257,41 @@ import Store
             // Lazily if a child of another test still has a file of it open.
             if (try? run("/usr/bin/umount", [mountPoint]))?.status != 0 { _ = try? run("/usr/bin/umount", ["-l", mountPoint]) }
         }
-        let sandbox = try await LiveSandbox.start(faults: ["hold:nth=2,method=GET"])
-        defer { Task { await sandbox.stop() } }
-        let store = mountPoint + "/store"
-        let env = sandbox.env(store: store)
-        let manifest = try writeManifest(dir, "two.yaml",
-            "name: two\nsteps:\n  - {name: first, action: get, endpoint: customers}\n  - {name: second, action: get, endpoint: customers}\n")
+        try await withSandbox(faults: ["hold:nth=2,method=GET"]) { sandbox in
+            let store = mountPoint + "/store"
+            let env = sandbox.env(store: store)
+            let manifest = try writeManifest(dir, "two.yaml",
+                "name: two\nsteps:\n  - {name: first, action: get, endpoint: customers}\n  - {name: second, action: get, endpoint: customers}\n")
 
-        var environment = ProcessInfo.processInfo.environment
-        environment["NO_COLOR"] = "1"
-        for (k, v) in env { environment[k] = v }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Paths.bcli)
-        p.arguments = ["batch", "run", "-p", "sandbox", manifest]
-        p.environment = environment
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let outData = drainInBackground(out), errData = drainInBackground(err)
-        while try await Self.held(sandbox) != 1 {
-            #expect(p.isRunning, "bcli ended before the sandbox held a request")
-            if !p.isRunning { break }
-            await Task.yield()
+            let child = try ChildProcess(Paths.bcli, ["batch", "run", "-p", "sandbox", manifest], env: env)
+            while try await Self.held(sandbox) != 1 {
+                #expect(child.isRunning, "bcli ended before the sandbox held a request")
+                if !child.isRunning { break }
+                await Task.yield()
+            }
+            // Fill the disk to the last byte.
+            let filler = mountPoint + "/filler"
+            let fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)  // no child of a parallel test inherits it
+            #expect(fd >= 0)
+            let chunk = [UInt8](repeating: 0x5A, count: 4096)
+            var small = [UInt8](repeating: 0x5A, count: 1)
+            while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+            while small.withUnsafeMutableBytes({ write(fd, $0.baseAddress, 1) }) > 0 {}
+            close(fd)
+            _ = try await httpPost(sandbox.url + "/_sandbox/release")
+            let r = try await child.finish()
+            let stderr = r.stderr
+            #expect(r.status == 9, "\(r.status): \(stderr)")
+            #expect(stderr.contains("disk") && stderr.contains("full"), "\(stderr)")
+            #expect(!stderr.contains("Fatal error"))
+            let id = try #require(runID(fromStderr: stderr))
+            try FileManager.default.removeItem(atPath: filler)
+            let state = try await bcliAsync(["batch", "state", id, "--format", "json"], env: env)
+            #expect(state.status == 0, "\(state.stderr)")
+            let row = try JSONValue(parsing: [UInt8](state.stdout))["run"]
+            #expect(row?["state"]?.stringValue != "running", "\(state.out)")
+            #expect(row?["finished_at"] != .null || row?["interrupted"] == .bool(true), "\(state.out)")
         }
-        // Fill the disk to the last byte.
-        let filler = mountPoint + "/filler"
-        let fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)  // no child of a parallel test inherits it
-        #expect(fd >= 0)
-        let chunk = [UInt8](repeating: 0x5A, count: 4096)
-        var small = [UInt8](repeating: 0x5A, count: 1)
-        while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
-        while small.withUnsafeMutableBytes({ write(fd, $0.baseAddress, 1) }) > 0 {}
-        close(fd)
-        _ = try await httpPost(sandbox.url + "/_sandbox/release")
-        let stderr = try await offload { () -> String in
-            _ = outData.wait()
-            let bytes = errData.wait()
-            p.waitUntilExit()
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        #expect(p.terminationStatus == 9, "\(p.terminationStatus): \(stderr)")
-        #expect(stderr.contains("disk") && stderr.contains("full"), "\(stderr)")
-        #expect(!stderr.contains("Fatal error"))
-        let id = try #require(runID(fromStderr: stderr))
-        try FileManager.default.removeItem(atPath: filler)
-        let state = try await bcliAsync(["batch", "state", id, "--format", "json"], env: env)
-        #expect(state.status == 0, "\(state.stderr)")
-        let row = try JSONValue(parsing: [UInt8](state.stdout))["run"]
-        #expect(row?["state"]?.stringValue != "running", "\(state.out)")
-        #expect(row?["finished_at"] != .null || row?["interrupted"] == .bool(true), "\(state.out)")
     }
 
     // MARK: - Defect 11

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import Testing
+import TestSupport
 import Hashing
 import Store
 
@@ -73,8 +74,11 @@ import Store
     }
 
     /// Seeds two customers, then runs a manifest that creates one, patches one twice and deletes one.
-    func scenario(faults: [String] = []) async throws -> Scenario {
-        let sandbox = try await LiveSandbox.start(faults: faults)
+    func withScenario(faults: [String] = [], _ body: (Scenario) async throws -> Void) async throws {
+        try await withSandbox(faults: faults) { sandbox in try await body(try await scenario(sandbox)) }
+    }
+
+    func scenario(_ sandbox: LiveSandbox) async throws -> Scenario {
         let dir = TempDir("bcli-rollback")
         let env = sandbox.env(store: dir.path + "/store")
         let seed = try await bcliAsync(["batch", "run", "-p", "sandbox", try writeManifest(dir, "seed.yaml", Self.seedManifest), "--format", "json"], env: env)
@@ -98,105 +102,105 @@ import Store
 
     @Test func rollbackRestoresPreRunValues() async throws {
         try requireBinary(Paths.bcli)
-        let s = try await scenario()
-        defer { Task { await s.sandbox.stop() } }
-        let dry = try await bcliAsync(["batch", "rollback", s.runID, "--dry-run", "--recreate-deleted"], env: s.env)
-        #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.out.contains("Plan: 1 to delete, 2 to restore, 1 to re-create, 0 irreversible."))
-        let journalBefore = try await s.sandbox.journal().count
+        try await withScenario { s in
+            let dry = try await bcliAsync(["batch", "rollback", s.runID, "--dry-run", "--recreate-deleted"], env: s.env)
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.out.contains("Plan: 1 to delete, 2 to restore, 1 to re-create, 0 irreversible."))
+            let journalBefore = try await s.sandbox.journal().count
 
-        // Non-interactive without --yes: refused before any request.
-        let refused = try await bcliAsync(["batch", "rollback", s.runID], env: s.env)
-        #expect(refused.status == 8)
-        #expect(try await s.sandbox.journal().count == journalBefore)
+            // Non-interactive without --yes: refused before any request.
+            let refused = try await bcliAsync(["batch", "rollback", s.runID], env: s.env)
+            #expect(refused.status == 8)
+            #expect(try await s.sandbox.journal().count == journalBefore)
 
-        let r = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--recreate-deleted", "--format", "json"], env: s.env)
-        #expect(r.status == 0, "\(r.stderr)")
-        let result = try JSONValue(parsing: [UInt8](r.stdout))
-        #expect(result["run_state"]?.stringValue == "rolled_back")
-        #expect(result["format_version"] == 1)
+            let r = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--recreate-deleted", "--format", "json"], env: s.env)
+            #expect(r.status == 0, "\(r.stderr)")
+            let result = try JSONValue(parsing: [UInt8](r.stdout))
+            #expect(result["run_state"]?.stringValue == "rolled_back")
+            #expect(result["format_version"] == 1)
 
-        // Every touched record: created → gone; patched → pre-run fields; deleted → re-created (new id).
-        #expect(try await customer(s.sandbox, s.addedID).status == 404)
-        let keepAfter = try await customer(s.sandbox, s.keep).body
-        for field in Self.compared { #expect(keepAfter[field] == s.keepBefore[field], "\(field)") }
-        #expect(try await customer(s.sandbox, s.doomed).status == 404)
-        let newID = try #require(result["results"]?.arrayValue?.first { $0["name"]?.stringValue == "remove" }?["new_record_id"]?.stringValue)
-        let recreated = try await customer(s.sandbox, newID).body
-        for field in Self.compared { #expect(recreated[field] == s.doomedBefore[field], "\(field)") }
+            // Every touched record: created → gone; patched → pre-run fields; deleted → re-created (new id).
+            #expect(try await customer(s.sandbox, s.addedID).status == 404)
+            let keepAfter = try await customer(s.sandbox, s.keep).body
+            for field in Self.compared { #expect(keepAfter[field] == s.keepBefore[field], "\(field)") }
+            #expect(try await customer(s.sandbox, s.doomed).status == 404)
+            let newID = try #require(result["results"]?.arrayValue?.first { $0["name"]?.stringValue == "remove" }?["new_record_id"]?.stringValue)
+            let recreated = try await customer(s.sandbox, newID).body
+            for field in Self.compared { #expect(recreated[field] == s.doomedBefore[field], "\(field)") }
 
-        // The rollback is a run of its own with intent/outcome rows pointing at the originals.
-        let store = try LedgerStore(root: s.dir.path + "/store")
-        let rollbackID = try #require(result["rollback_run_id"]?.stringValue)
-        let rollbackRun = try store.run(rollbackID)
-        #expect(rollbackRun.kind == .rollback)
-        #expect(rollbackRun.parentRunID == s.runID)
-        let compensations = try store.ledger.steps(runID: rollbackID)
-        #expect(compensations.map(\.method) == ["POST", "PATCH", "PATCH", "DELETE"])
-        #expect(compensations.allSatisfy { $0.status == .committed && $0.targetStepID != nil && $0.ifMatch != "*" })
-        #expect(try store.ledger.steps(runID: s.runID).allSatisfy { $0.status == .rolledBack })
-        #expect(try store.run(s.runID).state == .rolledBack)
+            // The rollback is a run of its own with intent/outcome rows pointing at the originals.
+            let store = try LedgerStore(root: s.dir.path + "/store")
+            let rollbackID = try #require(result["rollback_run_id"]?.stringValue)
+            let rollbackRun = try store.run(rollbackID)
+            #expect(rollbackRun.kind == .rollback)
+            #expect(rollbackRun.parentRunID == s.runID)
+            let compensations = try store.ledger.steps(runID: rollbackID)
+            #expect(compensations.map { "\($0.method)" } == ["POST", "PATCH", "PATCH", "DELETE"])
+            #expect(compensations.allSatisfy { $0.status == .committed && $0.targetStepID != nil && $0.ifMatch != "*" })
+            #expect(try store.ledger.steps(runID: s.runID).allSatisfy { $0.status == .rolledBack })
+            #expect(try store.run(s.runID).state == .rolledBack)
 
-        // A second rollback is a no-op: refused, nothing sent.
-        let count = try await s.sandbox.journal().count
-        let again = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--recreate-deleted"], env: s.env)
-        #expect(again.status == 8)
-        #expect(again.stderr.contains("already fully rolled back"))
-        #expect(try await s.sandbox.journal().count == count)
+            // A second rollback is a no-op: refused, nothing sent.
+            let count = try await s.sandbox.journal().count
+            let again = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--recreate-deleted"], env: s.env)
+            #expect(again.status == 8)
+            #expect(again.stderr.contains("already fully rolled back"))
+            #expect(try await s.sandbox.journal().count == count)
+        }
     }
 
     @Test func conflictIsNotOverwrittenUnlessForced() async throws {
         try requireBinary(Paths.bcli)
-        let s = try await scenario()
-        defer { Task { await s.sandbox.stop() } }
-        try await patchBehindTheLedgersBack(s.sandbox, s.keep, #"{"displayName":"Someone Else"}"#)
-        let r = try await bcliAsync(["batch", "rollback", s.runID, "--yes"], env: s.env)
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("conflict"))
-        #expect(try await customer(s.sandbox, s.keep).body["displayName"] == "Someone Else")  // not overwritten
-        #expect(try await customer(s.sandbox, s.addedID).status == 404)                        // the rest went on
-        let store = try LedgerStore(root: s.dir.path + "/store")
-        let steps = try store.ledger.steps(runID: s.runID)
-        #expect(steps.first { $0.name == "edit_again" }?.status == .rollbackFailed)
-        #expect(steps.first { $0.name == "add" }?.status == .rolledBack)
-        #expect(steps.first { $0.name == "remove" }?.status == .rollbackSkipped)  // no --recreate-deleted
-        #expect(try store.run(s.runID).state != .rolledBack)
+        try await withScenario { s in
+            try await patchBehindTheLedgersBack(s.sandbox, s.keep, #"{"displayName":"Someone Else"}"#)
+            let r = try await bcliAsync(["batch", "rollback", s.runID, "--yes"], env: s.env)
+            #expect(r.status == 1)
+            #expect(r.stderr.contains("conflict"))
+            #expect(try await customer(s.sandbox, s.keep).body["displayName"] == "Someone Else")  // not overwritten
+            #expect(try await customer(s.sandbox, s.addedID).status == 404)                        // the rest went on
+            let store = try LedgerStore(root: s.dir.path + "/store")
+            let steps = try store.ledger.steps(runID: s.runID)
+            #expect(steps.first { $0.name == "edit_again" }?.status == .rollbackFailed)
+            #expect(steps.first { $0.name == "add" }?.status == .rolledBack)
+            #expect(steps.first { $0.name == "remove" }?.status == .rollbackSkipped)  // no --recreate-deleted
+            #expect(try store.run(s.runID).state != .rolledBack)
 
-        // Retrying retries only what is left; --force overwrites and says so in the ledger.
-        let forced = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--force", "--format", "json"], env: s.env)
-        #expect(forced.status == 0, "\(forced.stderr)")
-        let result = try JSONValue(parsing: [UInt8](forced.stdout))
-        #expect(result["results"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == ["remove", "edit_again", "edit"])
-        let keepAfter = try await customer(s.sandbox, s.keep).body
-        #expect(keepAfter["displayName"] == s.keepBefore["displayName"])
-        #expect(keepAfter["email"] == s.keepBefore["email"])
-        let rollbackID = try #require(result["rollback_run_id"]?.stringValue)
-        #expect(try store.ledger.steps(runID: rollbackID).filter { $0.method == "PATCH" }.allSatisfy { $0.ifMatch == "*" })
+            // Retrying retries only what is left; --force overwrites and says so in the ledger.
+            let forced = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--force", "--format", "json"], env: s.env)
+            #expect(forced.status == 0, "\(forced.stderr)")
+            let result = try JSONValue(parsing: [UInt8](forced.stdout))
+            #expect(result["results"]?.arrayValue?.map { $0["name"]?.stringValue ?? "" } == ["remove", "edit_again", "edit"])
+            let keepAfter = try await customer(s.sandbox, s.keep).body
+            #expect(keepAfter["displayName"] == s.keepBefore["displayName"])
+            #expect(keepAfter["email"] == s.keepBefore["email"])
+            let rollbackID = try #require(result["rollback_run_id"]?.stringValue)
+            #expect(try store.ledger.steps(runID: rollbackID).filter { "\($0.method)" == "PATCH" }.allSatisfy { $0.ifMatch == "*" })
+        }
     }
 
     /// SIGKILL during a rollback, then rollback again: it finishes the rest and never sends a
     /// DELETE twice for the same record.
     @Test func killedRollbackFinishesWithoutDoubleDeletes() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start(latency: "30")
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir("bcli-rollback-kill")
-        let env = sandbox.env(store: dir.path + "/store")
-        var text = "name: many\nsteps:\n"
-        for i in 1...30 { text += "  - {name: c\(i), action: post, endpoint: customers, data: {displayName: \"R \(i)\"}}\n" }
-        let run = try await bcliAsync(["batch", "run", "-p", "sandbox", try writeManifest(dir, "many.yaml", text), "--format", "json"], env: env)
-        #expect(run.status == 0)
-        let runID = try #require(try JSONValue(parsing: [UInt8](run.stdout))["run_id"]?.stringValue)
-        for _ in 0..<3 {
-            try await killAfter(lines: Int.random(in: 3...12), args: ["batch", "rollback", runID, "--yes"], env: env)
+        try await withSandbox(latency: "30") { sandbox in
+            let dir = TempDir("bcli-rollback-kill")
+            let env = sandbox.env(store: dir.path + "/store")
+            var text = "name: many\nsteps:\n"
+            for i in 1...30 { text += "  - {name: c\(i), action: post, endpoint: customers, data: {displayName: \"R \(i)\"}}\n" }
+            let run = try await bcliAsync(["batch", "run", "-p", "sandbox", try writeManifest(dir, "many.yaml", text), "--format", "json"], env: env)
+            #expect(run.status == 0)
+            let runID = try #require(try JSONValue(parsing: [UInt8](run.stdout))["run_id"]?.stringValue)
+            for _ in 0..<3 {
+                try await killAfter(lines: Int.random(in: 3...12), args: ["batch", "rollback", runID, "--yes"], env: env)
+            }
+            let finish = try await bcliAsync(["batch", "rollback", runID, "--yes"], env: env)
+            #expect(finish.status == 0, "\(finish.stderr)")
+            let deletes = try await sandbox.journal().filter { $0["method"]?.stringValue == "DELETE" }
+            let ids = deletes.compactMap { $0["entity_id"]?.stringValue }
+            #expect(ids.count == 30)
+            #expect(Set(ids).count == ids.count, "a record was deleted twice")
+            let store = try LedgerStore(root: dir.path + "/store")
+            #expect(try store.run(runID).state == .rolledBack)
         }
-        let finish = try await bcliAsync(["batch", "rollback", runID, "--yes"], env: env)
-        #expect(finish.status == 0, "\(finish.stderr)")
-        let deletes = try await sandbox.journal().filter { $0["method"]?.stringValue == "DELETE" }
-        let ids = deletes.compactMap { $0["entity_id"]?.stringValue }
-        #expect(ids.count == 30)
-        #expect(Set(ids).count == ids.count, "a record was deleted twice")
-        let store = try LedgerStore(root: dir.path + "/store")
-        #expect(try store.run(runID).state == .rolledBack)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 import Hashing
 import Store
 
@@ -22,58 +23,58 @@ import Store
 
     @Test func flippedBitInOneBlobIsNamedAndExitsOne() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let (store, ids) = try await Self.runs(sandbox, dir, count: 1)
-        let env = sandbox.env(store: store)
-        let ok = try await bcliAsync(["batch", "verify", ids[0]], env: env)
-        #expect(ok.status == 0, "\(ok.out)\(ok.stderr)")
-        #expect(ok.stderr.contains("OK"))
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let (store, ids) = try await Self.runs(sandbox, dir, count: 1)
+            let env = sandbox.env(store: store)
+            let ok = try await bcliAsync(["batch", "verify", ids[0]], env: env)
+            #expect(ok.status == 0, "\(ok.out)\(ok.stderr)")
+            #expect(ok.stderr.contains("OK"))
 
-        let ledger = try LedgerStore(root: store)
-        let step = try ledger.ledger.steps(runID: ids[0])[3]
-        let response = try #require(step.responseDigest)
-        let path = ledger.objects.path(for: response)
-        chmod(path, 0o644)
-        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        data[data.count / 2] ^= 0x01
-        try Data(data).write(to: URL(fileURLWithPath: path))
+            let ledger = try LedgerStore(root: store)
+            let step = try ledger.ledger.steps(runID: ids[0])[3]
+            let response = try #require(step.responseDigest)
+            let path = ledger.objects.path(for: response)
+            chmod(path, 0o644)
+            var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+            data[data.count / 2] ^= 0x01
+            try Data(data).write(to: URL(fileURLWithPath: path))
 
-        let bad = try await bcliAsync(["batch", "verify", ids[0], "--format", "json"], env: env)
-        #expect(bad.status == 1)
-        let doc = try JSONValue(parsing: [UInt8](bad.stdout))
-        #expect(doc["format_version"] == 1)
-        #expect(doc["ok"] == false)
-        let problems = doc["problems"]?.arrayValue ?? []
-        #expect(problems.count == 1)
-        #expect(problems.first?["kind"]?.stringValue == "corrupt")
-        #expect(problems.first?["digest"]?.stringValue == response.description)
-        #expect(problems.first?["subject"]?.stringValue == "step 4 (update_coho) response")
-        let text = try await bcliAsync(["batch", "verify", ids[0]], env: env)
-        #expect(text.status == 1)
-        #expect(text.out.contains(response.description))
+            let bad = try await bcliAsync(["batch", "verify", ids[0], "--format", "json"], env: env)
+            #expect(bad.status == 1)
+            let doc = try JSONValue(parsing: [UInt8](bad.stdout))
+            #expect(doc["format_version"] == 1)
+            #expect(doc["ok"] == false)
+            let problems = doc["problems"]?.arrayValue ?? []
+            #expect(problems.count == 1)
+            #expect(problems.first?["kind"]?.stringValue == "corrupt")
+            #expect(problems.first?["digest"]?.stringValue == response.description)
+            #expect(problems.first?["subject"]?.stringValue == "step 4 (update_coho) response")
+            let text = try await bcliAsync(["batch", "verify", ids[0]], env: env)
+            #expect(text.status == 1)
+            #expect(text.out.contains(response.description))
+        }
     }
 
     @Test func deletedRunRowBreaksTheChainForVerifyAll() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let (store, ids) = try await Self.runs(sandbox, dir, count: 2)
-        let env = sandbox.env(store: store)
-        #expect(try await bcliAsync(["batch", "verify", "--all"], env: env).status == 0)
-        let record = try #require(try LedgerStore(root: store).run(ids[0]).recordDigest)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let (store, ids) = try await Self.runs(sandbox, dir, count: 2)
+            let env = sandbox.env(store: store)
+            #expect(try await bcliAsync(["batch", "verify", "--all"], env: env).status == 0)
+            let record = try #require(try LedgerStore(root: store).run(ids[0]).recordDigest)
 
-        // Delete the first run by hand, as someone with the SQLite file could.
-        try Self.deleteRunByHand(store: store, runID: ids[0])
+            // Delete the first run by hand, as someone with the SQLite file could.
+            try Self.deleteRunByHand(store: store, runID: ids[0])
 
-        let r = try await bcliAsync(["batch", "verify", "--all"], env: env)
-        #expect(r.status == 1)
-        let line = try #require(r.out.split(separator: "\n").first { $0.hasPrefix("chain-broken") })
-        #expect(line.contains(ids[0]))
-        #expect(line.contains(record.description))
-        #expect(line.contains("deleted"))
+            let r = try await bcliAsync(["batch", "verify", "--all"], env: env)
+            #expect(r.status == 1)
+            let line = try #require(r.out.split(separator: "\n").first { $0.hasPrefix("chain-broken") })
+            #expect(line.contains(ids[0]))
+            #expect(line.contains(record.description))
+            #expect(line.contains("deleted"))
+        }
     }
 
     /// What someone with the SQLite file could do: delete a run's steps and row.
@@ -90,23 +91,23 @@ import Store
 
     @Test func manifestDifferingByOneByteExitsOneWithBothDigests() async throws {
         try requireBinary(Paths.bcli)
-        let sandbox = try await LiveSandbox.start()
-        defer { Task { await sandbox.stop() } }
-        let dir = TempDir()
-        let (store, ids) = try await Self.runs(sandbox, dir, count: 1)
-        let env = sandbox.env(store: store)
-        let same = try await bcliAsync(["batch", "verify", ids[0], "--manifest", Self.quickstart], env: env)
-        #expect(same.status == 0, "\(same.out)\(same.stderr)")
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let (store, ids) = try await Self.runs(sandbox, dir, count: 1)
+            let env = sandbox.env(store: store)
+            let same = try await bcliAsync(["batch", "verify", ids[0], "--manifest", Self.quickstart], env: env)
+            #expect(same.status == 0, "\(same.out)\(same.stderr)")
 
-        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.quickstart)))
-        bytes[bytes.count - 2] ^= 0x01
-        let edited = dir.path + "/edited.yaml"
-        try Data(bytes).write(to: URL(fileURLWithPath: edited))
-        let r = try await bcliAsync(["batch", "verify", ids[0], "--manifest", edited], env: env)
-        #expect(r.status == 1)
-        #expect(r.out.hasPrefix("manifest-mismatch"))
-        #expect(r.out.contains(SHA256.hash(bytes).description))
-        #expect(r.out.contains(SHA256.hash([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.quickstart)))).description))
+            var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.quickstart)))
+            bytes[bytes.count - 2] ^= 0x01
+            let edited = dir.path + "/edited.yaml"
+            try Data(bytes).write(to: URL(fileURLWithPath: edited))
+            let r = try await bcliAsync(["batch", "verify", ids[0], "--manifest", edited], env: env)
+            #expect(r.status == 1)
+            #expect(r.out.hasPrefix("manifest-mismatch"))
+            #expect(r.out.contains(SHA256.hash(bytes).description))
+            #expect(r.out.contains(SHA256.hash([UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.quickstart)))).description))
+        }
     }
 
     @Test func usageAndErrorsExitTwo() async throws {

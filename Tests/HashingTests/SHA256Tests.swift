@@ -1,25 +1,12 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Hashing
 
 /// SHA-256 through OpenSSL must agree with coreutils' sha256sum byte for byte.
 @Suite struct SHA256Tests {
     static func sha256sum(_ path: String) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        p.arguments = [path]
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return String(String(decoding: data, as: UTF8.self).prefix(64))
-    }
-
-    static func tempFile(_ bytes: [UInt8]) throws -> String {
-        let path = FileManager.default.temporaryDirectory.path + "/bcli-sha-\(UUID().uuidString)"
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
+        String(try run("/usr/bin/sha256sum", [path]).out.prefix(64))
     }
 
     static func pseudoRandom(_ count: Int, seed: UInt64) -> [UInt8] {
@@ -33,8 +20,8 @@ import Testing
     @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 127, 128, 1 << 20 - 1, 1 << 20, 1 << 20 + 1])
     func matchesSha256sum(size: Int) throws {
         let data = Self.pseudoRandom(size, seed: UInt64(size) + 7)
-        let path = try Self.tempFile(data)
-        defer { unlink(path) }
+        let dir = TempDir("bcli-sha")
+        let path = try dir.write("data", data)
         let expected = try Self.sha256sum(path)
         #expect(SHA256.hash(data).hex == expected)
         let streamed = try SHA256.hash(fileAt: path)
@@ -62,16 +49,14 @@ import Testing
         // Blocking I/O and hashing run on a thread of their own, not on the few threads (one per
         // core, shared with Dispatch's global queues on Linux) that in-process servers in other
         // tests need.
-        try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, Error>) in
-            Thread { c.resume(with: Result { try Self.hashOneGibibyte() }) }.start()
-        }
+        try await offload { try Self.hashOneGibibyte() }
     }
 
     static func hashOneGibibyte() throws {
-        let path = FileManager.default.temporaryDirectory.path + "/bcli-sha-1g-\(UUID().uuidString)"
+        let dir = TempDir("bcli-sha-1g")
+        let path = dir.path + "/data"
         let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
         #expect(fd >= 0)
-        defer { unlink(path) }
         #expect(ftruncate(fd, 1 << 30) == 0)
         for i in 0..<64 {
             let chunk = pseudoRandom(4096, seed: UInt64(i))

@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 @Suite("OAuth2 client credentials and bearer tokens")
@@ -69,8 +70,8 @@ struct AuthTests {
 
     @Test("extra credentials come from the configuration and from <data>/settings.json")
     func extraCredentials() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = TempDir("bcli-sandbox-tests")
+        let directory = dir.path
         try Data(#"{"clients":[{"client_id":"from-file","client_secret":"s3"}]}"#.utf8)
             .write(to: URL(fileURLWithPath: directory + "/settings.json"))
         var configuration = SandboxConfiguration(dataDirectory: directory)

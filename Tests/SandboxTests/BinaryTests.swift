@@ -1,14 +1,8 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
-
-/// `.build/debug/bcli`, found from this file's location (Tests/SandboxTests/ → package root).
-private let bcliPath: String = {
-    var url = URL(fileURLWithPath: #filePath)
-    for _ in 0..<3 { url.deleteLastPathComponent() }
-    return url.appendingPathComponent(".build/debug/bcli").path
-}()
 
 /// A `bcli sandbox serve` child process.
 private final class ServeProcess: @unchecked Sendable {
@@ -16,7 +10,7 @@ private final class ServeProcess: @unchecked Sendable {
     let stdout = Pipe()
 
     init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: bcliPath)
+        process.executableURL = URL(fileURLWithPath: Paths.bcli)
         process.arguments = ["sandbox", "serve"] + arguments
         process.standardOutput = stdout
         process.standardError = FileHandle.nullDevice
@@ -54,11 +48,11 @@ private final class ServeProcess: @unchecked Sendable {
 @Suite("bcli sandbox serve (the built binary)")
 struct BinaryTests {
     @Test("prints its base URL first, serves with flags, keeps --data across restarts, exits 0 on SIGTERM",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: bcliPath),
-                   "build the CLI first: swift build --product bcli (looked for \(bcliPath))"))
+          .enabled(if: FileManager.default.isExecutableFile(atPath: Paths.bcli),
+                   "build the CLI first: swift build --product bcli (looked for \(Paths.bcli))"))
     func serveBinary() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = TempDir("bcli-sandbox-tests")
+        let directory = dir.path
         let arguments = ["--port", "0", "--data", directory, "--client", "ci:ci-secret",
                          "--fault", "throttle:request-id=throttle-me", "--latency", "0", "--log-level", "warning"]
 

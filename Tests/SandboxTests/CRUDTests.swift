@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 @Suite("Entity CRUD with Business Central semantics")

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 private func port(of baseURL: String) -> Int { Int(baseURL.split(separator: ":").last!)! }

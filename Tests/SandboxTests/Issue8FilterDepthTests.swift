@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 /// Issue 8, defect 6: `$filter` nesting (parentheses, `not`) is bounded with an error naming the

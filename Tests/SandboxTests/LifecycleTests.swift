@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Sandbox
 
 @Suite("Server lifecycle")
@@ -38,8 +39,8 @@ struct LifecycleTests {
 
     @Test("an unreadable settings file or data path is a configuration error naming the fix")
     func configurationErrors() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = TempDir("bcli-sandbox-tests")
+        let directory = dir.path
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory + "/settings.json"))
         #expect(throws: SandboxConfigurationError.self) {
             _ = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: directory))

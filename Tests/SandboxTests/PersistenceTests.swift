@@ -1,14 +1,15 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 @Suite("State under --data survives restarts and is shared between servers")
 struct PersistenceTests {
     @Test("a restarted server sees the records, ETags, series, journal and tokens of the previous one")
     func restart() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = TempDir("bcli-sandbox-tests")
+        let directory = dir.path
         let configuration = SandboxConfiguration(dataDirectory: directory)
         let (created, token) = try await Harness.with(configuration) { h in
             (try await h.create("customers", ["displayName": "Durable"]), h.token)
@@ -33,8 +34,8 @@ struct PersistenceTests {
 
     @Test("two servers on one data folder see each other's writes and keep numbers unique")
     func twoServers() async throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = TempDir("bcli-sandbox-tests")
+        let directory = dir.path
         let configuration = SandboxConfiguration(dataDirectory: directory)
         try await Harness.with(configuration) { a in
             try await Harness.with(configuration) { b in

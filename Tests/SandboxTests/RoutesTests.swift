@@ -1,6 +1,7 @@
 import Foundation
 import Hashing
 import Testing
+import TestSupport
 @testable import Sandbox
 
 @Suite("URL shapes: standard API with and without tenant, custom APIs, companies")

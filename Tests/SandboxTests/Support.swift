@@ -4,6 +4,7 @@ import Hashing
 import NIOCore
 import NIOHTTP1
 import Testing
+import TestSupport
 @testable import Sandbox
 
 /// A response as the tests look at it.
@@ -32,21 +33,15 @@ struct Harness {
 
     func url(_ entityPath: String) -> String { "\(companyRoot)/\(entityPath)" }
 
-    /// Starts a server, runs `body`, and always stops the server.
+    /// Starts a server (`withSandbox`: its stop is awaited on every way out), fetches a token,
+    /// and runs `body`.
     static func with<T>(_ configuration: SandboxConfiguration = SandboxConfiguration(),
                         _ body: (Harness) async throws -> T) async throws -> T
     {
-        let server = try SandboxServer(configuration: configuration)
-        let baseURL = try await server.start()
-        do {
-            var harness = Harness(server: server, baseURL: baseURL)
+        try await withSandbox(configuration) { sandbox in
+            var harness = Harness(server: sandbox.server, baseURL: sandbox.url)
             harness.token = try await harness.fetchToken()
-            let result = try await body(harness)
-            await server.stop()
-            return result
-        } catch {
-            await server.stop()
-            throw error
+            return try await body(harness)
         }
     }
 
@@ -106,13 +101,6 @@ struct Harness {
     func faultState() async throws -> JSONValue {
         try await send(.GET, "\(baseURL)/_sandbox/faults", auth: false).json
     }
-}
-
-/// A fresh temporary folder, removed by the caller.
-func temporaryDirectory() throws -> String {
-    let path = NSTemporaryDirectory() + "bcli-sandbox-tests-" + UUID().uuidString
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    return path
 }
 
 extension JSONValue {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 import Hashing
 @testable import Store
 
@@ -22,11 +23,11 @@ import Hashing
         // GNU tar agrees on names, modes, owners, times and contents.
         let path = dir.path + "/t.tar"
         try Data(archive).write(to: URL(fileURLWithPath: path))
-        let listing = try shell("/usr/bin/tar", ["--numeric-owner", "-tvf", path]).stdout
+        let listing = try run("/usr/bin/tar", ["--numeric-owner", "-tvf", path]).out
         #expect(listing.split(separator: "\n").allSatisfy { $0.hasPrefix("-r--r--r-- 0/0") && $0.contains("1970-01-01 00:00") })
         let out = dir.path + "/x"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        #expect(try shell("/usr/bin/tar", ["-xf", path, "-C", out]).status == 0)
+        #expect(try run("/usr/bin/tar", ["-xf", path, "-C", out]).status == 0)
         #expect([UInt8](try Data(contentsOf: URL(fileURLWithPath: out + "/z/last.bin"))) == entries[0].bytes)
     }
 

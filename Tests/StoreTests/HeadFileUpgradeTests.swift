@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Hashing
 import Testing
+import TestSupport
 @testable import Store
 
 /// A store last written by a bcli from before the `refs/head` file existed has a head ref in its

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 import Hashing
 @testable import Store
 
@@ -311,7 +312,7 @@ import Hashing
             let old = try DatabaseQueue(path: path, configuration: config)
             try Self.oldMigrator().migrate(old)
             // The old CHECK refuses the new states: this really is the old schema.
-            #expect(throws: (any Error).self) {
+            expectConstraint(.SQLITE_CONSTRAINT_CHECK) {
                 try old.write { try $0.execute(sql: "INSERT INTO run (id, kind, state, started_at, tool_version, durability) VALUES (?, 'batch', 'in_doubt', 'x', 't', 'process')", arguments: [RunID.generate()]) }
             }
             try old.write { db in
@@ -363,7 +364,7 @@ import Hashing
             #expect(indexes.contains("run_started_at") && indexes.contains("run_parent"))
             #expect(try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'step'")?.contains("REFERENCES run(id)") == true)
         }
-        #expect(throws: (any Error).self) {
+        expectConstraint(.SQLITE_CONSTRAINT_FOREIGNKEY) {
             try store.ledger.queue.write { try $0.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [done]) }
         }
         // New states and the step count are accepted now.

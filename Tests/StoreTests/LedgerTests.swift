@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 import Hashing
 @testable import Store
 
@@ -29,7 +30,7 @@ import Hashing
     func runStateCheckConstraint(state: String) throws {
         let dir = TempDir()
         let store = try makeStore(dir)
-        #expect(throws: (any Error).self) {
+        expectConstraint(.SQLITE_CONSTRAINT_CHECK) {
             try store.ledger.queue.write { db in
                 try db.execute(sql: "INSERT INTO run (id, kind, state, started_at, tool_version, durability) VALUES (?, 'batch', ?, 'now', 't', 'process')",
                                arguments: [RunID.generate(), state])
@@ -41,9 +42,9 @@ import Hashing
         let dir = TempDir()
         let store = try makeStore(dir)
         let insert = "INSERT INTO run (id, kind, state, started_at, tool_version, durability) VALUES (?, ?, 'running', 'now', 't', 'process')"
-        #expect(throws: (any Error).self) { try store.ledger.queue.write { try $0.execute(sql: insert, arguments: [RunID.generate(), "replay"]) } }
-        #expect(throws: (any Error).self) { try store.ledger.queue.write { try $0.execute(sql: insert, arguments: ["../../etc", "batch"]) } }
-        #expect(throws: (any Error).self) {
+        expectConstraint(.SQLITE_CONSTRAINT_CHECK) { try store.ledger.queue.write { try $0.execute(sql: insert, arguments: [RunID.generate(), "replay"]) } }
+        expectConstraint(.SQLITE_CONSTRAINT_CHECK) { try store.ledger.queue.write { try $0.execute(sql: insert, arguments: ["../../etc", "batch"]) } }
+        expectConstraint(.SQLITE_CONSTRAINT_CHECK) {
             try store.ledger.queue.write {
                 try $0.execute(sql: "INSERT INTO object (digest, size, created_at) VALUES (?, 1, 'now')", arguments: [String(repeating: "A", count: 64)])
             }
@@ -59,11 +60,11 @@ import Hashing
         let store = try makeStore(dir)
         let run = try startRun(store)
         let id = try addStep(store, run: run, seq: 1, status: nil)
-        #expect(throws: (any Error).self) {
+        expectConstraint(.SQLITE_CONSTRAINT_CHECK) {
             try store.ledger.queue.write { try $0.execute(sql: "UPDATE step SET status = 'done', outcome_at = 'x' WHERE id = ?", arguments: [id]) }
         }
         // A row may not name a blob the object index does not know.
-        #expect(throws: (any Error).self) {
+        expectConstraint(.SQLITE_CONSTRAINT_FOREIGNKEY) {
             try store.ledger.queue.write {
                 try $0.execute(sql: "UPDATE step SET response_digest = ? WHERE id = ?", arguments: [String(repeating: "0", count: 64), id])
             }

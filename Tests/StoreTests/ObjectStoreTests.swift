@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Hashing
 @testable import Store
 
@@ -17,7 +18,8 @@ import Hashing
         #expect(try objects.get(put.digest) == data)
         #expect(objects.contains(put.digest))
         // The file's sha256sum equals its name.
-        let (status, out) = try shell("/usr/bin/sha256sum", [path])
+        let sum = try run("/usr/bin/sha256sum", [path])
+        let (status, out) = (sum.status, sum.out)
         #expect(status == 0)
         #expect(out.hasPrefix(put.digest.hex))
     }

@@ -1,37 +1,11 @@
 import Foundation
+import GRDB
 import Hashing
+import Testing
+import TestSupport
 @testable import Store
 
-/// A fresh folder under the system temp dir, removed when the value is dropped.
-final class TempDir: @unchecked Sendable {
-    let path: String
-    init(_ label: String = "bcli-test") {
-        let base = FileManager.default.temporaryDirectory.path
-        path = "\(base)/\(label)-\(UUID().uuidString.prefix(8))"
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-    deinit {
-        // Blobs are 0444 inside 0700 folders; removal only needs the folders writable.
-        try? FileManager.default.removeItem(atPath: path)
-    }
-}
-
 func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
-
-/// Runs a command and returns its exit status and stdout (used to compare with sha256sum).
-@discardableResult
-func shell(_ executable: String, _ args: [String]) throws -> (status: Int32, stdout: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-}
 
 func makeStore(_ dir: TempDir, durability: Durability = .process) throws -> LedgerStore {
     try LedgerStore(root: dir.path + "/store", durability: durability)
@@ -58,4 +32,11 @@ func addStep(_ store: LedgerStore, run: String, seq: Int, status: StepStatus?, m
         try store.ledger.writeOutcome(stepID: id, o)
     }
     return id
+}
+
+/// Requires `body` to fail with SQLite's extended result `code` (a CHECK or FOREIGN KEY
+/// constraint), not with just any error.
+func expectConstraint(_ code: ResultCode, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: DatabaseError.self, sourceLocation: sourceLocation) { try body() }
+    #expect(error?.extendedResultCode == code, "\(String(describing: error))", sourceLocation: sourceLocation)
 }

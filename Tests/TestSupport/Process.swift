@@ -1,0 +1,221 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Paths of the package and the binaries `swift build --build-tests` produced.
+public enum Paths {
+    public static let packageRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)  // …/Tests/TestSupport/Process.swift
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    public static func binary(_ name: String) -> String {
+        if let dir = ProcessInfo.processInfo.environment["BCLI_BIN_DIR"] { return dir + "/" + name }
+        return packageRoot + "/.build/debug/" + name
+    }
+
+    public static var bcli: String { binary("bcli") }
+}
+
+/// The binary must exist: tests run after `swift build --build-tests` (the README's test command).
+public func requireBinary(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try #require(FileManager.default.isExecutableFile(atPath: path), "missing \(path): run `swift build --build-tests` first",
+                 sourceLocation: sourceLocation)
+}
+
+/// A finished child process.
+public struct Completed: Sendable {
+    public let status: Int32
+    public let reason: Process.TerminationReason
+    public let stdout: Data
+    public let stderr: String
+    public var out: String { String(decoding: stdout, as: UTF8.self) }
+}
+
+/// A child that did not finish within its time limit; it was SIGKILLed.
+public struct ProcessTimedOut: Error, CustomStringConvertible {
+    public let command: [String]
+    public let seconds: Double
+    public let stderr: String
+    public var description: String { "\(command.joined(separator: " ")) did not finish in \(seconds) s; stderr: \(stderr)" }
+}
+
+/// How long a child may run before it is killed and the test fails (a hang must not stall the suite).
+public let defaultProcessTimeout: Double = 300
+
+/// A child process with both streams captured from the start (each pipe drained on a thread of
+/// its own, so a full pipe cannot stall the child).
+///
+/// The environment is this process's, minus `BCLI_STORE`/`BCLI_PROFILE`, with `NO_COLOR=1`, plus `env`.
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    public let command: [String]
+    private let stdoutDrain: PipeDrain
+    private let stderrDrain: PipeDrain
+
+    public init(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws {
+        command = [executable] + args
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment["BCLI_STORE"] = nil
+        environment["BCLI_PROFILE"] = nil
+        environment["NO_COLOR"] = "1"
+        for (k, v) in env { environment[k] = v }
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        if let stdin {
+            let inPipe = Pipe()
+            process.standardInput = inPipe
+            try process.run()
+            inPipe.fileHandleForWriting.write(stdin)
+            try inPipe.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+        stdoutDrain = PipeDrain(out)
+        stderrDrain = PipeDrain(err)
+    }
+
+    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
+
+    /// Sends `signal` (SIGKILL unless told) to the child.
+    public func kill(_ signal: Int32 = SIGKILL) {
+        #if canImport(Glibc)
+        _ = Glibc.kill(pid, signal)
+        #else
+        _ = Darwin.kill(pid, signal)
+        #endif
+    }
+
+    /// Blocks until the child has printed `lines` lines on stdout or closed it; returns the lines seen.
+    @discardableResult
+    public func waitForStdoutLines(_ lines: Int) -> Int { stdoutDrain.waitForLines(lines) }
+
+    /// Blocks until the child has exited and both streams are drained. A child still running after
+    /// `timeout` seconds is SIGKILLed and `ProcessTimedOut` is thrown.
+    public func wait(timeout: Double = defaultProcessTimeout) throws -> Completed {
+        let finished = DispatchSemaphore(value: 0)
+        let timedOut = Flag()
+        Thread { [self] in
+            if finished.wait(timeout: .now() + timeout) == .timedOut, process.isRunning {
+                timedOut.set()
+                kill(SIGKILL)
+            }
+        }.start()
+        let outBytes = stdoutDrain.wait()
+        let errBytes = stderrDrain.wait()
+        process.waitUntilExit()
+        finished.signal()
+        let stderr = String(decoding: errBytes, as: UTF8.self)
+        if timedOut.isSet { throw ProcessTimedOut(command: command, seconds: timeout, stderr: stderr) }
+        return Completed(status: process.terminationStatus, reason: process.terminationReason, stdout: outBytes, stderr: stderr)
+    }
+
+    /// `wait` for async tests, on a thread of its own (see `offload`).
+    public func finish(timeout: Double = defaultProcessTimeout) async throws -> Completed {
+        try await offload { try self.wait(timeout: timeout) }
+    }
+}
+
+/// Runs a binary to completion (see `ChildProcess` for the environment) and captures both streams.
+public func run(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil,
+                timeout: Double = defaultProcessTimeout) throws -> Completed {
+    try ChildProcess(executable, args, env: env, stdin: stdin).wait(timeout: timeout)
+}
+
+/// Runs the `bcli` the build produced.
+public func bcli(_ args: [String], env: [String: String] = [:], stdin: Data? = nil,
+                 timeout: Double = defaultProcessTimeout) throws -> Completed {
+    try run(Paths.bcli, args, env: env, stdin: stdin, timeout: timeout)
+}
+
+/// `bcli` for async tests: the child is awaited on a thread of its own, never on the Swift
+/// concurrency pool, so an in-process sandbox keeps answering while the test waits.
+public func bcliAsync(_ args: [String], env: [String: String] = [:], stdin: Data? = nil,
+                      timeout: Double = defaultProcessTimeout) async throws -> Completed {
+    try await offload { try run(Paths.bcli, args, env: env, stdin: stdin, timeout: timeout) }
+}
+
+/// Runs blocking work (child processes, long loops) on a thread of its own. Not on
+/// `DispatchQueue.global()`: on Linux its threads are the same few (one per core) that run Swift
+/// concurrency, so blocking them starves the in-process servers other tests talk to.
+public func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// Starts `bcli`, waits until it has printed `lines` lines on stdout, sends `signal` while it keeps
+/// working (so the signal lands wherever it happens to be), and returns how it ended.
+public func signalAfter(lines: Int, signal: Int32, args: [String], env: [String: String]) async throws -> Completed {
+    try await offload {
+        let child = try ChildProcess(Paths.bcli, args, env: env)
+        child.waitForStdoutLines(lines)
+        child.kill(signal)
+        return try child.wait()
+    }
+}
+
+/// `signalAfter` with SIGKILL.
+public func killAfter(lines: Int, args: [String], env: [String: String]) async throws {
+    _ = try await signalAfter(lines: lines, signal: SIGKILL, args: args, env: env)
+}
+
+/// A pipe drained to the end on a thread of its own, counting the lines seen so far.
+final class PipeDrain: @unchecked Sendable {
+    private var data = Data()
+    private var lines = 0
+    private var ended = false
+    private let condition = NSCondition()
+
+    init(_ pipe: Pipe) {
+        Thread { [self] in
+            let handle = pipe.fileHandleForReading
+            while true {
+                let chunk = handle.availableData
+                condition.lock()
+                if chunk.isEmpty {
+                    ended = true
+                } else {
+                    data.append(chunk)
+                    lines += chunk.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+                }
+                condition.broadcast()
+                condition.unlock()
+                if chunk.isEmpty { break }
+            }
+        }.start()
+    }
+
+    func waitForLines(_ count: Int) -> Int {
+        condition.lock()
+        defer { condition.unlock() }
+        while lines < count && !ended { condition.wait() }
+        return lines
+    }
+
+    func wait() -> Data {
+        condition.lock()
+        defer { condition.unlock() }
+        while !ended { condition.wait() }
+        return data
+    }
+}
+
+private final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
