@@ -115,6 +115,11 @@ let package = Package(
             "Hashing", "Store", "Sandbox", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
+        // The exit table of the `bcli` executable (tested through `@testable import bcli`).
+        .testTarget(name: "bcliTests", dependencies: [
+            "bcli", "Batch", "BusinessCentral", "Hashing", "Store",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,12 +1,6 @@
 import ArgumentParser
 import Store
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The `bcli` command line: Business Central batches with a content-addressed ledger.
 @main
 struct BCLI: AsyncParsableCommand {
@@ -24,8 +18,9 @@ struct BCLI: AsyncParsableCommand {
         subcommands: [BatchCommand.self, SandboxCommand.self]
     )
 
-    /// Parses, runs, and maps every failure to a documented exit code with a message on stderr.
-    /// ArgumentParser's own usage errors (its exit 64) become exit 2, as DESIGN §4 documents.
+    /// Parses, runs, and maps every failure to a documented exit code (the exit table in
+    /// Exit.swift) with a message on stderr. ArgumentParser's own usage errors (its exit 64)
+    /// become exit 2, as README "Exit codes" documents.
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -34,17 +29,14 @@ struct BCLI: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let failure as CLIFailure {
-            Terminal.error(failure.message)
-            Glibc.exit(failure.code.rawValue)
-        } catch let error as StoreError {
-            Terminal.error(error.description)
-            Glibc.exit(error.exitStatus.rawValue)
         } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure {
+            if let status = ExitStatus(for: error) {
+                Terminal.error((error as? CLIFailure)?.message ?? String(describing: error))
+                exitProcess(status)
+            }
+            if exitCode(for: error) == .validationFailure {
                 Terminal.error(fullMessage(for: error))
-                Glibc.exit(ExitStatus.usage.rawValue)
+                exitProcess(.usage)
             }
             Self.exit(withError: error)
         }

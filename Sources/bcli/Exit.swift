@@ -1,11 +1,17 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Musl)
+import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Batch
+import BusinessCentral
 import Store
 
-/// The exit codes bcli documents (DESIGN §4). Scripts and CI branch on these, so they never change.
+/// The exit codes bcli documents (README, "Exit codes"). Scripts and CI branch on these, so they
+/// never change. Which error gets which code is decided here and nowhere else: the libraries
+/// throw typed errors and know nothing of exit codes (see "The exit table" below).
 enum ExitStatus: Int32 {
     case ok = 0
     case failure = 1
@@ -76,25 +82,105 @@ enum Terminal {
     static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) != 0 }
 }
 
-extension StoreError {
-    /// How a store error maps onto the documented exit codes — the one place it is decided, for
-    /// every command (README, "Exit codes").
-    var exitStatus: ExitStatus {
-        if unusableCause != nil { return .storeUnusable }
-        switch self {
-        case .invalidDigest, .invalidRunID: return .invalidInput
-        case .unknownPrefix, .blobMissing, .runNotFound: return .notFound
-        case .ambiguousPrefix, .ambiguousRunID: return .usage
-        case .runLocked: return .refused
-        case .database, .newerSchema: return .storeUnusable
-        default: return .failure
+// MARK: - The exit table
+
+/// Every error that can end a command, mapped onto the documented exit codes (README, "Exit
+/// codes"): the one place this is decided, for every command.
+extension ExitStatus {
+    /// The exit status for `error`, or nil for an error this table does not know (ArgumentParser's
+    /// own errors — help, version, usage — which ArgumentParser reports and exits for itself).
+    init?(for error: any Error) {
+        switch error {
+        case let failure as CLIFailure: self = failure.code
+        case let error as StoreError: self.init(error)
+        case let error as ConfigError: self.init(error)
+        case let error as AuthError: self.init(error)
+        case let error as URLBuildError: self.init(error)
+        case let error as BCTransportError: self.init(error)
+        case let error as BundleError: self = error.exitStatus
+        case let error as DiffError: self = error.exitStatus
+        default: return nil
         }
     }
+
+    /// A store error: an unusable store (damaged, not a database, corrupt, read-only, full, newer
+    /// schema, any other ledger error) → 9; a malformed digest or run id → 5; an unknown prefix,
+    /// a missing blob or run → 4; an ambiguous prefix → 2; a run still executing → 8; else 1.
+    init(_ error: StoreError) {
+        if error.unusableCause != nil { self = .storeUnusable; return }
+        switch error {
+        case .invalidDigest, .invalidRunID: self = .invalidInput
+        case .unknownPrefix, .blobMissing, .runNotFound: self = .notFound
+        case .ambiguousPrefix, .ambiguousRunID: self = .usage
+        case .runLocked: self = .refused
+        case .database, .newerSchema: self = .storeUnusable
+        default: self = .failure
+        }
+    }
+
+    /// A config error: an unknown profile is a usage error (2, pick another with -p); anything
+    /// else wrong with config.toml or the environment is invalid input (5).
+    init(_ error: ConfigError) {
+        if case .unknownProfile = error { self = .usage } else { self = .invalidInput }
+    }
+
+    /// No token could be had: 3.
+    init(_ error: AuthError) {
+        self = .auth
+    }
+
+    /// A URL that cannot be built from the profile or the step: invalid input (5).
+    init(_ error: URLBuildError) {
+        self = .invalidInput
+    }
+
+    /// A request that got no HTTP response: no token → 3; a malformed request (never sent) → 5;
+    /// no response from Business Central → 7 (a remote failure).
+    init(_ error: BCTransportError) {
+        switch error {
+        case .auth: self = .auth
+        case .invalidRequest: self = .invalidInput
+        case .transport: self = .remote5xx
+        }
+    }
+
+    /// A final HTTP status, for single-request commands: 2xx/3xx → 0; 401/403 → 3; 404 → 4;
+    /// other 4xx → 6; 5xx → 7. (A batch records each step's status and exits 1 when one failed.)
+    init(httpStatus status: Int) {
+        switch status {
+        case 200..<400: self = .ok
+        case 401, 403: self = .auth
+        case 404: self = .notFound
+        case 400..<500: self = .remote4xx
+        default: self = .remote5xx
+        }
+    }
+}
+
+extension StoreError {
+    /// This error's exit status, from the exit table.
+    var exitStatus: ExitStatus { ExitStatus(self) }
 }
 
 extension CLIFailure {
     /// A store error as a failure with its documented exit code and its message.
     init(_ error: StoreError) {
-        self.init(error.exitStatus, error.description)
+        self.init(ExitStatus(error), error.description)
     }
+
+    /// A config error as a failure with its documented exit code and its message.
+    init(_ error: ConfigError) {
+        self.init(ExitStatus(error), error.description)
+    }
+}
+
+/// Ends the process with `status` (the C library's `exit`, so buffered output is flushed).
+func exitProcess(_ status: ExitStatus) -> Never {
+    #if canImport(Glibc)
+    Glibc.exit(status.rawValue)
+    #elseif canImport(Musl)
+    Musl.exit(status.rawValue)
+    #elseif canImport(Darwin)
+    Darwin.exit(status.rawValue)
+    #endif
 }

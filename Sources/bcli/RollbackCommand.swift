@@ -60,7 +60,7 @@ struct RollbackCommand: AsyncParsableCommand {
         }
         let config: BCConfig
         do { config = try BCConfig.load(environment: environment) } catch {
-            throw CLIFailure(ExitStatus(rawValue: error.exitCode) ?? .usage, error.description)
+            throw CLIFailure(error)
         }
         let recordedName = original.profile ?? "default"
         var profile: Profile
@@ -76,7 +76,7 @@ struct RollbackCommand: AsyncParsableCommand {
         } catch let failure as CLIFailure {
             throw failure
         } catch let error as ConfigError {
-            throw CLIFailure(ExitStatus(rawValue: error.exitCode) ?? .usage, error.description)
+            throw CLIFailure(error)
         }
         if profile.disableWrites {
             throw CLIFailure(.refused, "refusing to roll back: profile '\(profile.name)' has disable_writes = true (no flag bypasses this)")

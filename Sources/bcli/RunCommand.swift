@@ -100,7 +100,7 @@ struct RunCommand: AsyncParsableCommand {
         do {
             profile = try BCConfig.load(environment: environment).profile(named: self.profile)
         } catch {
-            throw CLIFailure(ExitStatus(rawValue: error.exitCode) ?? .usage, error.description)
+            throw CLIFailure(error)
         }
         let writes = prepared.manifest.writeSteps
         if profile.disableWrites && !writes.isEmpty && !dryRun {

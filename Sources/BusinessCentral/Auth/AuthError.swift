@@ -1,4 +1,4 @@
-/// Why no bearer token could be obtained. Every message names the fix; callers exit with 3.
+/// Why no bearer token could be obtained. Every message names the fix.
 /// No message ever contains a secret or a token.
 public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `auth_method = "static_token"` but `BCLI_TOKEN` is not set.
@@ -39,8 +39,6 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
             return error.description
         }
     }
-
-    public var exitCode: Int32 { BCExitCode.auth }
 
     private static func firstLine(_ s: String) -> String {
         let line = s.split(whereSeparator: \.isNewline).first.map(String.init) ?? s

@@ -41,12 +41,6 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Suggested process exit code: 2 (usage) for an unknown profile, else 5 (invalid input).
-    public var exitCode: Int32 {
-        if case .unknownProfile = self { return BCExitCode.usage }
-        return BCExitCode.invalidInput
-    }
-
     private func location(_ path: String, _ line: Int?) -> String {
         line.map { "\(path):\($0)" } ?? path
     }

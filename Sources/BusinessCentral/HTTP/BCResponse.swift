@@ -100,9 +100,6 @@ public struct BCResponse: Sendable, Equatable {
         bcError?.correlationID ?? correlationRequestID ?? requestID ?? msCorrelationX
     }
 
-    /// The exit code this status maps to (DESIGN §4).
-    public var exitCode: Int32 { BCExitCode.forStatus(status) }
-
     /// The top-level `@odata.etag` of a JSON object body.
     static func bodyETag(_ body: [UInt8]) -> String? {
         guard let first = body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }), first == UInt8(ascii: "{"),

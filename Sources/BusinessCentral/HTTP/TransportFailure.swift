@@ -156,13 +156,4 @@ public enum BCTransportError: Error, Sendable, Equatable, CustomStringConvertibl
         if case .transport(let f) = self { return f.outcomeUnknown }
         return false
     }
-
-    /// Exit code per DESIGN §4: auth → 3; invalid request → 5; no response → 7 (remote failure).
-    public var exitCode: Int32 {
-        switch self {
-        case .auth: return BCExitCode.auth
-        case .invalidRequest: return BCExitCode.invalidInput
-        case .transport: return BCExitCode.remoteServerError
-        }
-    }
 }

@@ -1,4 +1,4 @@
-/// Why a URL could not be built. Maps to exit code 5 (invalid input).
+/// Why a URL could not be built.
 public enum URLBuildError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `what` (e.g. "record id") is not a single path segment.
     case invalidPathComponent(what: String, value: String, reason: String)
@@ -25,8 +25,6 @@ public enum URLBuildError: Error, Sendable, Equatable, CustomStringConvertible {
             return "profile `\(profile)` has no base URL; set base_url, or for the built-in sandbox set BCLI_SANDBOX_URL or start one in-process."
         }
     }
-
-    public var exitCode: Int32 { BCExitCode.invalidInput }
 }
 
 /// Builds Business Central API URLs. Pure functions: no I/O, easy to test.
