@@ -5,7 +5,8 @@ import Darwin
 #endif
 
 /// Where the store lives: `--store DIR`, else `$BCLI_STORE`, else `$XDG_DATA_HOME/bcli`, else
-/// `~/.local/share/bcli` (DESIGN §3). Config stays elsewhere (`$XDG_CONFIG_HOME/bcli`).
+/// `~/.local/share/bcli` (docs/architecture.md, "The store"). Config stays elsewhere
+/// (`$XDG_CONFIG_HOME/bcli`).
 public enum StoreLocation {
     public static func resolve(explicit: String?, environment: [String: String]) -> String {
         if let explicit, !explicit.isEmpty { return absolute(explicit, environment) }

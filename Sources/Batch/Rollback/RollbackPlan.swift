@@ -72,7 +72,8 @@ public struct RollbackPlan: Sendable {
     }
 }
 
-/// Classifies every committed write of a run (DESIGN §6). Pure: rows and blobs in, plan out.
+/// Classifies every committed write of a run (docs/rollback.md, "The plan"). Pure: rows and
+/// blobs in, plan out.
 public enum RollbackPlanner {
     /// Fields the server owns; never sent back.
     static let serverOwned: Set<String> = ["id", "systemId", "@odata.etag", "@odata.context", "lastModifiedDateTime",

@@ -5,11 +5,12 @@ import Store
 
 /// Runs a validated manifest against Business Central and records every step in the ledger.
 ///
-/// The contract (DESIGN §4): the request body is encoded once as RFC 8785 JSON; those bytes are
-/// stored, hashed and sent. For each step the blobs are written first, then the intent row is
-/// committed, then the request leaves, then the response blobs are written and the outcome row is
-/// committed. A process killed anywhere in between leaves a ledger that still tells the truth:
-/// an intent with no outcome reads `unknown`, never `committed`.
+/// The contract (docs/ledger.md, "The order of writes for one step"): the request body is
+/// encoded once as RFC 8785 JSON; those bytes are stored, hashed and sent. For each step the
+/// blobs are written first, then the intent row is committed, then the request leaves, then the
+/// response blobs are written and the outcome row is committed. A process killed anywhere in
+/// between leaves a ledger that still tells the truth: an intent with no outcome reads `unknown`,
+/// never `committed`.
 public final class BatchRunner: Sendable {
     public struct Options: Sendable {
         public var failFast = false
