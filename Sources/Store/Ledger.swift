@@ -96,7 +96,7 @@ public final class Ledger: Sendable {
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """)
             try statement.execute(arguments: [
-                intent.runID, intent.seq, intent.name, intent.method, intent.url, intent.request?.digest.hex,
+                intent.runID, intent.seq, intent.name, intent.method.rawValue, intent.url, intent.request?.digest.hex,
                 intent.requestHeaders?.digest.hex, intent.idempotencyKey, intent.clientRequestID, intent.ifMatch,
                 intent.preImage?.digest.hex, intent.targetStepID, Timestamp.now(),
             ])
@@ -146,7 +146,7 @@ public final class Ledger: Sendable {
                         intent_at, outcome_at, status, error_message)
                     VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
                     """,
-                arguments: [intent.runID, intent.seq, intent.name, intent.method, intent.url, intent.idempotencyKey,
+                arguments: [intent.runID, intent.seq, intent.name, intent.method.rawValue, intent.url, intent.idempotencyKey,
                             intent.clientRequestID, intent.targetStepID, now, now, status.rawValue, reason])
             return db.lastInsertedRowID
         }
@@ -447,9 +447,14 @@ enum RunQuery {
 }
 
 enum StepQuery {
-    static func decode(_ row: Row) -> StepRecord {
-        StepRecord(
-            id: row["id"], runID: row["run_id"], seq: row["seq"], name: row["name"], method: row["method"],
+    /// Throws when the `method` column holds a spelling bcli never writes (the column has no CHECK).
+    static func decode(_ row: Row) throws(StoreError) -> StepRecord {
+        let spelling: String = row["method"]
+        guard let method = RecordedMethod(rawValue: spelling) else {
+            throw .database("step \(row["id"] as Int64? ?? 0) of run \(row["run_id"] as String? ?? "?") has method '\(spelling)', which bcli never records")
+        }
+        return StepRecord(
+            id: row["id"], runID: row["run_id"], seq: row["seq"], name: row["name"], method: method,
             url: row["url"], requestDigest: RunQuery.digest(row["request_digest"]),
             requestHeadersDigest: RunQuery.digest(row["request_headers_digest"]),
             idempotencyKey: row["idempotency_key"], clientRequestID: row["client_request_id"],

@@ -166,7 +166,7 @@ public enum RunRecordDocument {
             "step_id": .number(Double(s.id)),
             "seq": .number(Double(s.seq)),
             "name": .string(s.name),
-            "method": .string(s.method),
+            "method": .string(s.method.rawValue),
             "url": .string(s.url),
             "request_digest": dig(s.requestDigest),
             "request_headers_digest": dig(s.requestHeadersDigest),

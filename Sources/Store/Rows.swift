@@ -44,7 +44,7 @@ public struct StepIntent: Sendable {
     public var runID: String
     public var seq: Int
     public var name: String
-    public var method: String
+    public var method: RecordedMethod
     public var url: String
     public var request: BlobRef?
     public var requestHeaders: BlobRef?
@@ -54,12 +54,21 @@ public struct StepIntent: Sendable {
     public var preImage: BlobRef?
     public var targetStepID: Int64?
 
-    public init(runID: String, seq: Int, name: String, method: String, url: String) {
+    public init(runID: String, seq: Int, name: String, method: RecordedMethod, url: String) {
         self.runID = runID
         self.seq = seq
         self.name = name
         self.method = method
         self.url = url
+    }
+
+    /// For callers that hold the column's spelling (`GET`, `POST`, …, `?`, `NONE`); any other
+    /// spelling is a programming error.
+    public init(runID: String, seq: Int, name: String, method: String, url: String) {
+        guard let parsed = RecordedMethod(rawValue: method) else {
+            preconditionFailure("\(method) is not a method bcli records")
+        }
+        self.init(runID: runID, seq: seq, name: name, method: parsed, url: url)
     }
 }
 
@@ -135,7 +144,7 @@ public struct StepRecord: Sendable, Equatable {
     public var runID: String
     public var seq: Int
     public var name: String
-    public var method: String
+    public var method: RecordedMethod
     public var url: String
     public var requestDigest: Digest?
     public var requestHeadersDigest: Digest?

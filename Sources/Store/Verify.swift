@@ -414,7 +414,7 @@ public enum RecordComparison {
         durability: .process, counts: StepCounts())).objectValue?.keys ?? [:].keys)
 
     static let knownStepKeys: Set<String> = Set(RunRecordDocument.stepJSON(StepRecord(
-        id: 0, runID: "", seq: 0, name: "", method: "", url: "", clientRequestID: "", intentAt: "")).objectValue?.keys ?? [:].keys)
+        id: 0, runID: "", seq: 0, name: "", method: .get, url: "", clientRequestID: "", intentAt: "")).objectValue?.keys ?? [:].keys)
 
     /// A short JSON rendering for messages.
     static func show(_ v: JSONValue) -> String {

@@ -131,20 +131,20 @@ enum DiffText {
             return ["+ \(subject) (#\(b.seq) \(b.method) \(short(b.url)))" + (b.unresolved.map { " — would be skipped: \($0)" } ?? "")]
         case .removed:
             guard let a = s.a else { return [] }
-            return ["- \(subject) (#\(a.seq) \(a.method) \(short(a.url))" + (a.status.map { ", \($0)" } ?? "") + ")"]
+            return ["- \(subject) (#\(a.seq) \(a.method) \(short(a.url))" + (a.statusName.map { ", \($0)" } ?? "") + ")"]
         case .changed:
             var out: [String] = []
             var digests: [String] = []
             if let a = s.a, let b = s.b {
                 digests.append("request " + digestChange(a.requestDigest, b.requestDigest))
-                if b.status != nil { digests.append("response " + digestChange(a.responseDigest, b.responseDigest)) }
+                if b.ran { digests.append("response " + digestChange(a.responseDigest, b.responseDigest)) }
                 out.append("~ \(subject) (#\(a.seq) → #\(b.seq); " + digests.joined(separator: ", ") + ")")
             }
             for f in s.fieldChanges {
                 var line = "~ \(subject).\(f.field): \(fieldValue(f.field, f.a)) → \(fieldValue(f.field, f.b))"
                 if f.field == "resolved" {
                     if let reason = s.b?.unresolved { line += " — B would be skipped: \(reason)" }
-                    else if s.a?.status == "skipped" { line += " — A was skipped" }
+                    else if s.a?.status == .skipped { line += " — A was skipped" }
                 }
                 out.append(line)
             }

@@ -194,7 +194,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 "plan": .array(plan.items.map { item in
                     var o: [String: JSONValue] = [
                         "seq": .number(Double(item.step.seq)), "name": .string(item.step.name),
-                        "method": .string(item.step.method), "action": .string(item.action.symbol),
+                        "method": .string(item.step.method.rawValue), "action": .string(item.action.symbol),
                         "if_match": item.ifMatch.map { .string($0) } ?? .null,
                     ]
                     switch item.action {

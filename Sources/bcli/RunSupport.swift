@@ -45,8 +45,8 @@ enum DryRun {
                 item["body"] = body.map { .string($0) } ?? .null
                 item["resolved"] = true
             case .failure(let reason):
-                line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.literal?.rawValue ?? "?") \(step.endpoint) (resolved at run time: \(reason.message))"
-                item["method"] = .string(step.method.literal?.rawValue ?? "?")
+                line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.recorded) \(step.endpoint) (resolved at run time: \(reason.message))"
+                item["method"] = .string(step.method.recorded.rawValue)
                 item["endpoint"] = .string(step.endpoint)
                 item["resolved"] = false
                 item["reason"] = .string(reason.description)
@@ -79,16 +79,16 @@ struct StepPrinter: RunObserver {
         let timing = r.httpStatus.map { "(\($0), \(r.durationMs) ms)" } ?? "(\(r.durationMs) ms)"
         let tail: String
         switch r.status {
-        case "committed":
-            switch r.method {
-            case "GET": tail = "✓ \(r.recordCount.map { "\($0) record(s)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
-            case "POST": tail = "✓ created \(r.label ?? r.recordID ?? "") \(timing)"
-            case "PATCH": tail = "✓ updated \(r.label ?? r.recordID ?? "") \(timing)"
-            case "DELETE": tail = "✓ deleted \(r.recordID ?? "") \(timing)"
+        case .committed?:
+            switch r.method.http {
+            case .get?: tail = "✓ \(r.recordCount.map { "\($0) record(s)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
+            case .post?: tail = "✓ created \(r.label ?? r.recordID ?? "") \(timing)"
+            case .patch?: tail = "✓ updated \(r.label ?? r.recordID ?? "") \(timing)"
+            case .delete?: tail = "✓ deleted \(r.recordID ?? "") \(timing)"
             default: tail = "✓ \(timing)"
             }
-        case "skipped": tail = "- skipped: \(r.message ?? "")"
-        case "unknown": tail = "? outcome unknown (the request may have been committed): \(r.message ?? "")"
+        case .skipped?: tail = "- skipped: \(r.message ?? "")"
+        case nil: tail = "? outcome unknown (the request may have been committed): \(r.message ?? "")"
         default: tail = "✗ \(r.message ?? "failed") \(timing)" + (r.correlationID.map { " correlation \($0)" } ?? "")
         }
         if Terminal.stderrIsTTY { Terminal.progress("") }
@@ -102,8 +102,8 @@ enum RunOutput {
         func s(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
         func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
         return .object([
-            "seq": n(r.seq), "name": .string(r.name), "method": .string(r.method), "endpoint": .string(r.endpoint),
-            "url": .string(r.url), "status": .string(r.status), "http_status": n(r.httpStatus), "record_id": s(r.recordID),
+            "seq": n(r.seq), "name": .string(r.name), "method": .string(r.method.rawValue), "endpoint": .string(r.endpoint),
+            "url": .string(r.url), "status": .string(r.statusName), "http_status": n(r.httpStatus), "record_id": s(r.recordID),
             "record_count": n(r.recordCount), "duration_ms": n(r.durationMs), "message": s(r.message),
             "bc_error_code": s(r.bcErrorCode), "correlation_id": s(r.correlationID),
             "client_request_id": s(r.clientRequestID),
@@ -144,7 +144,7 @@ enum RunOutput {
             "dry_run": false,
             "status": exit == 0 ? "succeeded" : "failed",
             "exit_code": .number(Double(exit)),
-            "bc_correlation_id": s.reports.last(where: { $0.status != "committed" })?.correlationID.map { .string($0) } ?? .null,
+            "bc_correlation_id": s.reports.last(where: { $0.status != .committed })?.correlationID.map { .string($0) } ?? .null,
             "telemetry_event_id": .null,
             "audit_log_offset": .null,
             "started_at": .string(startedAt),

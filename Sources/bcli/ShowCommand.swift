@@ -70,7 +70,7 @@ struct ShowCommand: ParsableCommand {
             switch (request, response, preImage, headers) {
             case (_, true, _, true): choice = (s.responseHeadersDigest, "no response headers (no response was recorded)")
             case (_, _, _, true): choice = (s.requestHeadersDigest, "no request headers (no request was sent)")
-            case (true, _, _, _): choice = (s.requestDigest, s.method == "GET" || s.method == "DELETE" ? "no request body (a \(s.method) sends none); try --response or --headers" : "no request body (none was sent)")
+            case (true, _, _, _): choice = (s.requestDigest, s.method == .get || s.method == .delete ? "no request body (a \(s.method) sends none); try --response or --headers" : "no request body (none was sent)")
             case (_, true, _, _): choice = (s.responseDigest, "no response body (status \(s.statusName)\(s.httpStatus.map { ", HTTP \($0)" } ?? ""))")
             case (_, _, true, _): choice = (s.preImageDigest, "no pre-image (only a PATCH or DELETE keeps one)")
             default:

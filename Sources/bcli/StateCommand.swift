@@ -58,7 +58,7 @@ struct StateCommand: ParsableCommand {
                 + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : ""))
             Terminal.line("")
             let rows = steps.map { s -> [String] in
-                [String(s.seq), s.name, s.method, s.url, s.statusName, s.httpStatus.map(String.init) ?? "-", s.etag ?? "-",
+                [String(s.seq), s.name, s.method.rawValue, s.url, s.statusName, s.httpStatus.map(String.init) ?? "-", s.etag ?? "-",
                  s.bcCorrelationID ?? s.correlationRequestID ?? s.requestID ?? s.msCorrelationX ?? "-"]
             }
             Table.print(header: ["seq", "name", "method", "url", "status", "http", "etag", "correlation"], rows: rows)

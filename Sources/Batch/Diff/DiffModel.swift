@@ -61,23 +61,26 @@ public struct DiffSideInfo: Sendable, Equatable {
 public struct DiffStep: Sendable, Equatable {
     public var seq: Int
     public var name: String
-    public var method: String
+    public var method: RecordedMethod
     /// The full URL recorded (run) or that would be sent (manifest).
     public var url: String
-    /// `committed`, `failed`, `skipped`, … — nil for a manifest side (nothing ran).
-    public var status: String?
+    /// True for a run side (the step was recorded); false for a manifest side (nothing ran).
+    public var ran: Bool
+    /// The recorded status; nil when the outcome is unknown, or for a manifest side (`ran` false).
+    public var status: StepStatus?
     public var httpStatus: Int?
     public var requestDigest: Digest?
     public var responseDigest: Digest?
     /// Manifest side only: why the step could not be resolved (it would be skipped).
     public var unresolved: String?
 
-    public init(seq: Int, name: String, method: String, url: String, status: String? = nil, httpStatus: Int? = nil,
-                requestDigest: Digest? = nil, responseDigest: Digest? = nil, unresolved: String? = nil) {
+    public init(seq: Int, name: String, method: RecordedMethod, url: String, ran: Bool = false, status: StepStatus? = nil,
+                httpStatus: Int? = nil, requestDigest: Digest? = nil, responseDigest: Digest? = nil, unresolved: String? = nil) {
         self.seq = seq
         self.name = name
         self.method = method
         self.url = url
+        self.ran = ran
         self.status = status
         self.httpStatus = httpStatus
         self.requestDigest = requestDigest
@@ -86,16 +89,19 @@ public struct DiffStep: Sendable, Equatable {
     }
 
     /// False when the step was (run) or would be (manifest) skipped, nothing sent.
-    public var resolved: Bool { unresolved == nil && status != "skipped" }
+    public var resolved: Bool { unresolved == nil && status != .skipped }
+
+    /// `committed`, `failed`, `skipped`, … or `unknown` for a run side; nil for a manifest side.
+    public var statusName: String? { ran ? (status?.rawValue ?? StepStatus.unknownName) : nil }
 
     public var json: JSONValue {
         func d(_ v: Digest?) -> JSONValue { v.map { .string($0.description) } ?? .null }
         var o: [String: JSONValue] = [
-            "seq": .number(Double(seq)), "method": .string(method), "url": .string(url),
+            "seq": .number(Double(seq)), "method": .string(method.rawValue), "url": .string(url),
             "request_digest": d(requestDigest),
         ]
-        if status != nil {
-            o["status"] = status.map { .string($0) } ?? .null
+        if let statusName {
+            o["status"] = .string(statusName)
             o["http_status"] = httpStatus.map { .number(Double($0)) } ?? .null
             o["response_digest"] = d(responseDigest)
         } else {

@@ -26,7 +26,7 @@ enum ManifestSide {
 
         var steps: [DiffStep] = []
         for template in manifest.steps {
-            let literal = template.method.literal?.rawValue ?? "?"
+            let literal = template.method.recorded
             switch ReferenceResolver.resolve(template, params: params, outputs: outputs) {
             case .failure(let reason):
                 steps.append(DiffStep(seq: template.seq, name: template.name, method: literal, url: template.endpoint,
@@ -41,10 +41,10 @@ enum ManifestSide {
                         bodies.inline[d] = body
                         digest = d
                     }
-                    steps.append(DiffStep(seq: template.seq, name: template.name, method: resolved.method.rawValue,
+                    steps.append(DiffStep(seq: template.seq, name: template.name, method: .http(resolved.method),
                                           url: realPrefix + relative, requestDigest: digest))
                 } catch {
-                    steps.append(DiffStep(seq: template.seq, name: template.name, method: resolved.method.rawValue,
+                    steps.append(DiffStep(seq: template.seq, name: template.name, method: .http(resolved.method),
                                           url: template.endpoint, unresolved: "\(error)"))
                 }
             }
@@ -77,16 +77,16 @@ enum ManifestSide {
 
     /// What a later step saw as `steps.<name>` in the recorded run (mirrors
     /// `ReferenceResolver.referenceOutput`, deciding "collection GET" from the recorded URL).
-    static func recordedOutput(method: String, url: String, body: JSONValue?) -> JSONValue {
-        switch method {
-        case "GET":
+    static func recordedOutput(method: RecordedMethod, url: String, body: JSONValue?) -> JSONValue {
+        switch method.http {
+        case .get?:
             guard let body else { return .object([:]) }
             let path = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
             let last = path.split(separator: "/").last.map(String.init) ?? ""
             let isCollection = !last.hasSuffix(")") && !last.contains(".")
             if isCollection, case .array(let items)? = body["value"] { return .array(items) }
             return body
-        case "POST", "PATCH":
+        case .post?, .patch?:
             guard let body, !body.isNull else { return .object([:]) }
             return body
         default:

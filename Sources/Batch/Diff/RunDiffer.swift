@@ -145,13 +145,13 @@ enum RunSide {
         info.state = run.state.rawValue
         var postBodies: [JSONValue] = []
         var ids = Set<String>()
-        for s in steps where s.method == "POST" && (s.httpStatus.map { (200..<300).contains($0) } ?? false) {
+        for s in steps where s.method == .post && (s.httpStatus.map { (200..<300).contains($0) } ?? false) {
             if let id = s.recordID { ids.insert(id) }
             if let body = try bodies.json(s.responseDigest) { postBodies.append(body) }
         }
         ids.formUnion(VolatileFields.serverIDs(postResponses: postBodies))
         let diffSteps = steps.map { s in
-            DiffStep(seq: s.seq, name: s.name, method: s.method, url: s.url, status: s.statusName, httpStatus: s.httpStatus,
+            DiffStep(seq: s.seq, name: s.name, method: s.method, url: s.url, ran: true, status: s.status, httpStatus: s.httpStatus,
                      requestDigest: s.requestDigest, responseDigest: s.responseDigest)
         }
         return ComparableSide(info: info, steps: diffSteps, volatile: VolatileFields(serverIDs: ids), params: nil)
@@ -255,13 +255,16 @@ struct StepComparer {
             comparable = a.resolved && b.resolved
         }
         if comparable {
-            if a.method != b.method { fields.append(FieldChange(field: "method", a: .string(a.method), b: .string(b.method))) }
+            if a.method != b.method {
+                fields.append(FieldChange(field: "method", a: .string(a.method.rawValue), b: .string(b.method.rawValue)))
+            }
             if normalisedURL(a.url, base: baseA, volatile: options.volatileA) != normalisedURL(b.url, base: baseB, volatile: options.volatileB) {
                 fields.append(FieldChange(field: "url", a: .string(a.url), b: .string(b.url)))
             }
             if bIsRun {
-                if a.status != b.status {
-                    fields.append(FieldChange(field: "status", a: a.status.map { .string($0) } ?? .null, b: b.status.map { .string($0) } ?? .null))
+                if a.statusName != b.statusName {
+                    fields.append(FieldChange(field: "status", a: a.statusName.map { .string($0) } ?? .null,
+                                              b: b.statusName.map { .string($0) } ?? .null))
                 }
                 if a.httpStatus != b.httpStatus {
                     fields.append(FieldChange(field: "http_status", a: a.httpStatus.map { .number(Double($0)) } ?? .null,

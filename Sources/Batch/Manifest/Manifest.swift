@@ -1,4 +1,5 @@
 import Hashing
+import Store
 
 /// A validated batch manifest: what `bcli batch run` executes. Produced only by `ManifestLoader`,
 /// so holding one means every step passed static validation (keys, types, verbs, references to
@@ -61,13 +62,11 @@ public struct ParamDeclaration: Sendable, Hashable {
     }
 }
 
-/// The four HTTP methods a step may use.
-public enum HTTPVerb: String, Sendable, Hashable, CaseIterable {
-    case get = "GET", post = "POST", patch = "PATCH", delete = "DELETE"
+/// The four HTTP methods a step may use: the ledger's `StepMethod`, one type from the manifest
+/// to the ledger.
+public typealias HTTPVerb = StepMethod
 
-    /// Anything but GET changes data in Business Central.
-    public var isWrite: Bool { self != .get }
-
+extension StepMethod {
     /// The spelling used in manifests (`get`, `post`, …).
     public var manifestName: String { rawValue.lowercased() }
 
@@ -95,6 +94,9 @@ public enum MethodSpec: Sendable, Hashable {
         if case .literal(let v) = self { return v }
         return nil
     }
+
+    /// What the ledger and the outputs show before the step resolves: the literal verb, or `?`.
+    public var recorded: RecordedMethod { literal.map(RecordedMethod.http) ?? .unresolved }
 }
 
 /// An integer option (`top`, `skip`) written out or given by a `${{ }}` template.

@@ -120,7 +120,7 @@ public final class RollbackExecutor: Sendable {
         _ item: RollbackItem, seq: inout Int, runID: String, etags: inout [String: String], blockedBy: String?
     ) async throws(StoreError) -> ItemResult {
         let name = "undo_\(item.step.name)"
-        func record(_ message: String, method: String = "NONE", url: String? = nil, etag: String? = nil) throws(StoreError) {
+        func record(_ message: String, method: RecordedMethod = .noRequest, url: String? = nil, etag: String? = nil) throws(StoreError) {
             seq += 1
             var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url ?? item.step.url)
             intent.targetStepID = item.step.id
@@ -141,11 +141,11 @@ public final class RollbackExecutor: Sendable {
             try record(message)
             return ItemResult(item: item, status: .rollbackSkipped, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
         }
-        func reconciled(_ message: String, method: String, url: String, etag: String? = nil) throws(StoreError) -> ItemResult {
+        func reconciled(_ message: String, method: RecordedMethod, url: String, etag: String? = nil) throws(StoreError) -> ItemResult {
             try record(message, method: method, url: url, etag: etag)
             return ItemResult(item: item, status: .rolledBack, httpStatus: nil, message: message, conflict: false, newRecordID: nil)
         }
-        let method: String
+        let method: StepMethod
         let url: String
         var body: [UInt8]?
         if case .irreversible(let reason) = item.action { return try skipped(reason) }
@@ -156,18 +156,18 @@ public final class RollbackExecutor: Sendable {
         case .irreversible(let reason):
             return try skipped(reason)
         case .nothing(let reason):
-            return try reconciled("nothing to undo: " + reason, method: "NONE", url: item.step.url)
+            return try reconciled("nothing to undo: " + reason, method: .noRequest, url: item.step.url)
         case .delete(let u):
-            method = "DELETE"; url = u
+            method = .delete; url = u
         case .restore(let u, let fields):
-            method = "PATCH"; url = u
+            method = .patch; url = u
             body = try? JSONValue.object(fields).canonicalBytes()
         case .recreate(let u, let fields):
-            method = "POST"; url = u
+            method = .post; url = u
             body = try? JSONValue.object(fields).canonicalBytes()
         }
         var ifMatch: String? = nil
-        if method != "POST" {
+        if method != .post {
             ifMatch = options.force ? "*" : (item.recordKey.flatMap { etags[$0] } ?? item.ifMatch)
             guard ifMatch != nil else {
                 return try skipped("no ETag was recorded for this record, and bcli never sends If-Match: * without --force")
@@ -176,24 +176,24 @@ public final class RollbackExecutor: Sendable {
 
         // A re-creation sent before with no recorded outcome may have created the record already;
         // there is no key to look it up by, so a person must check rather than bcli POST again.
-        if let attempt = item.unresolvedAttempt, method == "POST" {
+        if let attempt = item.unresolvedAttempt, method == .post {
             return try skipped("an earlier re-creation (client-request-id \(attempt.clientRequestID)) got no answer and may have landed; check Business Central before re-creating by hand")
         }
         // A compensation sent before with no recorded outcome: look (and record what was seen)
         // before sending again.
-        if let attempt = item.unresolvedAttempt, method != "POST" {
+        if let attempt = item.unresolvedAttempt, method != .post {
             let probe = try await check(url, item: item, runID: runID, seq: &seq)
             switch (method, probe) {
-            case ("DELETE", let r?) where r.status == 404:
+            case (.delete, let r?) where r.status == 404:
                 return try reconciled("already deleted by the interrupted rollback (\(attempt.clientRequestID)); nothing sent",
-                                      method: method, url: url)
-            case ("PATCH", let r?) where r.isSuccess:
+                                      method: .http(method), url: url)
+            case (.patch, let r?) where r.isSuccess:
                 if case .restore(_, let fields) = item.action, let now = (try? JSONValue(parsing: r.body))?.objectValue,
                    fields.allSatisfy({ now[$0.key] == $0.value })
                 {
                     if let key = item.recordKey, let e = r.etag { etags[key] = e }
                     return try reconciled("already restored by the interrupted rollback (\(attempt.clientRequestID)); nothing sent",
-                                          method: method, url: url, etag: r.etag)
+                                          method: .http(method), url: url, etag: r.etag)
                 }
             default:
                 break
@@ -201,7 +201,7 @@ public final class RollbackExecutor: Sendable {
         }
 
         seq += 1
-        var intent = StepIntent(runID: runID, seq: seq, name: name, method: method, url: url)
+        var intent = StepIntent(runID: runID, seq: seq, name: name, method: .http(method), url: url)
         intent.targetStepID = item.step.id
         intent.ifMatch = ifMatch
         let request = BCRequest(method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID)
@@ -226,7 +226,7 @@ public final class RollbackExecutor: Sendable {
             let conflict = response.status == 409 || response.status == 412
             var newID: String?
             if response.isSuccess {
-                if method == "POST" {
+                if method == .post {
                     newID = (try? JSONValue(parsing: response.body))?["id"]?.stringValue
                     outcome.recordID = newID
                     if let newID { outcome.rollbackURL = url + "(" + newID + ")" }
@@ -242,10 +242,10 @@ public final class RollbackExecutor: Sendable {
             // A DELETE answered 404, or a restore of a record the run created answered 404: the
             // record did not exist before the run, so its being gone is the goal — but only a GET
             // that finds nothing proves it is gone; that answer is kept as evidence.
-            if response.status == 404, method == "DELETE" || (method == "PATCH" && item.createdByRun) {
+            if response.status == 404, method == .delete || (method == .patch && item.createdByRun) {
                 let probe = try await check(url, item: item, runID: runID, seq: &seq)
                 if let probe, probe.status == 404 {
-                    let what = method == "DELETE" ? "the DELETE" : "the restore of a record the run created"
+                    let what = method == .delete ? "the DELETE" : "the restore of a record the run created"
                     return ItemResult(item: item, status: .rolledBack, httpStatus: 404,
                                       message: "already gone: \(what) answered 404 and a GET confirmed it (check_\(item.step.name), seq \(seq))",
                                       conflict: false, newRecordID: nil)
@@ -257,8 +257,8 @@ public final class RollbackExecutor: Sendable {
             let message: String
             if response.isSuccess {
                 switch method {
-                case "DELETE": message = "deleted"
-                case "PATCH": message = "restored"
+                case .delete: message = "deleted"
+                case .patch: message = "restored"
                 default: message = "re-created with a new id \(newID ?? "?")"
                 }
             } else {
@@ -274,9 +274,9 @@ public final class RollbackExecutor: Sendable {
     /// to send a compensation. Nil when no answer came.
     private func check(_ url: String, item: RollbackItem, runID: String, seq: inout Int) async throws(StoreError) -> BCResponse? {
         seq += 1
-        var intent = StepIntent(runID: runID, seq: seq, name: "check_\(item.step.name)", method: "GET", url: url)
+        var intent = StepIntent(runID: runID, seq: seq, name: "check_\(item.step.name)", method: .get, url: url)
         intent.targetStepID = item.step.id
-        let request = BCRequest(method: "GET", url: url, clientRequestID: intent.clientRequestID)
+        let request = BCRequest(method: .get, url: url, clientRequestID: intent.clientRequestID)
         (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: nil, request: request, store: store)
         let stepID = try store.ledger.writeIntent(intent)
         let started = ContinuousClock.now

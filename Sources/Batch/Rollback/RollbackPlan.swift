@@ -95,18 +95,18 @@ public enum RollbackPlanner {
         let vanished = createdAndDeleted(steps)
         let wrote: Set<StepStatus?> = [.committed, .rollbackFailed, .rollbackSkipped]
         // PATCHes still owed a restore, and the records the run deleted (and had not created).
-        let restorable = steps.filter { $0.method == "PATCH" && wrote.contains($0.status) }
-        let created = Set(steps.filter { $0.method == "POST" && $0.status != nil }.compactMap { recordKey($0) })
+        let restorable = steps.filter { $0.method == .patch && wrote.contains($0.status) }
+        let created = Set(steps.filter { $0.method == .post && $0.status != nil }.compactMap { recordKey($0) })
         var deletions: [String: StepRecord] = [:]
-        for step in steps where step.method == "DELETE" && (wrote.contains(step.status) || step.status == .rolledBack) {
+        for step in steps where step.method == .delete && (wrote.contains(step.status) || step.status == .rolledBack) {
             if let key = recordKey(step), vanished[key] == nil { deletions[key] = step }
         }
         var items: [RollbackItem] = []
         var undone: [StepRecord] = []
         for step in steps.sorted(by: { $0.seq > $1.seq }) {
-            guard step.method != "GET" else { continue }
+            guard step.method != .get else { continue }
             // Only writes count as attempts: a GET a rollback recorded is evidence, not an undo.
-            let attempts = (byTarget[step.id] ?? []).filter { $0.method != "GET" }
+            let attempts = (byTarget[step.id] ?? []).filter { $0.method != .get }
             if attempts.contains(where: { $0.status == .committed }) {
                 if step.status != .rolledBack { undone.append(step) }
                 continue
@@ -168,7 +168,7 @@ public enum RollbackPlanner {
     ) -> RollbackAction {
         guard case .restore(_, let fields) = action else { return action }
         let later = "the run deleted this record afterwards (step \(deletion.seq) \(deletion.name))"
-        if let earlier = attempts.last(where: { $0.method == "POST" && $0.status == .committed }) {
+        if let earlier = attempts.last(where: { $0.method == .post && $0.status == .committed }) {
             let sent = earlier.requestDigest.flatMap { try? blob($0) }.flatMap { try? JSONValue(parsing: $0) }?.objectValue ?? [:]
             let newID = earlier.recordID ?? "?"
             if fields.allSatisfy({ sent[$0.key] == $0.value }) {
@@ -195,7 +195,7 @@ public enum RollbackPlanner {
         var latest: [String: String] = [:]
         var keyOfStep: [Int64: String] = [:]
         for step in steps.sorted(by: { $0.seq < $1.seq }) {
-            guard step.method != "GET", let key = recordKey(step) else { continue }
+            guard step.method != .get, let key = recordKey(step) else { continue }
             keyOfStep[step.id] = key
             switch step.status {
             case .committed?, .rolledBack?, .rollbackFailed?, .rollbackSkipped?:
@@ -205,7 +205,7 @@ public enum RollbackPlanner {
             }
         }
         for compensation in compensations.sorted(by: { $0.id < $1.id }) {
-            guard compensation.method == "PATCH", let etag = compensation.etag,
+            guard compensation.method == .patch, let etag = compensation.etag,
                   compensation.status == .committed || compensation.status == .skipped,
                   let target = compensation.targetStepID, let key = keyOfStep[target]
             else { continue }
@@ -223,9 +223,9 @@ public enum RollbackPlanner {
         for step in steps.sorted(by: { $0.seq < $1.seq }) where wrote.contains(step.status) {
             guard let key = recordKey(step) else { continue }
             switch step.method {
-            case "POST":
+            case .post:
                 created[key] = step.seq
-            case "DELETE":
+            case .delete:
                 if let from = created.removeValue(forKey: key) { spans[key] = from...step.seq }
             default:
                 break
@@ -236,7 +236,7 @@ public enum RollbackPlanner {
 
     /// The record a step touched, as a stable key: the record URL without query.
     static func recordKey(_ step: StepRecord) -> String? {
-        if step.method == "POST" { return step.rollbackURL }
+        if step.method == .post { return step.rollbackURL }
         guard step.recordID != nil else { return nil }
         return step.url.split(separator: "?", maxSplits: 1).first.map(String.init)
     }
@@ -245,12 +245,12 @@ public enum RollbackPlanner {
         _ step: StepRecord, recreateDeleted: Bool, blob: (Digest) throws -> [UInt8], rebase: (String) -> String
     ) -> RollbackAction {
         switch step.method {
-        case "POST":
+        case .post:
             guard let url = step.rollbackURL, step.recordID != nil else {
                 return .irreversible(reason: "the POST created no addressable record (an OData action, or no id in the response); undo it in Business Central")
             }
             return .delete(url: rebase(url))
-        case "PATCH":
+        case .patch:
             guard let pre = step.preImageDigest, let preImage = (try? blob(pre)).flatMap({ try? JSONValue(parsing: $0) })?.objectValue else {
                 return .irreversible(reason: "no pre-image was recorded (pre_image: false or the GET failed); restore the fields by hand")
             }
@@ -266,7 +266,7 @@ public enum RollbackPlanner {
                 return .irreversible(reason: "the pre-image has none of the fields the PATCH changed (\(missing.joined(separator: ", "))); restore them by hand")
             }
             return .restore(url: rebase(step.url), fields: fields)
-        case "DELETE":
+        case .delete:
             guard let pre = step.preImageDigest, let preImage = (try? blob(pre)).flatMap({ try? JSONValue(parsing: $0) })?.objectValue else {
                 return .irreversible(reason: "no pre-image was recorded for the deleted record; re-create it by hand")
             }

@@ -63,14 +63,14 @@ public final class BatchRunner: Sendable {
             let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs)
             reports.append(report)
             observer.stepFinished(report)
-            if options.failFast, report.status != StepStatus.committed.rawValue { break }
+            if options.failFast, report.status != .committed { break }
         }
         if cancellation.isCancelled { cancelled = true }
 
-        let committed = reports.filter { $0.status == StepStatus.committed.rawValue }.count
-        let failed = reports.filter { $0.status == StepStatus.failed.rawValue }.count
-        let unknown = reports.filter { $0.status == StepStatus.unknownName }.count
-        let skipped = reports.filter { $0.status == StepStatus.skipped.rawValue }.count
+        let committed = reports.filter { $0.status == .committed }.count
+        let failed = reports.filter { $0.status == .failed }.count
+        let unknown = reports.filter { $0.status == nil }.count
+        let skipped = reports.filter { $0.status == .skipped }.count
         // The same rule `state` and `list` report with. A skipped step did not do what the manifest
         // asked (its inputs were missing), so it counts against the run like a failure; a step
         // the run never reached (fail-fast, SIGINT) keeps it from `completed` too.
@@ -93,10 +93,10 @@ public final class BatchRunner: Sendable {
     ) async throws(StoreError) -> StepReport {
         let clock = ContinuousClock()
         let started = clock.now
-        let methodName = template.method.literal?.rawValue ?? "?"
-        func report(_ status: String, url: String, stepID: Int64?, http: Int? = nil, recordID: String? = nil,
+        let literal = template.method.recorded
+        func report(_ status: StepStatus?, url: String, stepID: Int64?, http: Int? = nil, recordID: String? = nil,
                     label: String? = nil, count: Int? = nil, message: String? = nil, code: String? = nil,
-                    correlation: String? = nil, clientRequestID: String? = nil, method: String = methodName,
+                    correlation: String? = nil, clientRequestID: String? = nil, method: RecordedMethod = literal,
                     endpoint: String = template.endpoint) -> StepReport {
             StepReport(seq: template.seq, total: total, name: template.name, method: method, endpoint: endpoint,
                        url: url, status: status, httpStatus: http, recordID: recordID, label: label, recordCount: count,
@@ -109,12 +109,13 @@ public final class BatchRunner: Sendable {
         switch ReferenceResolver.resolve(template, params: params, outputs: outputs) {
         case .success(let s): step = s
         case .failure(let reason):
-            var intent = StepIntent(runID: runID, seq: template.seq, name: template.name, method: methodName, url: template.endpoint)
+            var intent = StepIntent(runID: runID, seq: template.seq, name: template.name, method: literal, url: template.endpoint)
             intent.idempotencyKey = template.idempotencyKey
             let id = try store.ledger.writeSkipped(intent, reason: reason.description)
-            return report("skipped", url: template.endpoint, stepID: id, message: reason.description)
+            return report(.skipped, url: template.endpoint, stepID: id, message: reason.description)
         }
-        let method = step.method.rawValue
+        let method = step.method
+        let recorded = RecordedMethod.http(method)
 
         // 2. Build the request: URL, exact body bytes.
         let url: String
@@ -123,19 +124,19 @@ public final class BatchRunner: Sendable {
             url = try StepRequest.requestURL(for: step, profile: profile)
             body = try StepRequest.body(for: step)
         } catch {
-            var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: method, url: step.endpoint)
+            var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: recorded, url: step.endpoint)
             intent.idempotencyKey = step.idempotencyKey
             let id = try store.ledger.writeSkipped(intent, reason: "\(error)")
-            return report("skipped", url: step.endpoint, stepID: id, message: "\(error)", method: method, endpoint: step.endpoint)
+            return report(.skipped, url: step.endpoint, stepID: id, message: "\(error)", method: recorded, endpoint: step.endpoint)
         }
 
-        var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: method, url: url)
+        var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: recorded, url: url)
         intent.idempotencyKey = step.idempotencyKey
         var ifMatch = step.etag
 
         // 3. Before PATCH/DELETE: GET the record, store it as the pre-image, take its ETag.
         if step.preImage, step.method == .patch || step.method == .delete, step.id != nil {
-            let preRequest = BCRequest(method: "GET", url: url, clientRequestID: intent.clientRequestID)
+            let preRequest = BCRequest(method: .get, url: url, clientRequestID: intent.clientRequestID)
             switch await sendSafely(preRequest) {
             case .success(let response) where response.isSuccess:
                 intent.preImage = try store.put(response.body, mediaType: "application/json")
@@ -144,14 +145,14 @@ public final class BatchRunner: Sendable {
                 let message = "pre-image GET returned \(response.status)"
                     + (response.bcError.map { " \($0.code): \($0.message)" } ?? "") + "; the \(method) was not sent"
                 let id = try store.ledger.writeSkipped(intent, status: .failed, reason: message)
-                return report("failed", url: url, stepID: id, http: response.status, message: message,
+                return report(.failed, url: url, stepID: id, http: response.status, message: message,
                               code: response.bcError?.code, correlation: response.correlationID,
-                              clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+                              clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
             case .failure(let error):
                 let message = "pre-image GET failed: \(error); the \(method) was not sent"
                 let id = try store.ledger.writeSkipped(intent, status: .failed, reason: message)
-                return report("failed", url: url, stepID: id, message: message, clientRequestID: intent.clientRequestID,
-                              method: method, endpoint: step.endpoint)
+                return report(.failed, url: url, stepID: id, message: message, clientRequestID: intent.clientRequestID,
+                              method: recorded, endpoint: step.endpoint)
             }
         }
         intent.ifMatch = ifMatch
@@ -173,15 +174,15 @@ public final class BatchRunner: Sendable {
                 // Sent, no answer: it may have been committed. Leave the intent without an
                 // outcome (reads `unknown`), but keep the reason.
                 try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
-                return report(StepStatus.unknownName, url: url, stepID: stepID, message: error.description,
-                              clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+                return report(nil, url: url, stepID: stepID, message: error.description,
+                              clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
             }
             var outcome = StepOutcome(status: .failed)
             outcome.errorMessage = error.description
             outcome.durationMs = Self.ms(clock.now - started)
             try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return report("failed", url: url, stepID: stepID, message: error.description,
-                          clientRequestID: intent.clientRequestID, method: method, endpoint: step.endpoint)
+            return report(.failed, url: url, stepID: stepID, message: error.description,
+                          clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
         }
 
         // 6. Response blobs, then the outcome row.
@@ -208,9 +209,9 @@ public final class BatchRunner: Sendable {
         }
         outcome.recordID = recordID
         try store.ledger.writeOutcome(stepID: stepID, outcome)
-        return report(outcome.status.rawValue, url: url, stepID: stepID, http: response.status, recordID: recordID,
+        return report(outcome.status, url: url, stepID: stepID, http: response.status, recordID: recordID,
                       label: label, count: count, message: outcome.errorMessage, code: response.bcError?.code,
-                      correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: method,
+                      correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: recorded,
                       endpoint: step.endpoint)
     }
 

@@ -8,11 +8,13 @@ public struct StepReport: Sendable {
     public let seq: Int
     public let total: Int
     public let name: String
-    public let method: String
+    /// `.unresolved` (`?`) when a `${{ }}` method did not resolve and the step was skipped.
+    public let method: RecordedMethod
     public let endpoint: String
     public let url: String
-    /// `committed`, `failed`, `skipped`, or `unknown` (sent, no answer: it may have landed).
-    public let status: String
+    /// `committed`, `failed` or `skipped`; nil when the outcome is unknown (sent, no answer: it
+    /// may have landed).
+    public let status: StepStatus?
     public let httpStatus: Int?
     public let recordID: String?
     /// The record's `number` (or `displayName`) from the response, for the human line.
@@ -24,6 +26,9 @@ public struct StepReport: Sendable {
     public let correlationID: String?
     public let clientRequestID: String?
     public let stepID: Int64?
+
+    /// `committed`, `failed`, `skipped`, or `unknown`: the spelling in every output.
+    public var statusName: String { status?.rawValue ?? StepStatus.unknownName }
 }
 
 public protocol RunObserver: Sendable {

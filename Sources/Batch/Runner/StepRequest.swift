@@ -1,5 +1,6 @@
 import BusinessCentral
 import Hashing
+import Store
 
 /// Turns a resolved step into the exact request bcli sends and records.
 public enum StepRequest {
@@ -60,3 +61,13 @@ public enum StepRequest {
     }
 }
 
+
+extension BCRequest {
+    /// A request for a step's method: the one place a `StepMethod` becomes the transport's
+    /// spelling.
+    init(method: StepMethod, url: String, body: [UInt8]? = nil, ifMatch: String? = nil, clientRequestID: String? = nil,
+         idempotencyKey: String? = nil) {
+        self.init(method: method.rawValue, url: url, body: body, ifMatch: ifMatch, clientRequestID: clientRequestID,
+                  idempotencyKey: idempotencyKey)
+    }
+}
