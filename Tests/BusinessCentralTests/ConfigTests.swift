@@ -255,8 +255,8 @@ import TestSupport
     }
 }
 
-/// Keys and values found in review: refused with the key named, never read and ignored, never a trap.
-@Suite struct ConfigReviewTests {
+/// Wrong keys and values in config.toml: refused with the key named, never read and ignored, never a trap.
+@Suite struct ConfigKeyValidationTests {
     @Test(arguments: ["format = \"table\"", "page_size = 100"])
     func pythonOnlyDefaultsKeysAreRefused(line: String) {
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import Testing
 import TestSupport
 @testable import Sandbox
@@ -15,7 +16,8 @@ struct LifecycleTests {
         await #expect(throws: SandboxServerError.self) { _ = try await server.start() }
 
         let clash = try SandboxServer(configuration: SandboxConfiguration(port: port))
-        await #expect(throws: (any Error).self) { _ = try await clash.start() }
+        let bindError = await #expect(throws: IOError.self) { _ = try await clash.start() }  // bind(2) refused
+        #expect(bindError?.errnoCode == EADDRINUSE)
 
         await server.stop()
         await server.stop()  // idempotent

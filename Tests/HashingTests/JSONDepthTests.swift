@@ -1,10 +1,10 @@
 import Testing
 @testable import Hashing
 
-/// Issue 8, defect 6: the JSON parser is iterative and stops at `maximumNestingDepth` with an
+/// The JSON parser is iterative and stops at `maximumNestingDepth` with an
 /// error naming the limit, line and column; the encoders that recurse over values only ever see
 /// values that deep.
-@Suite struct Issue8JSONDepthTests {
+@Suite struct JSONDepthTests {
     static let deep = 200_000
 
     func expectTooDeep(_ text: String, column: Int, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -5,7 +5,7 @@ import TestSupport
 import Hashing
 @testable import Store
 
-/// Issue 8, defects 3, 4 and 10: one rule decides a run's state (`RunStateRule.derive`), its SQL
+/// One rule decides a run's state (`RunStateRule.derive`), its SQL
 /// twin filters `list --state`, and a store made before the rule existed upgrades in place.
 @Suite struct RunStateRuleTests {
     static func counts(_ statuses: [StepStatus?]) -> StepCounts {

@@ -6,11 +6,11 @@ import TestSupport
 
 @testable import BusinessCentral
 
-/// Issue 8, defect 1: a write that may have reached the server is never re-sent, whatever
+/// A write that may have reached the server is never re-sent, whatever
 /// `Idempotency-Key` it carries (Business Central does not de-duplicate on it). Writes are retried
 /// only when the failure proves nothing was processed: no connection could be made (refused, DNS,
 /// connect timeout), or the server answered 429 or 503. These go over real sockets.
-@Suite struct Issue8RetryWireTests {
+@Suite struct WriteRetryWireTests {
     static let okBody = #"{"@odata.etag":"W/\"JzE7\"","id":"x","number":"C1"}"#
 
     static func expectUnknown(_ error: any Error) {
@@ -93,9 +93,9 @@ import TestSupport
     }
 }
 
-/// Issue 8, defect 1, as pure rules: every failure class, for reads and for writes, with and
+/// The same rule as pure decisions: every failure class, for reads and for writes, with and
 /// without an idempotency key. The error values are the ones AsyncHTTPClient and NIO throw.
-@Suite struct Issue8RetryPolicyTests {
+@Suite struct WriteRetryRuleTests {
     let policy = RetryPolicy(maxAttempts: 4, baseDelay: .seconds(1), maxDelay: .seconds(30), jitter: 0.25)
 
     struct ErrorCase: Sendable, CustomTestStringConvertible {

@@ -4,14 +4,14 @@ import TestSupport
 import Hashing
 import Store
 
-/// Issue 8, defects 3, 4 and 10: the state a run reads is never a lie.
+/// The state a run reads is never a lie.
 ///
 /// - a run killed before its last manifest step never reads `completed` (it is `interrupted`, or
 ///   `in_doubt` when a write of unknown outcome is in the ledger);
 /// - a run whose writes all landed but whose answers were dropped is `in_doubt`, never `failed`;
 /// - a partial rollback of an interrupted run leaves the original reading what it is
 ///   (`in_doubt` / `interrupted`), never `running` and never `rolled_back`.
-@Suite struct Issue8RunStateTests {
+@Suite struct RunStateCommandTests {
     /// 40 steps: `posts` POSTs, a PATCH of the first created customer (its pre-image GET goes
     /// first), then POSTs to 40.
     static func fortySteps(_ dir: TempDir, posts: Int) throws -> String {

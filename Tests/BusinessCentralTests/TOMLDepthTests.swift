@@ -3,9 +3,9 @@ import TestSupport
 
 @testable import BusinessCentral
 
-/// Issue 8, defect 6: TOML nesting is bounded (`TOMLParser.maximumNestingDepth`), with an error
+/// TOML nesting is bounded (`TOMLParser.maximumNestingDepth`), with an error
 /// naming the limit, the line and the column, instead of a stack overflow.
-@Suite struct Issue8TOMLDepthTests {
+@Suite struct TOMLDepthTests {
     static let deep = 200_000
 
     func expectTooDeep(_ text: String, line: Int, column: Int, what: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -5,10 +5,10 @@ import TestSupport
 import Hashing
 import Store
 
-/// Issue 8, defects 5, 7, 9 and 11: a damaged store is never taken for an empty one, new stores
+/// A damaged store is never taken for an empty one, new stores
 /// do not race, a store that cannot be used exits 9 with its cause, and one exit code per
 /// condition for every command.
-@Suite struct Issue8StoreTests {
+@Suite struct StoreFailureTests {
     static let oneGet = "name: one\nsteps:\n  - {name: list_customers, action: get, endpoint: customers}\n"
 
     /// Environment for a child `bcli` on `store` with the built-in in-process sandbox.

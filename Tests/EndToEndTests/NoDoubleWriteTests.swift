@@ -4,10 +4,10 @@ import Store
 import Testing
 import TestSupport
 
-/// Issue 8, defect 1, end to end: a POST carrying `idempotency_key` whose connection drops after
+/// A write whose connection dropped is never sent again, end to end: a POST carrying `idempotency_key` whose connection drops after
 /// the sandbox committed it (the `drop` fault) is never sent again. The sandbox, like Business
 /// Central, does not de-duplicate on `Idempotency-Key`, so a re-send would make a second record.
-@Suite struct Issue8NoDoubleWriteTests {
+@Suite struct NoDoubleWriteTests {
     @Test func droppedKeyedPostIsSentOnceAndReadsUnknown() async throws {
         try requireBinary(Paths.bcli)
         try await withSandbox(faults: ["drop:method=POST,nth=1"]) { sandbox in

@@ -6,11 +6,11 @@ import Store
 import Testing
 import TestSupport
 
-/// Issue 8, defect 2: a killed rollback can always finish. The `If-Match` chain runs across every
+/// A killed rollback can always finish. The `If-Match` chain runs across every
 /// committed compensation of a record in every earlier rollback run; a failed compensation of a
 /// record stops the older compensations of that record; a record the run created and deleted
 /// needs no compensation; a compensating DELETE answered 404 counts only once a GET confirms it.
-@Suite struct Issue8RollbackTests {
+@Suite struct RollbackResumeTests {
     static let company = "4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601"
     let helpers = RollbackTests()
 

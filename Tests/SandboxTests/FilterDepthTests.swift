@@ -4,10 +4,10 @@ import Testing
 import TestSupport
 @testable import Sandbox
 
-/// Issue 8, defect 6: `$filter` nesting (parentheses, `not`) is bounded with an error naming the
+/// `$filter` nesting (parentheses, `not`) is bounded with an error naming the
 /// limit and the position; long `and`/`or` chains parse to shallow trees that validate and evaluate
 /// without deep recursion.
-@Suite struct Issue8FilterDepthTests {
+@Suite struct FilterDepthTests {
     static let deep = 200_000
     static let limit = FilterParser.maximumNestingDepth
 

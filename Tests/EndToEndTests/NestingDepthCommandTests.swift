@@ -2,10 +2,10 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Issue 8, defect 6, through the real binary: a config.toml, a YAML manifest (flow and block
+/// Nesting depth is bounded, through the real binary: a config.toml, a YAML manifest (flow and block
 /// nesting) and JSON texts (a manifest and a params file written as JSON) nested 200,000 deep are
 /// invalid input (exit 5) with a message naming the limit and the place — never a crash.
-@Suite struct Issue8DepthEndToEndTests {
+@Suite struct NestingDepthCommandTests {
     static let deep = 200_000
 
     func write(_ text: String, _ path: String) throws {

@@ -3,9 +3,9 @@ import Testing
 import TestSupport
 import Store
 
-/// Issue 8, defect 8, through the real binary: `verify --bundle` and `import` refuse a bundle with
+/// A bundle ends at its end-of-archive marker, through the real binary: `verify --bundle` and `import` refuse a bundle with
 /// bytes after its end-of-archive marker or cut short, naming why; import writes nothing.
-@Suite struct Issue8BundleEndEndToEndTests {
+@Suite struct BundleEndCommandTests {
     @Test func paddedAndCutBundlesAreRefused() async throws {
         try requireBinary(Paths.bcli)
         try await withSandbox { sandbox in

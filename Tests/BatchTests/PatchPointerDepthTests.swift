@@ -4,8 +4,8 @@ import TestSupport
 
 @testable import Batch
 
-/// Issue 8, defect 6: JSON Patch pointers are bounded like the documents they point into.
-@Suite struct Issue8PatchDepthTests {
+/// JSON Patch pointers are bounded like the documents they point into.
+@Suite struct PatchPointerDepthTests {
     @Test("a pointer 200,000 levels deep is a failure naming the limit")
     func deepPointer() {
         let path = String(repeating: "/a", count: 200_000)

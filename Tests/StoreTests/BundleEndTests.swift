@@ -4,10 +4,10 @@ import TestSupport
 import Hashing
 @testable import Store
 
-/// Issue 8, defect 8: a bundle ends exactly at the tar end-of-archive marker (two zero blocks).
+/// A bundle ends exactly at the tar end-of-archive marker (two zero blocks).
 /// Padding after it (even one zero byte) and a bundle cut short are refused by `BundleTar.read`,
 /// by `verify --bundle` (`RunBundle.verify`) and by `import` (`Importer`), which writes nothing.
-@Suite struct Issue8BundleEndTests {
+@Suite struct BundleEndTests {
     enum Change: CustomStringConvertible, CaseIterable {
         case plusOneZero, plus512Zeros, plus1024Zeros, cutBy512, cutBy1
 

@@ -4,8 +4,8 @@ import TestSupport
 import Hashing
 @testable import Store
 
-/// Hostile or odd inputs found in review: each must be a clear error, never a crash.
-@Suite struct ReviewRegressionTests {
+/// Hostile or odd inputs (archives, numbers, keys): each must be a clear error, never a crash.
+@Suite struct HostileInputTests {
     /// Rewrites the size field of the first tar header and fixes its checksum, so only the size is wrong.
     static func withSizeField(_ archive: [UInt8], _ octal: String) -> [UInt8] {
         var a = archive

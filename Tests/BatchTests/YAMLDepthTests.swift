@@ -5,10 +5,10 @@ import TestSupport
 
 @testable import Batch
 
-/// Issue 8, defect 6: YAML (manifests, params files, `--set` values) nests at most
+/// YAML (manifests, params files, `--set` values) nests at most
 /// `YAMLDocument.maximumNestingDepth` lists/mappings; deeper is a diagnostic naming the limit and
 /// the line and column, never a crash, for flow (`[[[[`) and block (`- - - -`) nesting alike.
-@Suite struct Issue8YAMLDepthTests {
+@Suite struct YAMLDepthTests {
     static let deep = 200_000
     static let limit = YAMLDocument.maximumNestingDepth
 
@@ -74,7 +74,7 @@ import TestSupport
 }
 
 /// Depth reached through aliases counts too, and the check itself is bounded.
-@Suite struct Issue8YAMLAliasDepthTests {
+@Suite struct YAMLAliasDepthTests {
     @Test("a chain of 600 aliases is too deep")
     func aliasChain() {
         var yaml = "      a0: &a0 [1]\n"
