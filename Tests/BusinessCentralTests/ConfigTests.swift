@@ -89,22 +89,22 @@ import TestSupport
     }
 
     @Test func profilePrecedence() throws {
-        let (fileDefault, dir1) = try load(Self.sample)
+        let (fileDefault, _) = try load(Self.sample)
         #expect(fileDefault.selectedProfileName(cliProfile: nil) == "prod")
         #expect(try fileDefault.profile(named: "staging").name == "staging")
 
-        let (withEnv, dir2) = try load(Self.sample, env: ["BCLI_PROFILE": "custom"])
+        let (withEnv, _) = try load(Self.sample, env: ["BCLI_PROFILE": "custom"])
         #expect(try withEnv.profile(named: nil).name == "custom")  // env beats [defaults]
         #expect(try withEnv.profile(named: "staging").name == "staging")  // -p beats env
 
         let noDefaults = Self.sample.replacingOccurrences(of: "profile = \"prod\"\n", with: "")
-        let (fallback, dir3) = try load(noDefaults)
+        let (fallback, _) = try load(noDefaults)
         #expect(fallback.selectedProfileName(cliProfile: nil) == "default")
         #expect(fallback.selectedProfileName(cliProfile: "") == "default")
     }
 
     @Test func missingFileStillOffersTheBuiltinSandbox() throws {
-        let (config, dir) = try load(nil)
+        let (config, _) = try load(nil)
         #expect(!config.fileExists)
         #expect(config.profileNames == ["sandbox"])
         let sandbox = try config.profile(named: "sandbox")
@@ -126,14 +126,14 @@ import TestSupport
     }
 
     @Test func builtinSandboxUsesBCLI_SANDBOX_URL() throws {
-        let (config, dir) = try load(nil, env: ["BCLI_SANDBOX_URL": "http://127.0.0.1:4321/", "BCLI_PROFILE": "sandbox"])
+        let (config, _) = try load(nil, env: ["BCLI_SANDBOX_URL": "http://127.0.0.1:4321/", "BCLI_PROFILE": "sandbox"])
         let sandbox = try config.profile(named: nil)
         #expect(sandbox.baseURL == "http://127.0.0.1:4321")
         #expect(try sandbox.tokenEndpoint() == "http://127.0.0.1:4321/sandbox/oauth2/v2.0/token")
         #expect(try URLBuilder.entityURL(profile: sandbox, entitySet: "customers")
             == "http://127.0.0.1:4321/v2.0/sandbox/production/api/v2.0/companies(4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601)/customers")
 
-        let (bad, dir2) = try load(nil, env: ["BCLI_SANDBOX_URL": "http://example.com"])
+        let (bad, _) = try load(nil, env: ["BCLI_SANDBOX_URL": "http://example.com"])
         #expect(throws: ConfigError.self) { try bad.profile(named: "sandbox") }
     }
 
@@ -153,14 +153,14 @@ import TestSupport
     }
 
     @Test func fileProfileNamedSandboxReplacesTheBuiltin() throws {
-        let (config, dir) = try load("[profiles.sandbox]\ntenant_id = \"x\"\nenvironment = \"y\"\n")
+        let (config, _) = try load("[profiles.sandbox]\ntenant_id = \"x\"\nenvironment = \"y\"\n")
         let p = try config.profile(named: "sandbox")
         #expect(p.tenantID == "x")
         #expect(!p.isSandbox)
     }
 
     @Test func unknownProfileSuggestsTheClosestName() throws {
-        let (config, dir) = try load(Self.sample)
+        let (config, _) = try load(Self.sample)
         do {
             _ = try config.profile(named: "prd")
             Issue.record("expected an error")

@@ -14,49 +14,16 @@ import TestSupport
     static let company = "4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601"
     let helpers = RollbackTests()
 
-    func customerURL(_ sandbox: LiveSandbox, _ id: String? = nil) -> String {
-        "\(sandbox.url)/v2.0/sandbox/production/api/v2.0/companies(\(Self.company))/customers" + (id.map { "(\($0))" } ?? "")
-    }
-
-    func send(_ sandbox: LiveSandbox, _ method: String, _ url: String, body: String? = nil, auth: Bool = true) async throws -> (Int, JSONValue) {
-        var request = HTTPClientRequest(url: url)
-        request.method = .init(rawValue: method)
-        if auth {
-            request.headers.add(name: "Authorization", value: "Bearer \(try await helpers.sandboxToken(sandbox))")
-            request.headers.add(name: "If-Match", value: "*")
-        }
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-        return (Int(response.status.code), (try? JSONValue(parsing: bytes)) ?? .null)
-    }
-
-    func setFaults(_ sandbox: LiveSandbox, _ faults: [String]) async throws {
-        let body = try JSONValue.object(["faults": .array(faults.map { .string($0) })]).canonicalString()
-        let (status, _) = try await send(sandbox, "POST", sandbox.url + "/_sandbox/faults", body: body, auth: false)
-        #expect(status == 200)
-    }
-
-    func faultState(_ sandbox: LiveSandbox) async throws -> JSONValue {
-        try JSONValue(parsing: try await httpGet(sandbox.url + "/_sandbox/faults"))
-    }
-
     /// Runs `bcli` and SIGKILLs it once the sandbox holds one of its requests (the `hold` fault),
     /// so the kill lands at an exact point, not after a guessed delay.
     /// Returns false when bcli finished without sending that many requests.
     @discardableResult
     func killWhileHeld(_ sandbox: LiveSandbox, args: [String], env: [String: String], mustHold: Bool = true) async throws -> Bool {
-        let child = try ChildProcess(Paths.bcli, args, env: env)
-        while try await faultState(sandbox)["held"] != 1 {
-            if !child.isRunning {
-                #expect(!mustHold, "bcli exited before its request was held")
-                _ = try await child.finish()
-                return false
-            }
-            await Task.yield()
+        let (child, held) = try await bcliUntilHeld(sandbox, args, env: env)
+        if !held {
+            #expect(!mustHold, "bcli exited before its request was held")
+            _ = try await child.finish()
+            return false
         }
         child.kill()
         #expect(try await child.finish().reason == .uncaughtSignal)
@@ -65,9 +32,9 @@ import TestSupport
 
     /// Clears the faults (which lets a held request go on) and waits until nothing is in flight.
     func clearFaultsAndSettle(_ sandbox: LiveSandbox) async throws {
-        try await setFaults(sandbox, [])
+        #expect(try await sandbox.setFaults([]) == 200)
         while true {
-            let state = try await faultState(sandbox)
+            let state = try await sandbox.faultState()
             if state["held"] == 0, state["in_flight"]?.objectValue?.isEmpty ?? true { break }
             await Task.yield()
         }
@@ -118,7 +85,7 @@ import TestSupport
 
             // Plan, newest first: ~ edit_a, - add_c, ~ edit_keep, - add_a. Hold the first DELETE (C):
             // by then the restore of A has committed with a new ETag.
-            try await setFaults(sandbox, ["hold:method=DELETE,nth=1"])
+            #expect(try await sandbox.setFaults(["hold:method=DELETE,nth=1"]) == 200)
             try await killWhileHeld(sandbox, args: ["batch", "rollback", runID, "--yes"], env: env)
             try await clearFaultsAndSettle(sandbox)
 
@@ -157,7 +124,7 @@ import TestSupport
             let a = try #require(out["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
             let b = try #require(out["steps"]?.arrayValue?[1]["record_id"]?.stringValue)
 
-            try await setFaults(sandbox, ["unavailable:method=PATCH,retry-after=0"])
+            #expect(try await sandbox.setFaults(["unavailable:method=PATCH,retry-after=0"]) == 200)
             let first = try await bcliAsync(["batch", "rollback", runID, "--yes", "--format", "json"], env: env)
             #expect(first.status == 1, "\(first.stderr)")
             #expect(try await helpers.customer(sandbox, a).status == 200, "A was deleted although its restore failed")
@@ -213,7 +180,7 @@ import TestSupport
             #expect(journal.count == journalBefore + 1, "only the DELETE of `other` is sent")
             #expect(journal.last?["method"] == "DELETE")
             #expect(journal.last?["entity_id"]?.stringValue == other)
-            let (status, found) = try await send(sandbox, "GET", customerURL(sandbox) + "?$filter=startswith(displayName,'Ephemeral')")
+            let (status, found) = try await sandbox.send("GET", sandbox.entityURL("customers") + "?$filter=startswith(displayName,'Ephemeral')")
             #expect(status == 200)
             #expect(found["value"]?.arrayValue?.isEmpty == true, "--recreate-deleted brought back a record that did not exist before the run")
             let store = try LedgerStore(root: dir.path + "/store")
@@ -236,7 +203,7 @@ import TestSupport
             let runID = try #require(out["run_id"]?.stringValue)
             let a = try #require(out["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
             // Someone deletes it behind the ledger's back.
-            #expect(try await send(sandbox, "DELETE", customerURL(sandbox, a)).0 == 204)
+            #expect(try await sandbox.send("DELETE", sandbox.entityURL("customers", id: a)).0 == 204)
 
             let r = try await bcliAsync(["batch", "rollback", runID, "--yes", "--format", "json"], env: env)
             #expect(r.status == 0, "\(r.stderr)\n\(r.out)")
@@ -343,7 +310,7 @@ import TestSupport
 
             // The plan sends 6 requests; the second rollback may have fewer left than `point`.
             for round in 0..<2 {
-                try await setFaults(sandbox, ["hold:nth=\(point)"])
+                #expect(try await sandbox.setFaults(["hold:nth=\(point)"]) == 200)
                 try await killWhileHeld(sandbox, args: ["batch", "rollback", runID, "--yes"], env: env, mustHold: round == 0)
                 try await clearFaultsAndSettle(sandbox)
             }
@@ -375,7 +342,7 @@ import TestSupport
                 """)
             let runID = try #require(out["run_id"]?.stringValue)
             let a = try #require(out["steps"]?.arrayValue?[0]["record_id"]?.stringValue)
-            #expect(try await send(sandbox, "DELETE", customerURL(sandbox, a)).0 == 204)
+            #expect(try await sandbox.send("DELETE", sandbox.entityURL("customers", id: a)).0 == 204)
 
             let r = try await bcliAsync(["batch", "rollback", runID, "--yes", "--format", "json"], env: env)
             #expect(r.status == 0, "\(r.stderr)\n\(r.out)")

@@ -42,35 +42,12 @@ import Store
     }
 
     func customer(_ sandbox: LiveSandbox, _ id: String) async throws -> (status: Int, body: JSONValue) {
-        let token = try await sandboxToken(sandbox)
-        var request = HTTPClientRequest(url: "\(sandbox.url)/v2.0/sandbox/production/api/v2.0/companies(4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601)/customers(\(id))")
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-        return (Int(response.status.code), (try? JSONValue(parsing: bytes)) ?? .null)
+        let (status, json) = try await sandbox.send("GET", sandbox.entityURL("customers", id: id))
+        return (status, json)
     }
 
     func patchBehindTheLedgersBack(_ sandbox: LiveSandbox, _ id: String, _ body: String) async throws {
-        let token = try await sandboxToken(sandbox)
-        var request = HTTPClientRequest(url: "\(sandbox.url)/v2.0/sandbox/production/api/v2.0/companies(4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601)/customers(\(id))")
-        request.method = .PATCH
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "If-Match", value: "*")
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        #expect(response.status.code == 200)
-        _ = try await response.body.collect(upTo: 1 << 20)
-    }
-
-    func sandboxToken(_ sandbox: LiveSandbox) async throws -> String {
-        var request = HTTPClientRequest(url: "\(sandbox.url)/sandbox/oauth2/v2.0/token")
-        request.method = .POST
-        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-        request.body = .bytes(ByteBuffer(string: "grant_type=client_credentials&client_id=bcli-sandbox&client_secret=bcli-sandbox-secret&scope=https%3A%2F%2Fapi.businesscentral.dynamics.com%2F.default"))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-        return try #require(try JSONValue(parsing: bytes)["access_token"]?.stringValue)
+        #expect(try await sandbox.send("PATCH", sandbox.entityURL("customers", id: id), body: body).status == 200)
     }
 
     /// Seeds two customers, then runs a manifest that creates one, patches one twice and deletes one.

@@ -26,21 +26,11 @@ import Store
         return try writeManifest(dir, "forty.yaml", text)
     }
 
-    /// The number of requests the sandbox holds right now (`GET /_sandbox/faults`).
-    static func held(_ sandbox: LiveSandbox) async throws -> Int {
-        let body = try await httpGet(sandbox.url + "/_sandbox/faults")
-        return Int(try JSONValue(parsing: body)["held"]?.doubleValue ?? -1)
-    }
-
     /// Starts `bcli batch run`, waits until the sandbox holds one of its requests, SIGKILLs it and
     /// returns the run id.
     static func killWhileHeld(_ sandbox: LiveSandbox, manifest: String, store: String) async throws -> String {
-        let child = try ChildProcess(Paths.bcli, ["batch", "run", "-p", "sandbox", manifest], env: sandbox.env(store: store))
-        while try await held(sandbox) != 1 {
-            #expect(child.isRunning, "bcli ended before the sandbox held a request")
-            if !child.isRunning { break }
-            await Task.yield()
-        }
+        let (child, held) = try await bcliUntilHeld(sandbox, ["batch", "run", "-p", "sandbox", manifest], env: sandbox.env(store: store))
+        #expect(held, "bcli ended before the sandbox held a request")
         child.kill()
         let r = try await child.finish()
         #expect(r.reason == .uncaughtSignal)

@@ -29,12 +29,6 @@ import Store
 
     static func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
-    /// The number of requests the sandbox holds right now (`GET /_sandbox/faults`).
-    static func held(_ sandbox: LiveSandbox) async throws -> Int {
-        let body = try await httpGet(sandbox.url + "/_sandbox/faults")
-        return Int(try JSONValue(parsing: body)["held"]?.doubleValue ?? -1)
-    }
-
     static func removeLedger(_ store: String) {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: store + "/ledger.sqlite3" + suffix) }
     }
@@ -263,12 +257,8 @@ import Store
             let manifest = try writeManifest(dir, "two.yaml",
                 "name: two\nsteps:\n  - {name: first, action: get, endpoint: customers}\n  - {name: second, action: get, endpoint: customers}\n")
 
-            let child = try ChildProcess(Paths.bcli, ["batch", "run", "-p", "sandbox", manifest], env: env)
-            while try await Self.held(sandbox) != 1 {
-                #expect(child.isRunning, "bcli ended before the sandbox held a request")
-                if !child.isRunning { break }
-                await Task.yield()
-            }
+            let (child, held) = try await bcliUntilHeld(sandbox, ["batch", "run", "-p", "sandbox", manifest], env: env)
+            #expect(held, "bcli ended before the sandbox held a request")
             // Fill the disk to the last byte.
             let filler = mountPoint + "/filler"
             let fd = open(filler, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)  // no child of a parallel test inherits it
@@ -278,7 +268,7 @@ import Store
             while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
             while small.withUnsafeMutableBytes({ write(fd, $0.baseAddress, 1) }) > 0 {}
             close(fd)
-            _ = try await httpPost(sandbox.url + "/_sandbox/release")
+            try await sandbox.release()
             let r = try await child.finish()
             let stderr = r.stderr
             #expect(r.status == 9, "\(r.status): \(stderr)")
@@ -363,12 +353,4 @@ import Store
         }
         #expect(!Self.exists(nowhere))
     }
-}
-
-func httpPost(_ url: String) async throws -> [UInt8] {
-    var request = HTTPClientRequest(url: url)
-    request.method = .POST
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-    let buffer = try await response.body.collect(upTo: 1 << 20)
-    return Array(buffer.readableBytesView)
 }
