@@ -43,7 +43,7 @@ import TestSupport
 
     @Test func writeDefaults() {
         #expect(!BCRequest(method: "get", url: "u").isWrite)
-        #expect(BCRequest(method: "get", url: "u").method == "GET")
+        #expect(BCRequest(method: "get", url: "u").method.rawValue == "GET")
         #expect(!BCRequest(method: "HEAD", url: "u").isWrite)
         #expect(BCRequest(method: "POST", url: "u").isWrite)
         #expect(BCRequest(method: "POST", url: "u", idempotencyKey: "k").isWrite)  // a key changes nothing

@@ -11,7 +11,7 @@ import NIOHTTP1
 /// (and the token requests), and tests can run it against a server on 127.0.0.1.
 public final class BCClient: Sendable {
     /// Methods `execute` accepts.
-    public static let supportedMethods: Set<String> = ["GET", "POST", "PATCH", "PUT", "DELETE", "HEAD"]
+    public static let supportedMethods: [HTTPMethod] = [.GET, .POST, .PATCH, .PUT, .DELETE, .HEAD]
     /// Responses larger than this are refused (BC's own limit is 350 MB).
     public static let maxResponseBytes = 512 * 1024 * 1024
 
@@ -94,7 +94,7 @@ public final class BCClient: Sendable {
     /// status. A 401 is retried once with a fresh token (BC did not process the request).
     public func execute(_ request: BCRequest) async throws(BCTransportError) -> BCResponse {
         guard Self.supportedMethods.contains(request.method) else {
-            throw .invalidRequest("unsupported HTTP method `\(request.method)`; use GET, POST, PATCH or DELETE")
+            throw .invalidRequest("unsupported HTTP method `\(request.method.rawValue)`; use GET, POST, PATCH or DELETE")
         }
         if let problem = Self.urlProblem(request.url) {
             throw .invalidRequest(problem)
@@ -117,7 +117,7 @@ public final class BCClient: Sendable {
 
             let headers = request.headerFields(token: token)
             var httpRequest = HTTPClientRequest(url: request.url)
-            httpRequest.method = HTTPMethod(rawValue: request.method)
+            httpRequest.method = request.method
             for header in headers {
                 httpRequest.headers.add(name: header.name, value: header.value)
             }

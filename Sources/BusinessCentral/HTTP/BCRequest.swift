@@ -1,3 +1,5 @@
+import NIOHTTP1
+
 /// One HTTP header field, in the order it was sent or received.
 public struct BCHeader: Sendable, Equatable, Hashable {
     public var name: String
@@ -28,8 +30,8 @@ extension Array where Element == BCHeader {
 /// BC received. `BCClient` adds `Accept`, `OData-Version`, `Content-Type` (with a body) and
 /// `Authorization`.
 public struct BCRequest: Sendable, Equatable {
-    /// GET, POST, PATCH, DELETE (PUT and HEAD are accepted too). Upper case.
-    public var method: String
+    /// GET, POST, PATCH, DELETE (PUT and HEAD are accepted too; `BCClient` refuses any other).
+    public var method: HTTPMethod
     /// An absolute URL, as built by `URLBuilder` (plus `ODataQuery.queryString`).
     public var url: String
     /// Exact body bytes, or nil for none.
@@ -45,7 +47,7 @@ public struct BCRequest: Sendable, Equatable {
     public var extraHeaders: [BCHeader]
     /// True for POST/PATCH/DELETE/PUT: a write is re-sent only when the failure proves nothing
     /// was processed (see `RetryPolicy`), so a write whose outcome is unknown is never repeated.
-    public var isWrite: Bool { method != "GET" && method != "HEAD" }
+    public var isWrite: Bool { method.isWrite }
 
     public init(
         method: String,
@@ -56,8 +58,7 @@ public struct BCRequest: Sendable, Equatable {
         idempotencyKey: String? = nil,
         extraHeaders: [BCHeader] = []
     ) {
-        let upper = method.uppercased()
-        self.method = upper
+        self.method = HTTPMethod(rawValue: method.uppercased())
         self.url = url
         self.body = body
         self.ifMatch = ifMatch
@@ -87,4 +88,10 @@ public struct BCRequest: Sendable, Equatable {
     /// The headers as sent, without `Authorization` — what the ledger stores. (The transport adds
     /// `Host` and `Content-Length`, which are not listed.)
     public var recordedHeaders: [BCHeader] { headerFields(token: nil) }
+}
+
+extension HTTPMethod {
+    /// Anything but GET and HEAD may change data in Business Central: the one rule behind
+    /// `BCRequest.isWrite` and `TransportFailure.outcomeUnknown`.
+    var isWrite: Bool { self != .GET && self != .HEAD }
 }

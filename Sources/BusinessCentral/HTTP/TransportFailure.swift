@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +29,7 @@ public struct TransportFailure: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var kind: Kind
-    public var method: String
+    public var method: HTTPMethod
     public var url: String
     /// A human-readable cause (the underlying error).
     public var reason: String
@@ -37,7 +38,7 @@ public struct TransportFailure: Sendable, Equatable, CustomStringConvertible {
     /// How many times the request was sent or tried.
     public var attempts: Int
 
-    public init(kind: Kind, method: String, url: String, reason: String, requestMaybeSent: Bool, attempts: Int) {
+    public init(kind: Kind, method: HTTPMethod, url: String, reason: String, requestMaybeSent: Bool, attempts: Int) {
         self.kind = kind
         self.method = method
         self.url = url
@@ -46,14 +47,20 @@ public struct TransportFailure: Sendable, Equatable, CustomStringConvertible {
         self.attempts = attempts
     }
 
+    /// For callers that hold the method's spelling (`POST`, …).
+    public init(kind: Kind, method: String, url: String, reason: String, requestMaybeSent: Bool, attempts: Int) {
+        self.init(kind: kind, method: HTTPMethod(rawValue: method.uppercased()), url: url, reason: reason,
+                  requestMaybeSent: requestMaybeSent, attempts: attempts)
+    }
+
     /// True when a write may have reached BC and been committed: the caller must treat the
     /// step's outcome as unknown (and never retry it blindly).
     public var outcomeUnknown: Bool {
-        requestMaybeSent && !["GET", "HEAD"].contains(method)
+        requestMaybeSent && method.isWrite
     }
 
     public var description: String {
-        var text = "\(method) \(url): \(kindText) (\(reason))"
+        var text = "\(method.rawValue) \(url): \(kindText) (\(reason))"
         if attempts > 1 { text += " after \(attempts) attempts" }
         if outcomeUnknown {
             text += ". OUTCOME UNKNOWN: the request may have been committed by Business Central; check the record before sending it again."
