@@ -139,7 +139,7 @@ public enum Importer {
                 VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                 """,
             arguments: [
-                runID, try int(s, "seq"), try text(s, "name"), try text(s, "method"), try text(s, "url"), try hex(s, "request_digest"),
+                runID, try int(s, "seq"), try text(s, "name"), try method(s), try text(s, "url"), try hex(s, "request_digest"),
                 try hex(s, "request_headers_digest"), try text(s, "idempotency_key"), try text(s, "client_request_id"),
                 try text(s, "if_match"), try hex(s, "pre_image_digest"), target, try text(s, "intent_at"), try text(s, "outcome_at"),
                 status == StepStatus.unknownName ? nil : status, try int(s, "http_status"), try hex(s, "response_digest"),
@@ -148,6 +148,15 @@ public enum Importer {
                 try text(s, "bc_error_message"), try text(s, "bc_correlation_id"), try text(s, "rollback_url"),
                 try text(s, "error_message"), try int(s, "duration_ms"),
             ])
+    }
+
+    /// A step's `method`, refused unless bcli records that spelling (reading the row back would fail).
+    static func method(_ row: [String: JSONValue]) throws -> String? {
+        guard let spelling = try text(row, "method") else { return nil }
+        guard RecordedMethod(rawValue: spelling) != nil else {
+            throw BundleError.notABundle("a step's method '\(spelling)' is not one bcli records")
+        }
+        return spelling
     }
 
     static func text(_ row: [String: JSONValue], _ key: String) throws -> String? {
