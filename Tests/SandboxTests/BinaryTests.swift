@@ -4,45 +4,15 @@ import Testing
 import TestSupport
 @testable import Sandbox
 
-/// A `bcli sandbox serve` child process.
-private final class ServeProcess: @unchecked Sendable {
-    let process = Process()
-    let stdout = Pipe()
+/// Starts `bcli sandbox serve` with `arguments`.
+private func serve(_ arguments: [String]) throws -> ChildProcess {
+    try ChildProcess(Paths.bcli, ["sandbox", "serve"] + arguments)
+}
 
-    init(_ arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: Paths.bcli)
-        process.arguments = ["sandbox", "serve"] + arguments
-        process.standardOutput = stdout
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-    }
-
-    /// The first stdout line (read on a plain thread: the read blocks).
-    func firstLine() async -> String {
-        await withCheckedContinuation { continuation in
-            Thread {
-                var bytes: [UInt8] = []
-                let handle = self.stdout.fileHandleForReading
-                while true {
-                    let chunk = handle.readData(ofLength: 1)
-                    if chunk.isEmpty || chunk.first == UInt8(ascii: "\n") { break }
-                    bytes += chunk
-                }
-                continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
-            }.start()
-        }
-    }
-
-    /// Sends SIGTERM and returns the exit status.
-    func terminate() async -> Int32 {
-        kill(process.processIdentifier, SIGTERM)
-        return await withCheckedContinuation { continuation in
-            Thread {
-                self.process.waitUntilExit()
-                continuation.resume(returning: self.process.terminationStatus)
-            }.start()
-        }
-    }
+/// Sends SIGTERM and returns the exit status.
+private func terminate(_ child: ChildProcess) async throws -> Int32 {
+    child.kill(SIGTERM)
+    return try await child.finish().status
 }
 
 @Suite("bcli sandbox serve (the built binary)")
@@ -56,19 +26,19 @@ struct BinaryTests {
         let arguments = ["--port", "0", "--data", directory, "--client", "ci:ci-secret",
                          "--fault", "throttle:request-id=throttle-me", "--latency", "0", "--log-level", "warning"]
 
-        let first = try ServeProcess(arguments)
-        let baseURL = await first.firstLine()
+        let first = try serve(arguments)
+        let baseURL = try await first.firstStdoutLine()
         #expect(baseURL.hasPrefix("http://127.0.0.1:"))
         var h = Harness(server: try SandboxServer(configuration: .init()), baseURL: baseURL)
         h.token = try await h.fetchToken(id: "ci", secret: "ci-secret")
         let created = try await h.create("customers", ["displayName": "From the binary"])
         #expect(try await h.get("customers", headers: ["client-request-id": "throttle-me"]).status == 429)
-        #expect(await first.terminate() == 0)
+        #expect(try await terminate(first) == 0)
 
-        let second = try ServeProcess(arguments)
-        h = Harness(server: h.server, baseURL: await second.firstLine())
+        let second = try serve(arguments)
+        h = Harness(server: h.server, baseURL: try await second.firstStdoutLine())
         h.token = try await h.fetchToken()
         #expect(try await h.get("customers(\(created.id!))").json["displayName"] == "From the binary")
-        #expect(await second.terminate() == 0)
+        #expect(try await terminate(second) == 0)
     }
 }

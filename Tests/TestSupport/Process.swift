@@ -86,6 +86,11 @@ public final class ChildProcess: @unchecked Sendable {
         stderrDrain = PipeDrain(err)
     }
 
+    /// A child dropped while still running (a test threw before waiting) is SIGKILLed, not leaked.
+    deinit {
+        if process.isRunning { kill(SIGKILL) }
+    }
+
     public var isRunning: Bool { process.isRunning }
     public var pid: Int32 { process.processIdentifier }
 
@@ -101,6 +106,16 @@ public final class ChildProcess: @unchecked Sendable {
     /// Blocks until the child has printed `lines` lines on stdout or closed it; returns the lines seen.
     @discardableResult
     public func waitForStdoutLines(_ lines: Int) -> Int { stdoutDrain.waitForLines(lines) }
+
+    /// The first line the child prints on stdout (without its newline), once it has printed it or
+    /// closed stdout; awaited on a thread of its own.
+    public func firstStdoutLine() async throws -> String {
+        try await offload {
+            _ = self.stdoutDrain.waitForLines(1)
+            let data = self.stdoutDrain.snapshot()
+            return String(decoding: data.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        }
+    }
 
     /// Blocks until the child has exited and both streams are drained. A child still running after
     /// `timeout` seconds is SIGKILLed and `ProcessTimedOut` is thrown.
@@ -203,6 +218,13 @@ final class PipeDrain: @unchecked Sendable {
         defer { condition.unlock() }
         while lines < count && !ended { condition.wait() }
         return lines
+    }
+
+    /// What was read so far.
+    func snapshot() -> Data {
+        condition.lock()
+        defer { condition.unlock() }
+        return data
     }
 
     func wait() -> Data {
