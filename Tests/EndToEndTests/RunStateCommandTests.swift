@@ -50,7 +50,7 @@ import Store
         return (r.status, (doc["runs"]?.arrayValue ?? []).compactMap { $0["run_id"]?.stringValue })
     }
 
-    // MARK: - Defect 3
+    // MARK: - A killed run is never completed
 
     /// A 40-step run SIGKILLed between steps (15 committed, the 16th waiting on its pre-image GET,
     /// no intent written) reads `interrupted`, never `completed`, and `list --state completed`
@@ -108,7 +108,7 @@ import Store
         }
     }
 
-    // MARK: - Defect 4
+    // MARK: - Writes of unknown outcome are in doubt, not failed
 
     /// Every write lands and every answer is dropped: each step is `unknown`, the run is
     /// `in_doubt`, `list --state failed` does not list it and `list --state in_doubt` does.
@@ -136,7 +136,7 @@ import Store
         }
     }
 
-    // MARK: - Defect 10
+    // MARK: - A partial rollback leaves the original in doubt or interrupted
 
     /// A run killed while its 11th write was in flight (10 committed, 1 unknown), then rolled back:
     /// the 10 known writes are undone, the unknown one cannot be, and the original reads

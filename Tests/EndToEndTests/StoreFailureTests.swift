@@ -82,7 +82,7 @@ import Store
         return (bundle, digest)
     }
 
-    // MARK: - Defect 5
+    // MARK: - A damaged store is never a new one
 
     /// A ledger truncated to zero bytes beside the store's blobs: no command takes it for a new,
     /// empty store, and nothing writes a new ledger in its place.
@@ -149,7 +149,7 @@ import Store
         #expect(fsck.out.contains("refs/head"), "\(fsck.out)")
     }
 
-    // MARK: - Defect 7
+    // MARK: - New stores do not race
 
     /// 16 processes open one new store at once, 20 times: every one succeeds and the schema is
     /// migrated once. Half create the store from nothing (`import`, which opens the store before
@@ -184,7 +184,7 @@ import Store
         }
     }
 
-    // MARK: - Defect 9
+    // MARK: - A store that cannot be used exits 9 with its cause
 
     /// A read-only store (a read-only bind mount: tests run as root, who ignores permissions).
     @Test func readOnlyStoreExitsNine() async throws {
@@ -284,7 +284,7 @@ import Store
         }
     }
 
-    // MARK: - Defect 11
+    // MARK: - One exit code per condition
 
     /// One exit code per condition, whichever command meets it: unknown run 4, ambiguous prefix 2,
     /// missing file 4, no store 4.

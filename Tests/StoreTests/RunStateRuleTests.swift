@@ -42,7 +42,7 @@ import Hashing
     }
 
     @Test func row2AnUnknownStepIsInDoubtNeverFailedNorCompleted() {
-        #expect(Self.derive([nil, nil, nil], stamped: .failed, finished: true) == .inDoubt)  // defect 4
+        #expect(Self.derive([nil, nil, nil], stamped: .failed, finished: true) == .inDoubt)  // every write unknown
         #expect(Self.derive([.committed, .committed, nil], finished: true) == .inDoubt)
         #expect(Self.derive([.committed, nil]) == .inDoubt)                                   // killed mid-request
         #expect(Self.derive([.committed, nil], stamped: .cancelled, finished: true) == .inDoubt)
@@ -54,7 +54,7 @@ import Hashing
     @Test func row3StampedRolledBackIsRolledBack() {
         #expect(Self.derive([.rolledBack, .rollbackSkipped], stamped: .rolledBack) == .rolledBack)
         #expect(Self.derive([.rolledBack, .failed], stamped: .rolledBack, finished: true) == .rolledBack)
-        // Marks alone do not make a run rolled back: only `batch rollback`'s stamp does (defect 10).
+        // Marks alone do not make a run rolled back: only `batch rollback`'s stamp does.
         #expect(Self.derive([.rolledBack, .rollbackFailed]) == .interrupted)
         #expect(Self.derive([.rolledBack, .rolledBack], n: 2) == .completed)
     }
@@ -79,12 +79,12 @@ import Hashing
 
     @Test func row6AnUnfinishedDeadRunIsInterrupted() {
         #expect(Self.derive([]) == .interrupted)
-        #expect(Self.derive([.committed]) == .interrupted)                  // defect 3: 1 of 3
+        #expect(Self.derive([.committed]) == .interrupted)                  // 1 of 3 steps
         #expect(Self.derive([.committed, .committed]) == .interrupted)
         #expect(Self.derive([.failed]) == .interrupted)
         #expect(Self.derive([.skipped]) == .interrupted)
         #expect(Self.derive([.committed, .committed], n: nil) == .interrupted)  // old runs can't prove completion
-        #expect(Self.derive([.rolledBack, .rollbackFailed], n: 40) == .interrupted)  // defect 10
+        #expect(Self.derive([.rolledBack, .rollbackFailed], n: 40) == .interrupted)  // a partial rollback
     }
 
     @Test func row7AnOldFinishedRunKeepsItsStamp() {
