@@ -34,7 +34,7 @@ import Store
             for entry in journal {
                 let crid = try #require(entry["client_request_id"]?.stringValue)
                 let step = try #require(steps.first { $0.clientRequestID == crid }, "no ledger step for \(crid)")
-                #expect("\(step.method)" == entry["method"]?.stringValue)
+                #expect(step.method.rawValue == entry["method"]?.stringValue)
                 #expect(step.etag == entry["etag_after"]?.stringValue)
                 let received = try #require(entry["body_sha256"]?.stringValue)
                 #expect(step.requestDigest?.hex == received)
@@ -44,7 +44,7 @@ import Store
             }
             // The PATCH sent the pre-image's ETag and kept the pre-image.
             let patch = steps[3]
-            #expect("\(patch.method)" == "PATCH")
+            #expect(patch.method == .patch)
             #expect(patch.preImageDigest != nil)
             #expect(patch.ifMatch == steps[1].etag)
             // Authorization never reaches the store.

@@ -214,7 +214,7 @@ import TestSupport
             let original = try #require(try store.ledger.steps(runID: runID).first)
             #expect(original.status == .rolledBack)
             let steps = try store.ledger.steps(runID: rollbackID)
-            #expect(steps.map { "\($0.method)" } == ["DELETE", "GET"])
+            #expect(steps.map(\.method) == [.delete, .get])
             #expect(steps.first?.httpStatus == 404)
             let evidence = try #require(steps.last)
             #expect(evidence.targetStepID == original.id)
@@ -351,7 +351,7 @@ import TestSupport
             #expect(try store.run(runID).state == .rolledBack)
             let rollbackID = try #require(try JSONValue(parsing: [UInt8](r.stdout))["rollback_run_id"]?.stringValue)
             let rows = try store.ledger.steps(runID: rollbackID)
-            #expect(rows.map { "\($0.method)" } == ["PATCH", "GET", "DELETE", "GET"])
+            #expect(rows.map(\.method) == [.patch, .get, .delete, .get])
             #expect(rows.allSatisfy { $0.httpStatus == 404 })
         }
     }

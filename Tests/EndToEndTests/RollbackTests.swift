@@ -112,7 +112,7 @@ import Store
             #expect(rollbackRun.kind == .rollback)
             #expect(rollbackRun.parentRunID == s.runID)
             let compensations = try store.ledger.steps(runID: rollbackID)
-            #expect(compensations.map { "\($0.method)" } == ["POST", "PATCH", "PATCH", "DELETE"])
+            #expect(compensations.map(\.method) == [.post, .patch, .patch, .delete])
             #expect(compensations.allSatisfy { $0.status == .committed && $0.targetStepID != nil && $0.ifMatch != "*" })
             #expect(try store.ledger.steps(runID: s.runID).allSatisfy { $0.status == .rolledBack })
             #expect(try store.run(s.runID).state == .rolledBack)
@@ -151,7 +151,7 @@ import Store
             #expect(keepAfter["displayName"] == s.keepBefore["displayName"])
             #expect(keepAfter["email"] == s.keepBefore["email"])
             let rollbackID = try #require(result["rollback_run_id"]?.stringValue)
-            #expect(try store.ledger.steps(runID: rollbackID).filter { "\($0.method)" == "PATCH" }.allSatisfy { $0.ifMatch == "*" })
+            #expect(try store.ledger.steps(runID: rollbackID).filter { $0.method == .patch }.allSatisfy { $0.ifMatch == "*" })
         }
     }
 
