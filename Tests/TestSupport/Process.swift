@@ -72,18 +72,16 @@ public final class ChildProcess: @unchecked Sendable {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
-        if let stdin {
-            let inPipe = Pipe()
-            process.standardInput = inPipe
-            try process.run()
-            inPipe.fileHandleForWriting.write(stdin)
-            try inPipe.fileHandleForWriting.close()
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
+        let inPipe = stdin.map { _ in Pipe() }
+        process.standardInput = inPipe ?? FileHandle.nullDevice
+        try process.run()
+        // Drain before feeding stdin: a child that answers while it reads cannot fill a pipe and stall.
         stdoutDrain = PipeDrain(out)
         stderrDrain = PipeDrain(err)
+        if let stdin, let inPipe {
+            inPipe.fileHandleForWriting.write(stdin)
+            try inPipe.fileHandleForWriting.close()
+        }
     }
 
     /// A child dropped while still running (a test threw before waiting) is SIGKILLed, not leaked.
