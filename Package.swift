@@ -29,10 +29,14 @@ let package = Package(
             name: "Hashing",
             dependencies: ["COpenSSL"]
         ),
+        // Small helpers several modules need and none owns: "did you mean" suggestions, the
+        // atomic file write, the seeded generator. Depends on nothing.
+        .target(name: "Support"),
         .target(
             name: "Store",
             dependencies: [
                 "Hashing",
+                "Support",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -40,6 +44,7 @@ let package = Package(
             name: "Sandbox",
             dependencies: [
                 "Hashing",
+                "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -53,6 +58,7 @@ let package = Package(
             name: "BusinessCentral",
             dependencies: [
                 "Hashing",
+                "Support",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -62,6 +68,7 @@ let package = Package(
             name: "Batch",
             dependencies: [
                 "Hashing",
+                "Support",
                 "Store",
                 "BusinessCentral",
                 .product(name: "Yams", package: "Yams"),
@@ -71,6 +78,7 @@ let package = Package(
             name: "bcli",
             dependencies: [
                 "Hashing",
+                "Support",
                 "Store",
                 "Sandbox",
                 "BusinessCentral",
@@ -81,7 +89,7 @@ let package = Package(
         // Test-only helper: writes blobs and ledger rows in a loop so tests can SIGKILL it.
         .executableTarget(
             name: "crash-writer",
-            dependencies: ["Hashing", "Store"],
+            dependencies: ["Hashing", "Store", "Support"],
             path: "Tests/Helpers/crash-writer"
         ),
         // Store micro-benchmarks driven by scripts/bench (release build only).
@@ -108,8 +116,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing", "TestSupport"]),
-        .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral", "TestSupport"]),
+        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing", "Support", "TestSupport"]),
+        .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral", "Support", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "Hashing", "Store", "Sandbox", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),

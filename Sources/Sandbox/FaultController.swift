@@ -1,4 +1,5 @@
 import Hashing
+import Support
 
 /// The live fault state of one server: armed faults with their counters, the latency, requests
 /// held by `hold` faults, and the per-client concurrency gate.

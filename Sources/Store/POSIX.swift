@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Support
 
 /// Thin wrappers over the system calls the store needs, each turning errno into `StoreError`.
 enum POSIX {
@@ -48,6 +49,15 @@ enum POSIX {
                 throw .io(operation: "write", path: path, errno: errno)
             }
             offset += n
+        }
+    }
+
+    /// `AtomicFile.write` (temp file, fsync, rename, fsync of the folder), its failures as `StoreError`.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t) throws(StoreError) {
+        do throws(AtomicFile.Failure) {
+            try AtomicFile.write(bytes, to: path, mode: mode)
+        } catch {
+            throw .io(operation: error.operation, path: error.path, errno: error.errno)
         }
     }
 

@@ -37,35 +37,8 @@ public enum HeadFile {
 
     /// Writes the file atomically and durably: temp file, fsync, rename, fsync of `refs/`.
     static func write(_ digest: Digest, root: String) throws(StoreError) {
-        let folder = root + "/refs"
-        try POSIX.makeDirectory(folder)
-        let final = path(root: root)
-        let temp = "\(folder)/.head.\(getpid()).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io(operation: "create", path: temp, errno: errno) }
-        let bytes = Array((digest.description + "\n").utf8)
-        do throws(StoreError) {
-            let written: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
-                Result { () throws(StoreError) in try POSIX.writeAll(fd: fd, buf, path: temp) }
-            }
-            try written.get()
-            if fsync(fd) != 0 { throw .io(operation: "fsync", path: temp, errno: errno) }
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        if close(fd) != 0 {
-            let e = errno
-            unlink(temp)
-            throw .io(operation: "close", path: temp, errno: e)
-        }
-        if rename(temp, final) != 0 {
-            let e = errno
-            unlink(temp)
-            throw .io(operation: "rename", path: final, errno: e)
-        }
-        try POSIX.fsyncDirectory(folder)
+        try POSIX.makeDirectory(root + "/refs")
+        try POSIX.writeAtomically(Array((digest.description + "\n").utf8), to: path(root: root), mode: 0o600)
     }
 }
 

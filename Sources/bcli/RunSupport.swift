@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Hashing
 import Store
+import Support
 
 #if canImport(Glibc)
 import Glibc
@@ -152,19 +153,14 @@ enum RunOutput {
         ])
     }
 
-    /// Temp file in the same folder, fsync, rename: a reader never sees half a file.
+    /// `AtomicFile.write`: a reader never sees half a file, and a failed write says which call failed.
     static func writeAtomically(_ value: JSONValue, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-        let data = Data((value.prettyPrinted() + "\n").utf8)
-        guard FileManager.default.createFile(atPath: temp.path, contents: data) else {
-            throw CLIFailure(.failure, "cannot write \(path) — check that its folder is writable")
-        }
-        let fd = open(temp.path, O_RDONLY)
-        if fd >= 0 { fsync(fd); close(fd) }
-        guard rename(temp.path, path) == 0 else {
-            throw CLIFailure(.failure, "cannot write \(path): \(String(cString: strerror(errno)))")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        do {
+            try AtomicFile.write(Array((value.prettyPrinted() + "\n").utf8), to: path)
+        } catch {
+            throw CLIFailure(.failure, "cannot write \(path) (\(error)) — check that its folder exists and is writable")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Hashing
+import Support
 import Testing
 import TestSupport
 
@@ -105,7 +106,7 @@ import TestSupport
     }
 
     @Test func randomDocumentsRoundTrip() throws {
-        var rng = SplitMix(seed: 42)
+        var rng = SeededGenerator(seed: 42)
         for _ in 0..<300 {
             let a = randomValue(&rng, depth: 3)
             let b = rng.next() % 4 == 0 ? a : randomValue(&rng, depth: 3)
@@ -113,7 +114,7 @@ import TestSupport
         }
     }
 
-    func randomValue(_ rng: inout SplitMix, depth: Int) -> JSONValue {
+    func randomValue(_ rng: inout SeededGenerator, depth: Int) -> JSONValue {
         switch depth == 0 ? rng.next() % 4 : rng.next() % 7 {
         case 0: return .number(Double(rng.next() % 5))
         case 1: return .string(["a", "b", "c/d", "e~f"][Int(rng.next() % 4)])
@@ -133,18 +134,5 @@ import TestSupport
             for _ in 0..<Int(rng.next() % 4) { o[["x", "y", "a/b", "~"][Int(rng.next() % 4)]] = randomValue(&rng, depth: depth - 1) }
             return .object(o)
         }
-    }
-}
-
-/// A small deterministic generator so the random tests repeat exactly.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

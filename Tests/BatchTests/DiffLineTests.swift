@@ -1,3 +1,4 @@
+import Support
 import Testing
 import TestSupport
 
@@ -30,7 +31,7 @@ import TestSupport
     }
 
     @Test func editScriptIsMinimalAndRebuildsBothSides() {
-        var rng = SplitMix(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for _ in 0..<200 {
             let a = (0..<Int(rng.next() % 12)).map { _ in String(rng.next() % 4) }
             let b = (0..<Int(rng.next() % 12)).map { _ in String(rng.next() % 4) }

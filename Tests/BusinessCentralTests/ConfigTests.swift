@@ -1,5 +1,6 @@
 import Foundation
 import Sandbox
+import Support
 import Testing
 import TestSupport
 

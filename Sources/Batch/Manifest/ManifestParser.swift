@@ -1,4 +1,5 @@
 import BusinessCentral
+import Support
 import Hashing
 import Yams
 

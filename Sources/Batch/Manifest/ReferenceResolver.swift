@@ -1,4 +1,5 @@
 import BusinessCentral
+import Support
 import Hashing
 
 /// A GET step's OData query options after resolution, ready for URL building.

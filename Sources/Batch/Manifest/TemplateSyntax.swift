@@ -1,4 +1,4 @@
-import BusinessCentral
+import Support
 /// The `${{ … }}` reference syntax, shared by static validation and run-time resolution.
 ///
 /// Grammar: `${{`, optional spaces, `params` or `steps`, then one or more `.segment` where a

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// The parsed config file plus the built-in profiles, and the rules for picking one.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// Turns TOML tables into `BCConfig.Defaults` and `Profile`s, strictly: unknown keys and
 /// wrongly typed values are errors that name the file, line, key and fix.

@@ -1,5 +1,6 @@
 import Hashing
 import Store
+import Support
 
 #if canImport(Glibc)
 import Glibc
@@ -23,7 +24,7 @@ struct CrashWriter {
         }
         let durability = args.count > 3 ? Durability(rawValue: args[3]) ?? .process : .process
         let store = try LedgerStore(root: args[1], durability: durability)
-        var rng = SplitMix(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         while true {
             var run = NewRun(toolVersion: "crash-writer")
             run.manifest = try store.put(randomBytes(&rng, max: 4096), mediaType: "application/yaml")
@@ -45,7 +46,7 @@ struct CrashWriter {
         }
     }
 
-    static func randomBytes(_ rng: inout SplitMix, max: Int) -> [UInt8] {
+    static func randomBytes(_ rng: inout SeededGenerator, max: Int) -> [UInt8] {
         let count = Int(rng.next() % UInt64(max + 1))
         var out = [UInt8](repeating: 0, count: count)
         var i = 0
@@ -58,18 +59,5 @@ struct CrashWriter {
             }
         }
         return out
-    }
-}
-
-/// A tiny seeded generator so a failing kill can be replayed with the same seed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
