@@ -192,11 +192,9 @@ public final class Ledger: Sendable {
 
     /// One run by full id, with derived state. `lockHeld` tells whether a process still runs it.
     public func run(_ id: String, lockHeld: (String) -> Bool = { _ in false }) throws(StoreError) -> RunRecord {
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [id])
-        }
+        let rows = try read { db in try RunQuery.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [id]) }
         guard let row = rows.first else { throw .runNotFound(id) }
-        return RunQuery.decode(row, lockHeld: lockHeld)
+        return row.record(lockHeld: lockHeld)
     }
 
     /// Filters for `list`.
@@ -237,8 +235,8 @@ public final class Ledger: Sendable {
         var sql = RunQuery.select(where: conditions.isEmpty ? nil : conditions.joined(separator: " AND ")) + order
         guard let state = filter.state, let limit = filter.limit else {
             if let limit = filter.limit { sql += " LIMIT ?"; args.append(limit) }
-            let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
-            let runs = rows.map { RunQuery.decode($0, lockHeld: lockHeld) }
+            let rows = try read { db in try RunQuery.fetchAll(db, sql: sql, arguments: StatementArguments(args)) }
+            let runs = rows.map { $0.record(lockHeld: lockHeld) }
             return filter.state.map { state in runs.filter { $0.state == state } } ?? runs
         }
         // With a limit: read `limit` rows; if the lock check dropped some, read on after the last
@@ -246,18 +244,18 @@ public final class Ledger: Sendable {
         conditions.append("(r.started_at < ? OR (r.started_at = ? AND r.id < ?))")
         let pageSQL = RunQuery.select(where: conditions.joined(separator: " AND ")) + order + " LIMIT ?"
         var out: [RunRecord] = []
-        var rows = try read { db in try Row.fetchAll(db, sql: sql + " LIMIT ?", arguments: StatementArguments(args + [limit])) }
+        var rows = try read { db in try RunQuery.fetchAll(db, sql: sql + " LIMIT ?", arguments: StatementArguments(args + [limit])) }
         while true {
             for row in rows {
-                let run = RunQuery.decode(row, lockHeld: lockHeld)
+                let run = row.record(lockHeld: lockHeld)
                 guard run.state == state else { continue }
                 out.append(run)
                 if out.count == limit { return out }
             }
             guard rows.count == limit, let last = rows.last else { return out }
-            let (startedAt, id): (String, String) = (last["started_at"], last["id"])
+            let (startedAt, id) = (last.run.startedAt, last.run.id)
             let pageArgs = args + [startedAt, startedAt, id, limit]
-            rows = try read { db in try Row.fetchAll(db, sql: pageSQL, arguments: StatementArguments(pageArgs)) }
+            rows = try read { db in try RunQuery.fetchAll(db, sql: pageSQL, arguments: StatementArguments(pageArgs)) }
         }
     }
 
@@ -278,35 +276,27 @@ public final class Ledger: Sendable {
 
     /// A run's steps in order.
     public func steps(runID: String) throws(StoreError) -> [StepRecord] {
-        try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM step WHERE run_id = ? ORDER BY seq", arguments: [runID])
-                .map(StepQuery.decode)
-        }
+        try read { db in try StepRow.fetchRecords(db, StepRow.ofRun(runID)) }
     }
 
     /// Every compensating step (from any rollback run) that targets a step of `runID`, oldest first.
     public func compensations(ofRun runID: String) throws(StoreError) -> [StepRecord] {
         try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT s.* FROM step s JOIN step t ON s.target_step_id = t.id
-                WHERE t.run_id = ? ORDER BY s.id
-                """, arguments: [runID]).map(StepQuery.decode)
+            let targets = StepRow.select(StepRow.Columns.id).filter(StepRow.Columns.runID == runID)
+            return try StepRow.fetchRecords(db, StepRow.filter(targets.contains(StepRow.Columns.targetStepID)).order(StepRow.Columns.id))
         }
     }
 
     public func step(id: Int64) throws(StoreError) -> StepRecord? {
         try read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM step WHERE id = ?", arguments: [id]).map(StepQuery.decode)
+            try StepRow.fetchOne(db, key: id)?.record()
         }
     }
 
     /// Every indexed object (digest, size), for fsck and gc.
     public func objects() throws(StoreError) -> [BlobRef] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT digest, size, media_type FROM object ORDER BY digest").compactMap { row in
-                guard let d = try? Digest(parsing: row["digest"] as String) else { return nil }
-                return BlobRef(digest: d, size: row["size"], mediaType: row["media_type"])
-            }
+            try ObjectRow.order(ObjectRow.Columns.digest).fetchAll(db).compactMap(\.blob)
         }
     }
 
@@ -404,68 +394,22 @@ enum RunQuery {
         """
     }
 
-    static func decode(_ row: Row, lockHeld: (String) -> Bool) -> RunRecord {
-        let id: String = row["id"]
-        let finishedAt: String? = row["finished_at"]
-        let packed = ((row["packed_counts"] as String?) ?? "").split(separator: " ").map { Int($0) ?? 0 }
-        let n = packed + Array(repeating: 0, count: max(0, 9 - packed.count))
-        var counts = StepCounts()
-        (counts.total, counts.committed, counts.failed, counts.unknown, counts.skipped) = (n[0], n[1], n[2], n[3], n[4])
-        (counts.replayed, counts.rolledBack, counts.rollbackSkipped, counts.rollbackFailed) = (n[5], n[6], n[7], n[8])
-        let held = finishedAt == nil && lockHeld(id)
-        let kind = RunKind(rawValue: row["kind"]) ?? .batch
-        let stamped = RunState(rawValue: row["state"]) ?? .running
-        let stepCount: Int? = row["step_count"]
-        let state = RunStateRule.derive(stamped: stamped, finished: finishedAt != nil, lockHeld: held, kind: kind,
-                                        stepCount: stepCount, counts: counts)
-        return RunRecord(
-            id: id,
-            kind: kind,
-            parentRunID: row["parent_run_id"],
-            name: row["name"],
-            manifestDigest: digest(row["manifest_digest"]),
-            manifestPath: row["manifest_path"],
-            paramsDigest: digest(row["params_digest"]),
-            profile: row["profile"],
-            environment: row["environment"],
-            company: row["company"],
-            baseURL: row["base_url"],
-            stampedState: stamped,
-            state: state,
-            interrupted: finishedAt == nil && !held,
-            startedAt: row["started_at"],
-            finishedAt: finishedAt,
-            toolVersion: row["tool_version"],
-            durability: Durability(rawValue: row["durability"]) ?? .process,
-            recordDigest: digest(row["record_digest"]),
-            previousRecordDigest: digest(row["previous_record_digest"]),
-            counts: counts,
-            stepCount: stepCount)
+    /// A row of `select(where:)`: the run row and its step counts.
+    struct Result {
+        let run: RunRow
+        let counts: StepCounts
+
+        func record(lockHeld: (String) -> Bool) -> RunRecord { run.record(counts: counts, lockHeld: lockHeld) }
     }
 
-    static func digest(_ hex: String?) -> Digest? { hex.flatMap { try? Digest(parsing: $0) } }
-}
-
-enum StepQuery {
-    /// Throws when the `method` column holds a spelling bcli never writes (the column has no CHECK).
-    static func decode(_ row: Row) throws(StoreError) -> StepRecord {
-        let spelling: String = row["method"]
-        guard let method = RecordedMethod(rawValue: spelling) else {
-            throw .database("step \(row["id"] as Int64? ?? 0) of run \(row["run_id"] as String? ?? "?") has method '\(spelling)', which bcli never records")
+    static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Result] {
+        try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+            let packed = ((row["packed_counts"] as String?) ?? "").split(separator: " ").map { Int($0) ?? 0 }
+            let n = packed + Array(repeating: 0, count: max(0, 9 - packed.count))
+            var counts = StepCounts()
+            (counts.total, counts.committed, counts.failed, counts.unknown, counts.skipped) = (n[0], n[1], n[2], n[3], n[4])
+            (counts.replayed, counts.rolledBack, counts.rollbackSkipped, counts.rollbackFailed) = (n[5], n[6], n[7], n[8])
+            return Result(run: try RunRow(row: row), counts: counts)
         }
-        return StepRecord(
-            id: row["id"], runID: row["run_id"], seq: row["seq"], name: row["name"], method: method,
-            url: row["url"], requestDigest: RunQuery.digest(row["request_digest"]),
-            requestHeadersDigest: RunQuery.digest(row["request_headers_digest"]),
-            idempotencyKey: row["idempotency_key"], clientRequestID: row["client_request_id"],
-            ifMatch: row["if_match"], preImageDigest: RunQuery.digest(row["pre_image_digest"]),
-            targetStepID: row["target_step_id"], intentAt: row["intent_at"], outcomeAt: row["outcome_at"],
-            status: (row["status"] as String?).flatMap(StepStatus.init(rawValue:)), httpStatus: row["http_status"],
-            responseDigest: RunQuery.digest(row["response_digest"]),
-            responseHeadersDigest: RunQuery.digest(row["response_headers_digest"]), etag: row["etag"],
-            recordID: row["record_id"], requestID: row["request_id"], msCorrelationX: row["ms_correlation_x"],
-            correlationRequestID: row["correlation_request_id"], bcErrorCode: row["bc_error_code"],
-            bcErrorMessage: row["bc_error_message"], bcCorrelationID: row["bc_correlation_id"],
-            rollbackURL: row["rollback_url"], errorMessage: row["error_message"], durationMs: row["duration_ms"])
     }
 }

@@ -99,12 +99,11 @@ public final class LedgerStore: Sendable {
             try Ledger.stamp(runID, state: state, record: nil, previous: nil, db)
             let previous = try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [LedgerStore.headRef])
                 .flatMap { try? Digest(parsing: $0) }
-            guard let runRow = try Row.fetchOne(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]) else {
+            guard let runRow = try RunQuery.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]).first else {
                 throw StoreError.runNotFound(runID)
             }
-            let run = RunQuery.decode(runRow, lockHeld: { _ in true })
-            let steps = try Row.fetchAll(db, sql: "SELECT * FROM step WHERE run_id = ? ORDER BY seq", arguments: [runID])
-                .map(StepQuery.decode)
+            let run = runRow.record(lockHeld: { _ in true })
+            let steps = try StepRow.fetchRecords(db, StepRow.ofRun(runID))
             let document = RunRecordDocument.make(run: run, steps: steps, previous: previous)
             let bytes: [UInt8]
             do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }

@@ -1,0 +1,225 @@
+import GRDB
+import Hashing
+
+// The ledger's tables as GRDB records. Each column name is spelled once, in the record's
+// `CodingKeys`; `Columns` derives from them for typed requests (filter, order). The records hold
+// the columns as stored (digests as bare hex, enums as their spelling); `StepRecord`, `RunRecord`
+// and `BlobRef` are what the rest of bcli reads, converted from these in one place each.
+
+/// A row of `step`.
+struct StepRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "step"
+
+    var id: Int64?
+    var runID: String
+    var seq: Int
+    var name: String
+    var method: String
+    var url: String
+    var requestDigest: String?
+    var requestHeadersDigest: String?
+    var idempotencyKey: String?
+    var clientRequestID: String
+    var ifMatch: String?
+    var preImageDigest: String?
+    var targetStepID: Int64?
+    var intentAt: String
+    var outcomeAt: String?
+    var status: String?
+    var httpStatus: Int?
+    var responseDigest: String?
+    var responseHeadersDigest: String?
+    var etag: String?
+    var recordID: String?
+    var requestID: String?
+    var msCorrelationX: String?
+    var correlationRequestID: String?
+    var bcErrorCode: String?
+    var bcErrorMessage: String?
+    var bcCorrelationID: String?
+    var rollbackURL: String?
+    var errorMessage: String?
+    var durationMs: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, runID = "run_id", seq, name, method, url, requestDigest = "request_digest"
+        case requestHeadersDigest = "request_headers_digest", idempotencyKey = "idempotency_key"
+        case clientRequestID = "client_request_id", ifMatch = "if_match", preImageDigest = "pre_image_digest"
+        case targetStepID = "target_step_id", intentAt = "intent_at", outcomeAt = "outcome_at", status
+        case httpStatus = "http_status", responseDigest = "response_digest", responseHeadersDigest = "response_headers_digest"
+        case etag, recordID = "record_id", requestID = "request_id", msCorrelationX = "ms_correlation_x"
+        case correlationRequestID = "correlation_request_id", bcErrorCode = "bc_error_code"
+        case bcErrorMessage = "bc_error_message", bcCorrelationID = "bc_correlation_id", rollbackURL = "rollback_url"
+        case errorMessage = "error_message", durationMs = "duration_ms"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let runID = Column(CodingKeys.runID)
+        static let seq = Column(CodingKeys.seq)
+        static let targetStepID = Column(CodingKeys.targetStepID)
+        static let outcomeAt = Column(CodingKeys.outcomeAt)
+        static let errorMessage = Column(CodingKeys.errorMessage)
+        /// The columns that name a blob, in `StepRecord.digests` order.
+        static let digests = [CodingKeys.requestDigest, .requestHeadersDigest, .preImageDigest, .responseDigest,
+                              .responseHeadersDigest].map { Column($0) }
+    }
+
+    /// A run's steps in order.
+    static func ofRun(_ runID: String) -> QueryInterfaceRequest<StepRow> {
+        StepRow.filter(Columns.runID == runID).order(Columns.seq)
+    }
+
+    /// The step as bcli reads it. Throws when the `method` column holds a spelling bcli never
+    /// writes (the column has no CHECK).
+    func record() throws(StoreError) -> StepRecord {
+        guard let method = RecordedMethod(rawValue: self.method) else {
+            throw .database("step \(id ?? 0) of run \(runID) has method '\(self.method)', which bcli never records")
+        }
+        return StepRecord(
+            id: id ?? 0, runID: runID, seq: seq, name: name, method: method, url: url,
+            requestDigest: columnDigest(requestDigest), requestHeadersDigest: columnDigest(requestHeadersDigest),
+            idempotencyKey: idempotencyKey, clientRequestID: clientRequestID, ifMatch: ifMatch,
+            preImageDigest: columnDigest(preImageDigest), targetStepID: targetStepID, intentAt: intentAt, outcomeAt: outcomeAt,
+            status: status.flatMap(StepStatus.init(rawValue:)), httpStatus: httpStatus,
+            responseDigest: columnDigest(responseDigest), responseHeadersDigest: columnDigest(responseHeadersDigest), etag: etag,
+            recordID: recordID, requestID: requestID, msCorrelationX: msCorrelationX,
+            correlationRequestID: correlationRequestID, bcErrorCode: bcErrorCode, bcErrorMessage: bcErrorMessage,
+            bcCorrelationID: bcCorrelationID, rollbackURL: rollbackURL, errorMessage: errorMessage, durationMs: durationMs)
+    }
+
+    static func fetchRecords(_ db: Database, _ request: QueryInterfaceRequest<StepRow>) throws -> [StepRecord] {
+        try request.fetchAll(db).map { try $0.record() }
+    }
+}
+
+/// A row of `run`.
+struct RunRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "run"
+
+    var id: String
+    var kind: String
+    var parentRunID: String?
+    var name: String?
+    var manifestDigest: String?
+    var manifestPath: String?
+    var paramsDigest: String?
+    var profile: String?
+    var environment: String?
+    var company: String?
+    var baseURL: String?
+    var state: String
+    var startedAt: String
+    var finishedAt: String?
+    var toolVersion: String
+    var durability: String
+    var recordDigest: String?
+    var previousRecordDigest: String?
+    var stepCount: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, parentRunID = "parent_run_id", name, manifestDigest = "manifest_digest"
+        case manifestPath = "manifest_path", paramsDigest = "params_digest", profile, environment, company
+        case baseURL = "base_url", state, startedAt = "started_at", finishedAt = "finished_at"
+        case toolVersion = "tool_version", durability, recordDigest = "record_digest"
+        case previousRecordDigest = "previous_record_digest", stepCount = "step_count"
+    }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let parentRunID = Column(CodingKeys.parentRunID)
+        static let startedAt = Column(CodingKeys.startedAt)
+        static let finishedAt = Column(CodingKeys.finishedAt)
+        static let recordDigest = Column(CodingKeys.recordDigest)
+        /// The columns that name a blob.
+        static let digests = [CodingKeys.manifestDigest, .paramsDigest, .recordDigest].map { Column($0) }
+    }
+
+    /// The run as bcli reads it: its state by `RunStateRule.derive` over the row, the lock and the
+    /// step counts.
+    func record(counts: StepCounts, lockHeld: (String) -> Bool) -> RunRecord {
+        let held = finishedAt == nil && lockHeld(id)
+        let kind = RunKind(rawValue: self.kind) ?? .batch
+        let stamped = RunState(rawValue: self.state) ?? .running
+        let derived = RunStateRule.derive(stamped: stamped, finished: finishedAt != nil, lockHeld: held, kind: kind,
+                                          stepCount: stepCount, counts: counts)
+        return RunRecord(
+            id: id, kind: kind, parentRunID: parentRunID, name: name, manifestDigest: columnDigest(manifestDigest),
+            manifestPath: manifestPath, paramsDigest: columnDigest(paramsDigest), profile: profile, environment: environment,
+            company: company, baseURL: baseURL, stampedState: stamped, state: derived,
+            interrupted: finishedAt == nil && !held, startedAt: startedAt, finishedAt: finishedAt,
+            toolVersion: toolVersion, durability: Durability(rawValue: self.durability) ?? .process,
+            recordDigest: columnDigest(recordDigest), previousRecordDigest: columnDigest(previousRecordDigest), counts: counts,
+            stepCount: stepCount)
+    }
+}
+
+/// A row of `object`: the index of blobs.
+struct ObjectRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "object"
+
+    var digest: String
+    var size: Int64
+    var mediaType: String?
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case digest, size, mediaType = "media_type", createdAt = "created_at"
+    }
+
+    enum Columns {
+        static let digest = Column(CodingKeys.digest)
+        static let size = Column(CodingKeys.size)
+        static let mediaType = Column(CodingKeys.mediaType)
+        static let createdAt = Column(CodingKeys.createdAt)
+    }
+
+    /// The index rows of these digests (any number: asked for in chunks under SQLite's limit).
+    static func fetchAll(_ db: Database, digests: [String]) throws -> [ObjectRow] {
+        var out: [ObjectRow] = []
+        for start in stride(from: 0, to: digests.count, by: 500) {
+            let chunk = Array(digests[start..<min(start + 500, digests.count)])
+            out += try ObjectRow.filter(chunk.contains(Columns.digest)).fetchAll(db)
+        }
+        return out
+    }
+
+    var blob: BlobRef? {
+        (try? Digest(parsing: digest)).map { BlobRef(digest: $0, size: size, mediaType: mediaType) }
+    }
+}
+
+/// A row of `ref`.
+struct RefRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "ref"
+
+    var name: String
+    var digest: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey { case name, digest, updatedAt = "updated_at" }
+
+    enum Columns {
+        static let name = Column(CodingKeys.name)
+        static let digest = Column(CodingKeys.digest)
+    }
+}
+
+/// A row of `pruned_run`: a run `gc` removed, whose record stays referenced.
+struct PrunedRunRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "pruned_run"
+
+    var id: String
+    var recordDigest: String
+    var prunedAt: String
+
+    enum CodingKeys: String, CodingKey { case id, recordDigest = "record_digest", prunedAt = "pruned_at" }
+
+    enum Columns {
+        static let id = Column(CodingKeys.id)
+        static let recordDigest = Column(CodingKeys.recordDigest)
+    }
+}
+
+/// A digest column's bare hex as a `Digest` (the columns' CHECK keeps them 64 lowercase hex).
+private func columnDigest(_ hex: String?) -> Digest? { hex.flatMap { try? Digest(parsing: $0) } }
