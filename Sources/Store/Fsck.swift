@@ -98,36 +98,30 @@ public enum Fsck {
         }
 
         // 3. Walk the disk: temp leftovers, blobs no row indexes, files that do not match their name.
-        for fan in POSIX.listDirectory(objects.objectsDirectory).sorted() {
-            let folder = objects.objectsDirectory + "/" + fan
-            guard POSIX.isDirectory(folder) else { continue }
-            for name in POSIX.listDirectory(folder).sorted() {
-                let path = folder + "/" + name
-                if name.hasPrefix(ObjectStore.tempPrefix) {
-                    report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: path, digest: nil,
-                                                 detail: "unfinished write from an interrupted process (harmless; `bcli batch gc` removes it)"))
-                    continue
-                }
+        for file in objects.walk() {
+            switch file.kind {
+            case .temp:
+                report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: file.path, digest: nil,
+                                             detail: "unfinished write from an interrupted process (harmless; `bcli batch gc` removes it)"))
+            case .streamedTemp:
+                report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: file.path, digest: nil,
+                                             detail: "unfinished streamed write (harmless; `bcli batch gc` removes it)"))
+            case .misnamed:
                 report.filesOnDisk += 1
-                guard fan.utf8.count == 2, let digest = try? Digest(parsing: fan + name) else {
-                    report.findings.append(.init(severity: .problem, kind: "misnamed", path: path, digest: nil,
-                                                 detail: "a file in the object folder whose name is not a digest"))
-                    continue
-                }
+                report.findings.append(.init(severity: .problem, kind: "misnamed", path: file.path, digest: nil,
+                                             detail: "a file in the object folder whose name is not a digest"))
+            case .blob(let digest):
+                report.filesOnDisk += 1
                 if indexedHex.contains(digest.hex) { continue }
                 let verdict = objects.verify(digest)
                 if verdict.isOK {
-                    report.findings.append(.init(severity: .notice, kind: "unindexed", path: path, digest: digest,
+                    report.findings.append(.init(severity: .notice, kind: "unindexed", path: file.path, digest: digest,
                                                  detail: "intact blob that no committed row names (written just before a crash; `bcli batch gc` removes it after the grace period)"))
                 } else {
                     report.findings.append(.init(severity: .problem, kind: verdict == .empty ? "zero-byte" : "corrupt",
-                                                 path: path, digest: digest, detail: "unindexed file does not match its name"))
+                                                 path: file.path, digest: digest, detail: "unindexed file does not match its name"))
                 }
             }
-        }
-        for name in POSIX.listDirectory(store.root + "/tmp").sorted() {
-            report.findings.append(.init(severity: .notice, kind: "temp-leftover", path: store.root + "/tmp/" + name,
-                                         digest: nil, detail: "unfinished streamed write (harmless; `bcli batch gc` removes it)"))
         }
         return report
     }

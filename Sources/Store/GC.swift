@@ -89,31 +89,22 @@ public enum GC {
         var candidates: [String: Int64] = [:]  // hex -> size on disk
         var onDisk = Set<String>()
         let objects = store.objects
-        for fan in POSIX.listDirectory(objects.objectsDirectory).sorted() {
-            let folder = objects.objectsDirectory + "/" + fan
-            guard POSIX.isDirectory(folder) else { continue }
-            for name in POSIX.listDirectory(folder).sorted() {
-                let path = folder + "/" + name
-                if name.hasPrefix(ObjectStore.tempPrefix) {
-                    if let m = POSIX.modificationTime(path), m < tempCutoff {
-                        report.temps.append(.init(path: path, size: POSIX.fileSize(path) ?? 0))
-                    }
-                    continue
+        for file in objects.walk() {
+            switch file.kind {
+            case .temp, .streamedTemp:
+                if let m = POSIX.modificationTime(file.path), m < tempCutoff {
+                    report.temps.append(.init(path: file.path, size: POSIX.fileSize(file.path) ?? 0))
                 }
-                guard fan.utf8.count == 2, let digest = try? Digest(parsing: fan + name) else { continue }  // fsck reports these
+            case .misnamed:
+                continue  // fsck reports these
+            case .blob(let digest):
                 onDisk.insert(digest.hex)
                 guard !referenced.contains(digest.hex) else { continue }
-                if let m = POSIX.modificationTime(path), m < graceCutoff {
-                    candidates[digest.hex] = POSIX.fileSize(path) ?? 0
+                if let m = POSIX.modificationTime(file.path), m < graceCutoff {
+                    candidates[digest.hex] = POSIX.fileSize(file.path) ?? 0
                 } else {
                     report.youngUnreferenced += 1
                 }
-            }
-        }
-        for name in POSIX.listDirectory(store.root + "/tmp").sorted() {
-            let path = store.root + "/tmp/" + name
-            if let m = POSIX.modificationTime(path), m < tempCutoff {
-                report.temps.append(.init(path: path, size: POSIX.fileSize(path) ?? 0))
             }
         }
         let graceStamp = Timestamp.format(seconds: graceCutoff)

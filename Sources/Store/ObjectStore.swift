@@ -131,8 +131,8 @@ public struct ObjectStore: Sendable {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw .io(operation: "open", path: source, errno: errno) }
         defer { close(input) }
-        try POSIX.makeDirectories(root + "/tmp")
-        let temp = try makeTemp(in: root + "/tmp")
+        try POSIX.makeDirectories(streamTempDirectory)
+        let temp = try makeTemp(in: streamTempDirectory)
         var hasher = SHA256()
         var total: Int64 = 0
         let chunk = 1 << 20
@@ -240,6 +240,50 @@ public struct ObjectStore: Sendable {
         if rename(file, target) != 0 && errno != ENOENT {
             throw .io(operation: "rename", path: file, errno: errno)
         }
+    }
+
+    /// The folder of streamed puts' temp files (the digest is known only at the end).
+    public var streamTempDirectory: String { root + "/tmp" }
+
+    /// One file the object walk found.
+    public struct File: Sendable, Equatable {
+        public enum Kind: Sendable, Equatable {
+            /// A file named by its digest (its bytes are not checked by the walk).
+            case blob(Digest)
+            /// A `.tmp-*` file in a fan-out folder: a write a process did not finish.
+            case temp
+            /// A file in `tmp/`: a streamed write a process did not finish.
+            case streamedTemp
+            /// A file in the object folder whose name is not a digest.
+            case misnamed
+        }
+
+        public let path: String
+        public let kind: Kind
+    }
+
+    /// Every file under the object folders, then every file in `tmp/`, each in name order: the
+    /// one walk `fsck` and `gc` share.
+    public func walk() -> [File] {
+        var out: [File] = []
+        for fan in POSIX.listDirectory(objectsDirectory).sorted() {
+            let folder = objectsDirectory + "/" + fan
+            guard POSIX.isDirectory(folder) else { continue }
+            for name in POSIX.listDirectory(folder).sorted() {
+                let path = folder + "/" + name
+                if name.hasPrefix(ObjectStore.tempPrefix) {
+                    out.append(File(path: path, kind: .temp))
+                } else if fan.utf8.count == 2, let digest = try? Digest(parsing: fan + name) {
+                    out.append(File(path: path, kind: .blob(digest)))
+                } else {
+                    out.append(File(path: path, kind: .misnamed))
+                }
+            }
+        }
+        for name in POSIX.listDirectory(streamTempDirectory).sorted() {
+            out.append(File(path: streamTempDirectory + "/" + name, kind: .streamedTemp))
+        }
+        return out
     }
 
     // MARK: - Internals
