@@ -30,21 +30,7 @@ struct StateCommand: ParsableCommand {
         }
         switch format {
         case .json:
-            var run = RunRecordDocument.runJSON(record).objectValue ?? [:]
-            run["state"] = .string(record.state.rawValue)
-            run["stamped_state"] = .string(record.stampedState.rawValue)
-            run["interrupted"] = .bool(record.interrupted)
-            run["record_digest"] = record.recordDigest.map { .string($0.description) } ?? .null
-            run["previous_record_digest"] = record.previousRecordDigest.map { .string($0.description) } ?? .null
-            // `step_count` is the row's column (the manifest's step count, null for runs recorded
-            // before it existed); `steps_recorded` is how many step rows the run has.
-            run["steps_recorded"] = .number(Double(record.counts.total))
-            let doc: JSONValue = .object([
-                "format_version": 1,
-                "run": .object(run),
-                "steps": .array(steps.map(RunRecordDocument.stepJSON)),
-            ])
-            Terminal.line(doc.prettyPrinted())
+            RunStateReport(run: RunReport(record), steps: steps.map { VerbatimJSON(RunRecordDocument.stepJSON($0)) }).printJSON()
         case .text:
             Terminal.line("Run:       \(record.id)  (\(record.kind.rawValue))")
             if let name = record.name { Terminal.line("Batch:     \(name)") }
@@ -110,20 +96,7 @@ struct ListCommand: ParsableCommand {
         do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
         switch format {
         case .json:
-            let items: [JSONValue] = runs.map { r in
-                .object([
-                    "run_id": .string(r.id), "kind": .string(r.kind.rawValue), "name": r.name.map { .string($0) } ?? .null,
-                    "state": .string(r.state.rawValue), "interrupted": .bool(r.interrupted),
-                    "started_at": .string(r.startedAt), "finished_at": r.finishedAt.map { .string($0) } ?? .null,
-                    "profile": r.profile.map { .string($0) } ?? .null, "environment": r.environment.map { .string($0) } ?? .null,
-                    "manifest_path": r.manifestPath.map { .string($0) } ?? .null,
-                    "manifest_digest": r.manifestDigest.map { .string($0.description) } ?? .null,
-                    "step_count": r.stepCount.map { .number(Double($0)) } ?? .null,
-                    "steps_recorded": .number(Double(r.counts.total)), "committed": .number(Double(r.counts.committed)),
-                    "failed": .number(Double(r.counts.failed)), "unknown": .number(Double(r.counts.unknown)),
-                ])
-            }
-            Terminal.line(JSONValue.object(["format_version": 1, "runs": .array(items)]).prettyPrinted())
+            RunListReport(runs: runs.map(RunReport.init)).printJSON()
         case .text:
             if runs.isEmpty { Terminal.note("No batch runs found."); return }
             Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in

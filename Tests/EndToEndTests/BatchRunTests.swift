@@ -62,7 +62,7 @@ import Store
             #expect(doc["run"]?["state"]?.stringValue == "completed")
             #expect(doc["steps"]?.arrayValue?.count == 5)
             let list = try await bcliAsync(["batch", "list", "--format", "json", "--state", "completed"], env: sandbox.env(store: store))
-            #expect(try JSONValue(parsing: [UInt8](list.stdout))["runs"]?.arrayValue?.first?["run_id"]?.stringValue == id)
+            #expect(try JSONValue(parsing: [UInt8](list.stdout))["runs"]?.arrayValue?.first?["id"]?.stringValue == id)
         }
     }
 

@@ -47,7 +47,7 @@ import Store
     static func listed(_ state: String, env: [String: String]) throws -> (status: Int32, ids: [String]) {
         let r = try bcli(["batch", "list", "--state", state, "--format", "json"], env: env)
         guard r.status == 0, let doc = try? JSONValue(parsing: Array(r.stdout)) else { return (r.status, []) }
-        return (r.status, (doc["runs"]?.arrayValue ?? []).compactMap { $0["run_id"]?.stringValue })
+        return (r.status, (doc["runs"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
     }
 
     // MARK: - A killed run is never completed

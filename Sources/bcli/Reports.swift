@@ -1,0 +1,368 @@
+import Hashing
+import Store
+
+// Every `--format json` document (and `-o`, `--result-out`) is an `Encodable` report type,
+// encoded to a `JSONValue` by `JSONValueEncoder` and printed by the project's printer: keys in
+// JCS order, numbers as ECMAScript writes them — the same bytes as the hand-built values gave.
+
+/// A JSON document bcli prints: an `Encodable` report with `format_version` at the top.
+protocol JSONReport: Encodable {}
+
+extension JSONReport {
+    /// The report as a `JSONValue` (property names in snake_case, `nil` as `null`).
+    var jsonValue: JSONValue { JSONValueEncoder.encode(self) }
+
+    /// The report, pretty-printed, on stdout.
+    func printJSON() { Terminal.line(jsonValue.prettyPrinted()) }
+}
+
+/// Encodes an `Encodable` value to a `JSONValue`.
+///
+/// - Property names are converted to snake_case (`stepsRecorded` → `steps_recorded`,
+///   `clientRequestID` → `client_request_id`); names in a `VerbatimJSON` object are kept as they are.
+/// - An optional property that is `nil` is written as `null`, never left out: every document
+///   keeps its keys whatever the run.
+/// - Integers become JSON numbers (doubles), as `.number(Double(n))` did.
+enum JSONValueEncoder {
+    static func encode<T: Encodable>(_ value: T) -> JSONValue {
+        let slot = Slot()
+        // Only an `encode(to:)` that throws on its own can fail; none of the report types does.
+        do { try value.encode(to: SlotEncoder(slot: slot, codingPath: [])) } catch {
+            preconditionFailure("a report failed to encode: \(error)")
+        }
+        return slot.resolved
+    }
+
+    static func snakeCase(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase, i > 0 {
+                let prev = chars[i - 1]
+                let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                if prev.isLowercase || prev.isNumber || (prev.isUppercase && nextIsLower) { out.append("_") }
+            }
+            out.append(contentsOf: c.lowercased())
+        }
+        return out
+    }
+}
+
+/// A `JSONValue` inside a report, written as it is (its object member names are not converted).
+struct VerbatimJSON: Encodable {
+    let value: JSONValue
+    init(_ value: JSONValue) { self.value = value }
+
+    func encode(to encoder: any Encoder) throws {
+        switch value {
+        case .null:
+            var c = encoder.singleValueContainer(); try c.encodeNil()
+        case .bool(let b):
+            var c = encoder.singleValueContainer(); try c.encode(b)
+        case .number(let d):
+            var c = encoder.singleValueContainer(); try c.encode(d)
+        case .string(let s):
+            var c = encoder.singleValueContainer(); try c.encode(s)
+        case .array(let elements):
+            var c = encoder.unkeyedContainer()
+            for e in elements { try c.encode(VerbatimJSON(e)) }
+        case .object(let members):
+            var c = encoder.container(keyedBy: VerbatimKey.self)
+            for (k, v) in members { try c.encode(VerbatimJSON(v), forKey: VerbatimKey(k)) }
+        }
+    }
+}
+
+/// A member name written as it is.
+struct VerbatimKey: CodingKey {
+    let stringValue: String
+    init(_ s: String) { stringValue = s }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    var intValue: Int? { nil }
+    init?(intValue: Int) { nil }
+}
+
+// MARK: - The encoder's storage
+
+private final class Slot {
+    var value: JSONValue = .null
+    var members: [String: Slot]?
+    var elements: [Slot]?
+
+    var resolved: JSONValue {
+        if let members { return .object(members.mapValues(\.resolved)) }
+        if let elements { return .array(elements.map(\.resolved)) }
+        return value
+    }
+}
+
+private struct SlotEncoder: Encoder {
+    let slot: Slot
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        if slot.members == nil { slot.members = [:] }
+        return KeyedEncodingContainer(KeyedSlot<Key>(slot: slot, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        if slot.elements == nil { slot.elements = [] }
+        return UnkeyedSlot(slot: slot, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer {
+        SingleSlot(slot: slot, codingPath: codingPath)
+    }
+}
+
+private func encodeNested<T: Encodable>(_ value: T, path: [any CodingKey]) throws -> Slot {
+    let slot = Slot()
+    try value.encode(to: SlotEncoder(slot: slot, codingPath: path))
+    return slot
+}
+
+private func leaf(_ v: JSONValue) -> Slot {
+    let s = Slot()
+    s.value = v
+    return s
+}
+
+private struct KeyedSlot<Key: CodingKey>: KeyedEncodingContainerProtocol {
+    let slot: Slot
+    let codingPath: [any CodingKey]
+
+    private func name(_ key: Key) -> String {
+        key is VerbatimKey ? key.stringValue : JSONValueEncoder.snakeCase(key.stringValue)
+    }
+    private func set(_ v: JSONValue, _ key: Key) { slot.members![name(key)] = leaf(v) }
+
+    mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
+    mutating func encode(_ value: Bool, forKey key: Key) throws { set(.bool(value), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { set(.string(value), key) }
+    mutating func encode(_ value: Double, forKey key: Key) throws { set(.number(value), key) }
+    mutating func encode(_ value: Float, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: Int, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: Int8, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: Int16, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: Int32, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: Int64, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: UInt, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: UInt8, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: UInt16, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: UInt32, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode(_ value: UInt64, forKey key: Key) throws { set(.number(Double(value)), key) }
+    mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        slot.members![name(key)] = try encodeNested(value, path: codingPath + [key])
+    }
+
+    // `nil` is written as `null` (the synthesised `encode(to:)` calls these for optionals).
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { set(value.map { .bool($0) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { set(value.map { .string($0) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { set(value.map { .number($0) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { set(value.map { .number(Double($0)) } ?? .null, key) }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else { set(.null, key) }
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+        let child = Slot()
+        slot.members![name(key)] = child
+        return SlotEncoder(slot: child, codingPath: codingPath + [key]).container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
+        let child = Slot()
+        slot.members![name(key)] = child
+        return SlotEncoder(slot: child, codingPath: codingPath + [key]).unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder { superEncoder(forKey: Key(stringValue: "super")!) }
+
+    mutating func superEncoder(forKey key: Key) -> any Encoder {
+        let child = Slot()
+        slot.members![name(key)] = child
+        return SlotEncoder(slot: child, codingPath: codingPath + [key])
+    }
+}
+
+private struct IndexKey: CodingKey {
+    let intValue: Int?
+    var stringValue: String { String(intValue ?? 0) }
+    init(_ i: Int) { intValue = i }
+    init?(stringValue: String) { nil }
+    init?(intValue: Int) { self.intValue = intValue }
+}
+
+private struct UnkeyedSlot: UnkeyedEncodingContainer {
+    let slot: Slot
+    let codingPath: [any CodingKey]
+    var count: Int { slot.elements!.count }
+
+    private func append(_ v: JSONValue) { slot.elements!.append(leaf(v)) }
+
+    mutating func encodeNil() throws { append(.null) }
+    mutating func encode(_ value: Bool) throws { append(.bool(value)) }
+    mutating func encode(_ value: String) throws { append(.string(value)) }
+    mutating func encode(_ value: Double) throws { append(.number(value)) }
+    mutating func encode(_ value: Float) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: Int) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: Int8) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: Int16) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: Int32) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: Int64) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: UInt) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: UInt8) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: UInt16) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: UInt32) throws { append(.number(Double(value))) }
+    mutating func encode(_ value: UInt64) throws { append(.number(Double(value))) }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        slot.elements!.append(try encodeNested(value, path: codingPath + [IndexKey(count)]))
+    }
+
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
+        let child = Slot()
+        let path = codingPath + [IndexKey(count)]
+        slot.elements!.append(child)
+        return SlotEncoder(slot: child, codingPath: path).container(keyedBy: keyType)
+    }
+
+    mutating func nestedUnkeyedContainer() -> any UnkeyedEncodingContainer {
+        let child = Slot()
+        let path = codingPath + [IndexKey(count)]
+        slot.elements!.append(child)
+        return SlotEncoder(slot: child, codingPath: path).unkeyedContainer()
+    }
+
+    mutating func superEncoder() -> any Encoder {
+        let child = Slot()
+        let path = codingPath + [IndexKey(count)]
+        slot.elements!.append(child)
+        return SlotEncoder(slot: child, codingPath: path)
+    }
+}
+
+private struct SingleSlot: SingleValueEncodingContainer {
+    let slot: Slot
+    let codingPath: [any CodingKey]
+
+    private func set(_ v: JSONValue) { slot.value = v }
+
+    mutating func encodeNil() throws { set(.null) }
+    mutating func encode(_ value: Bool) throws { set(.bool(value)) }
+    mutating func encode(_ value: String) throws { set(.string(value)) }
+    mutating func encode(_ value: Double) throws { set(.number(value)) }
+    mutating func encode(_ value: Float) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: Int) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: Int8) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: Int16) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: Int32) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: Int64) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: UInt) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: UInt8) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: UInt16) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: UInt32) throws { set(.number(Double(value))) }
+    mutating func encode(_ value: UInt64) throws { set(.number(Double(value))) }
+    mutating func encode<T: Encodable>(_ value: T) throws {
+        let nested = try encodeNested(value, path: codingPath)
+        slot.value = nested.value
+        slot.members = nested.members
+        slot.elements = nested.elements
+    }
+}
+
+// MARK: - A run: one shape in `list` and `state`
+
+/// A run as `batch list` and `batch state` report it. `state` is the derived state,
+/// `stamped_state` what the row says; `step_count` is the manifest's step count (null for runs
+/// recorded before it was kept), `steps_recorded` how many step rows the run has.
+struct RunReport: Encodable {
+    let id: String
+    let kind: RunKind
+    /// The run this one acts on (a rollback's original run); null for a batch run.
+    let parent: String?
+    let name: String?
+    let state: RunState
+    let stampedState: RunState
+    let interrupted: Bool
+    let startedAt: String
+    let finishedAt: String?
+    let profile: String?
+    let environment: String?
+    let company: String?
+    let baseURL: String?
+    let manifestPath: String?
+    let manifestDigest: String?
+    let paramsDigest: String?
+    let toolVersion: String
+    let durability: String
+    let recordDigest: String?
+    let previousRecordDigest: String?
+    let stepCount: Int?
+    let stepsRecorded: Int
+    let committed: Int
+    let failed: Int
+    let unknown: Int
+    let skipped: Int
+    let replayed: Int
+    let rolledBack: Int
+    let rollbackSkipped: Int
+    let rollbackFailed: Int
+
+    init(_ r: RunRecord) {
+        id = r.id
+        kind = r.kind
+        parent = r.parentRunID
+        name = r.name
+        state = r.state
+        stampedState = r.stampedState
+        interrupted = r.interrupted
+        startedAt = r.startedAt
+        finishedAt = r.finishedAt
+        profile = r.profile
+        environment = r.environment
+        company = r.company
+        baseURL = r.baseURL
+        manifestPath = r.manifestPath
+        manifestDigest = r.manifestDigest?.description
+        paramsDigest = r.paramsDigest?.description
+        toolVersion = r.toolVersion
+        durability = r.durability.rawValue
+        recordDigest = r.recordDigest?.description
+        previousRecordDigest = r.previousRecordDigest?.description
+        stepCount = r.stepCount
+        stepsRecorded = r.counts.total
+        committed = r.counts.committed
+        failed = r.counts.failed
+        unknown = r.counts.unknown
+        skipped = r.counts.skipped
+        replayed = r.counts.replayed
+        rolledBack = r.counts.rolledBack
+        rollbackSkipped = r.counts.rollbackSkipped
+        rollbackFailed = r.counts.rollbackFailed
+    }
+}
+
+/// `batch list --format json`.
+struct RunListReport: JSONReport {
+    let formatVersion = 1
+    let runs: [RunReport]
+}
+
+/// `batch state --format json`: the run and every step row (`RunRecordDocument.stepJSON`, the
+/// columns as the ledger keeps them).
+struct RunStateReport: JSONReport {
+    let formatVersion = 1
+    let run: RunReport
+    let steps: [VerbatimJSON]
+}
