@@ -139,14 +139,9 @@ public struct RunBundle: Sendable {
     }
 
     static func mediaTypes(of digests: [Digest], in store: LedgerStore) throws(StoreError) -> [String: String?] {
+        let rows = try store.ledger.read { db in try ObjectRow.fetchAll(db, digests: digests.map(\.hex)) }
         var out: [String: String?] = [:]
-        for chunk in stride(from: 0, to: digests.count, by: 500).map({ Array(digests[$0..<min($0 + 500, digests.count)]) }) {
-            let rows = try store.ledger.read { db in
-                try Row.fetchAll(db, sql: "SELECT digest, media_type FROM object WHERE digest IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
-                                 arguments: StatementArguments(chunk.map(\.hex)))
-            }
-            for row in rows { out[row["digest"]] = .some(row["media_type"]) }
-        }
+        for row in rows { out[row.digest] = .some(row.mediaType) }
         return out
     }
 

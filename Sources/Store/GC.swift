@@ -78,8 +78,8 @@ public enum GC {
                     try prune(olderThan: cutoff, store: store, db, &report)
                 }
                 referenced = try liveSet(db)
-                for row in try Row.fetchAll(db, sql: "SELECT digest, size, created_at FROM object") {
-                    indexed[row["digest"]] = (row["size"], row["created_at"])
+                for object in try ObjectRow.fetchAll(db) {
+                    indexed[object.digest] = (object.size, object.createdAt)
                 }
                 return options.dryRun ? .rollback : .commit
             }
@@ -127,12 +127,11 @@ public enum GC {
                 // does) and is about to commit a row naming it: keep it.
                 if let m = POSIX.modificationTime(path), m >= graceCutoff { continue }
                 if unlink(path) != 0 && errno != ENOENT { throw StoreError.io(operation: "unlink", path: path, errno: errno) }
-                try db.execute(sql: "DELETE FROM object WHERE digest = ?", arguments: [hex])
+                try ObjectRow.deleteOne(db, key: hex)
                 report.blobs.append(.init(digest: digest, size: size))
             }
             for hex in staleRows where !live.contains(hex) {
-                try db.execute(sql: "DELETE FROM object WHERE digest = ?", arguments: [hex])
-                report.indexRowsDropped += db.changesCount
+                if try ObjectRow.deleteOne(db, key: hex) { report.indexRowsDropped += 1 }
             }
         }
         var removedTemps: [GCReport.Temp] = []
@@ -141,28 +140,28 @@ public enum GC {
         return report
     }
 
-    /// Every digest a row names: runs, steps, refs, and the records of pruned runs.
+    /// Every digest a row names: runs, steps, refs, and the records of pruned runs. One UNION
+    /// over the records' digest columns, so SQLite removes duplicates.
     static func liveSet(_ db: Database) throws -> Set<String> {
-        let sql = """
-            SELECT manifest_digest FROM run UNION SELECT params_digest FROM run UNION SELECT record_digest FROM run
-            UNION SELECT request_digest FROM step UNION SELECT request_headers_digest FROM step
-            UNION SELECT pre_image_digest FROM step UNION SELECT response_digest FROM step
-            UNION SELECT response_headers_digest FROM step UNION SELECT digest FROM ref
-            UNION SELECT record_digest FROM pruned_run
-            """
+        let columns: [(table: String, columns: [Column])] = [
+            (RunRow.databaseTableName, RunRow.Columns.digests),
+            (StepRow.databaseTableName, StepRow.Columns.digests),
+            (RefRow.databaseTableName, [RefRow.Columns.digest]),
+            (PrunedRunRow.databaseTableName, [PrunedRunRow.Columns.recordDigest]),
+        ]
+        let sql = columns.flatMap { table, columns in columns.map { "SELECT \($0.name) FROM \(table)" } }
+            .joined(separator: " UNION ")
         return Set(try String?.fetchAll(db, sql: sql).compactMap { $0 })
     }
 
     /// Deletes the step and run rows of old finished runs, keeping their records in `pruned_run`.
     static func prune(olderThan cutoff: String, store: LedgerStore, _ db: Database, _ report: inout GCReport) throws {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT r.id, r.record_digest, r.finished_at, (SELECT COUNT(*) FROM step s WHERE s.run_id = r.id) AS steps
-            FROM run r WHERE r.finished_at IS NOT NULL AND r.finished_at < ? ORDER BY r.id
-            """, arguments: [cutoff])
+        let runs = try RunRow.filter(RunRow.Columns.finishedAt != nil && RunRow.Columns.finishedAt < cutoff)
+            .order(RunRow.Columns.id).fetchAll(db)
         var candidates: [String: GCReport.PrunedRun] = [:]
-        for row in rows {
-            let id: String = row["id"]
-            guard let hex: String = row["record_digest"], let digest = try? Digest(parsing: hex) else {
+        for run in runs {
+            let id = run.id
+            guard let hex = run.recordDigest, let digest = try? Digest(parsing: hex) else {
                 report.keptRuns.append((id, "it has no run record"))
                 continue
             }
@@ -170,12 +169,13 @@ public enum GC {
                 report.keptRuns.append((id, "a process holds its lock"))
                 continue
             }
-            candidates[id] = .init(id: id, recordDigest: digest, finishedAt: row["finished_at"], steps: row["steps"])
+            let steps = try StepRow.filter(StepRow.Columns.runID == id).fetchCount(db)
+            candidates[id] = .init(id: id, recordDigest: digest, finishedAt: run.finishedAt ?? "", steps: steps)
         }
         // A run another (kept) run depends on stays: rollback parents and rollback target steps.
         var dependencies: [(child: String, parent: String)] = []
-        for row in try Row.fetchAll(db, sql: "SELECT id, parent_run_id FROM run WHERE parent_run_id IS NOT NULL") {
-            dependencies.append((row[0], row[1]))
+        for run in try RunRow.filter(RunRow.Columns.parentRunID != nil).fetchAll(db) {
+            if let parent = run.parentRunID { dependencies.append((run.id, parent)) }
         }
         for row in try Row.fetchAll(db, sql: "SELECT DISTINCT s.run_id, t.run_id FROM step s JOIN step t ON s.target_step_id = t.id WHERE s.run_id != t.run_id") {
             dependencies.append((row[0], row[1]))
@@ -193,14 +193,14 @@ public enum GC {
         try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
         let now = Timestamp.now()
         for run in candidates.values.sorted(by: { $0.id < $1.id }) {
-            try db.execute(sql: "INSERT OR REPLACE INTO pruned_run (id, record_digest, pruned_at) VALUES (?,?,?)",
-                           arguments: [run.id, run.recordDigest.hex, now])
-            try db.execute(sql: "UPDATE step SET target_step_id = NULL WHERE run_id = ? AND target_step_id IS NOT NULL", arguments: [run.id])
-            try db.execute(sql: "DELETE FROM step WHERE run_id = ?", arguments: [run.id])
+            try PrunedRunRow(id: run.id, recordDigest: run.recordDigest.hex, prunedAt: now).insert(db, onConflict: .replace)
+            try StepRow.filter(StepRow.Columns.runID == run.id && StepRow.Columns.targetStepID != nil)
+                .updateAll(db, StepRow.Columns.targetStepID.set(to: nil))
+            try StepRow.filter(StepRow.Columns.runID == run.id).deleteAll(db)
             report.prunedRuns.append(run)
         }
         for run in candidates.values.sorted(by: { $0.id > $1.id }) {
-            try db.execute(sql: "DELETE FROM run WHERE id = ?", arguments: [run.id])
+            try RunRow.deleteOne(db, key: run.id)
         }
     }
 }

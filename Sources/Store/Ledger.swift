@@ -300,19 +300,6 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Digests named by any row (run, step, ref) — the live set for gc and fsck.
-    public func referencedDigests() throws(StoreError) -> Set<String> {
-        try read { db in
-            let sql = """
-                SELECT manifest_digest FROM run UNION SELECT params_digest FROM run UNION SELECT record_digest FROM run
-                UNION SELECT request_digest FROM step UNION SELECT request_headers_digest FROM step
-                UNION SELECT pre_image_digest FROM step UNION SELECT response_digest FROM step
-                UNION SELECT response_headers_digest FROM step UNION SELECT digest FROM ref
-                """
-            return Set(try String?.fetchAll(db, sql: sql).compactMap { $0 })
-        }
-    }
-
     // MARK: - Plumbing
 
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {

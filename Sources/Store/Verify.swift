@@ -90,8 +90,12 @@ public struct StoreVerifier {
 
     public init(store: LedgerStore) throws(StoreError) {
         self.store = store
-        pruned = try Self.pairs(store, sql: "SELECT id, record_digest FROM pruned_run")
-        imported = try Self.pairs(store, sql: "SELECT substr(name, \(Self.importedRefPrefix.count + 1)), digest FROM ref WHERE name LIKE '\(Self.importedRefPrefix)%'")
+        (pruned, imported) = try store.ledger.read { db in
+            let pruned = try PrunedRunRow.fetchAll(db).map { ($0.id, $0.recordDigest) }
+            let imported = try RefRow.filter(RefRow.Columns.name.like(Self.importedRefPrefix + "%")).fetchAll(db)
+                .map { (String($0.name.dropFirst(Self.importedRefPrefix.count)), $0.digest) }
+            return (Dictionary(pruned, uniquingKeysWith: { a, _ in a }), Dictionary(imported, uniquingKeysWith: { a, _ in a }))
+        }
     }
 
     /// Checks one run: its blobs, its record, the chain back from it, and optionally that
@@ -249,9 +253,7 @@ public struct StoreVerifier {
                                              detail: "not a bcli run record"))
                 break
             }
-            let row = try store.ledger.read { db in
-                try String?.fetchOne(db, sql: "SELECT record_digest FROM run WHERE id = ?", arguments: [runID])
-            }
+            let row = try store.ledger.read { db in try RunRow.fetchOne(db, key: runID).map(\.recordDigest) }
             if let row {
                 if row != digest.hex {
                     report.problems.append(.init(.chainBroken, runID: runID, subject: "chain record\(after)", digest: digest,
@@ -285,16 +287,8 @@ public struct StoreVerifier {
 
     mutating func loadSizes(for digests: [Digest]) throws(StoreError) {
         let hexes = Array(Set(digests.map(\.hex)))
-        var start = 0
-        while start < hexes.count {
-            let chunk = Array(hexes[start..<min(start + 500, hexes.count)])
-            start += 500
-            let rows = try store.ledger.read { db in
-                try Row.fetchAll(db, sql: "SELECT digest, size FROM object WHERE digest IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
-                                 arguments: StatementArguments(chunk))
-            }
-            for row in rows { sizes[row["digest"]] = row["size"] }
-        }
+        let rows = try store.ledger.read { db in try ObjectRow.fetchAll(db, digests: hexes) }
+        for row in rows { sizes[row.digest] = row.size }
     }
 
     static func problem(for verdict: ObjectStore.Verification, runID: String?, subject: String, digest: Digest) -> VerifyProblem? {
@@ -308,14 +302,6 @@ public struct StoreVerifier {
             return .init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(actual) bytes, the index says \(expected)")
         case .corrupt(let actual, _):
             return .init(.corrupt, runID: runID, subject: subject, digest: digest, detail: "the blob's bytes hash to \(actual)")
-        }
-    }
-
-    private static func pairs(_ store: LedgerStore, sql: String) throws(StoreError) -> [String: String] {
-        try store.ledger.read { db in
-            var out: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: sql) { out[row[0]] = row[1] }
-            return out
         }
     }
 }
