@@ -106,53 +106,46 @@ public enum Importer {
 
     static func insertRun(_ bundle: RunBundle, _ db: Database) throws {
         let r = bundle.run
-        try db.execute(
-            sql: """
-                INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile, environment,
-                    company, base_url, state, started_at, finished_at, tool_version, durability, record_digest, previous_record_digest,
-                    step_count)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """,
-            arguments: [
-                bundle.runID, try text(r, "kind"), try text(r, "parent_run_id"), try text(r, "name"), try hex(r, "manifest_digest"),
-                try text(r, "manifest_path"), try hex(r, "params_digest"), try text(r, "profile"), try text(r, "environment"),
-                try text(r, "company"), try text(r, "base_url"), try text(r, "state"), try text(r, "started_at"),
-                try text(r, "finished_at"), try text(r, "tool_version"), try text(r, "durability"), try hex(r, "record_digest"),
-                try hex(r, "previous_record_digest"), try int(r, "step_count"),
-            ])
+        try RunRow(
+            id: bundle.runID, kind: try required(r, "kind"), parentRunID: try text(r, "parent_run_id"), name: try text(r, "name"),
+            manifestDigest: try hex(r, "manifest_digest"), manifestPath: try text(r, "manifest_path"),
+            paramsDigest: try hex(r, "params_digest"), profile: try text(r, "profile"), environment: try text(r, "environment"),
+            company: try text(r, "company"), baseURL: try text(r, "base_url"), state: try required(r, "state"),
+            startedAt: try required(r, "started_at"), finishedAt: try text(r, "finished_at"),
+            toolVersion: try required(r, "tool_version"), durability: try required(r, "durability"),
+            recordDigest: try hex(r, "record_digest"), previousRecordDigest: try hex(r, "previous_record_digest"),
+            stepCount: try int(r, "step_count").map(Int.init)
+        ).insert(db)
     }
 
     static func insertStep(_ s: [String: JSONValue], runID: String, _ db: Database) throws {
         var target: Int64?
         if let t = s["target_step"]?.objectValue, let targetRun = t["run_id"]?.stringValue,
            let seq = t["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }) {
-            target = try Int64.fetchOne(db, sql: "SELECT id FROM step WHERE run_id = ? AND seq = ?", arguments: [targetRun, seq])
+            target = try StepRow.filter(StepRow.Columns.runID == targetRun && StepRow.Columns.seq == seq).fetchOne(db)?.id
             if target == nil { throw BundleError.missingParent(runID: runID, parent: targetRun) }
         }
         let status = try text(s, "status")
-        try db.execute(
-            sql: """
-                INSERT INTO step (run_id, seq, name, method, url, request_digest, request_headers_digest, idempotency_key,
-                    client_request_id, if_match, pre_image_digest, target_step_id, intent_at, outcome_at, status, http_status,
-                    response_digest, response_headers_digest, etag, record_id, request_id, ms_correlation_x, correlation_request_id,
-                    bc_error_code, bc_error_message, bc_correlation_id, rollback_url, error_message, duration_ms)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """,
-            arguments: [
-                runID, try int(s, "seq"), try text(s, "name"), try method(s), try text(s, "url"), try hex(s, "request_digest"),
-                try hex(s, "request_headers_digest"), try text(s, "idempotency_key"), try text(s, "client_request_id"),
-                try text(s, "if_match"), try hex(s, "pre_image_digest"), target, try text(s, "intent_at"), try text(s, "outcome_at"),
-                status == StepStatus.unknownName ? nil : status, try int(s, "http_status"), try hex(s, "response_digest"),
-                try hex(s, "response_headers_digest"), try text(s, "etag"), try text(s, "record_id"), try text(s, "request_id"),
-                try text(s, "ms_correlation_x"), try text(s, "correlation_request_id"), try text(s, "bc_error_code"),
-                try text(s, "bc_error_message"), try text(s, "bc_correlation_id"), try text(s, "rollback_url"),
-                try text(s, "error_message"), try int(s, "duration_ms"),
-            ])
+        guard let seq = try int(s, "seq") else { throw BundleError.notABundle("seq is missing") }
+        try StepRow(
+            id: nil, runID: runID, seq: Int(seq), name: try required(s, "name"), method: try method(s), url: try required(s, "url"),
+            requestDigest: try hex(s, "request_digest"), requestHeadersDigest: try hex(s, "request_headers_digest"),
+            idempotencyKey: try text(s, "idempotency_key"), clientRequestID: try required(s, "client_request_id"),
+            ifMatch: try text(s, "if_match"), preImageDigest: try hex(s, "pre_image_digest"), targetStepID: target,
+            intentAt: try required(s, "intent_at"), outcomeAt: try text(s, "outcome_at"),
+            status: status == StepStatus.unknownName ? nil : status, httpStatus: try int(s, "http_status").map(Int.init),
+            responseDigest: try hex(s, "response_digest"), responseHeadersDigest: try hex(s, "response_headers_digest"),
+            etag: try text(s, "etag"), recordID: try text(s, "record_id"), requestID: try text(s, "request_id"),
+            msCorrelationX: try text(s, "ms_correlation_x"), correlationRequestID: try text(s, "correlation_request_id"),
+            bcErrorCode: try text(s, "bc_error_code"), bcErrorMessage: try text(s, "bc_error_message"),
+            bcCorrelationID: try text(s, "bc_correlation_id"), rollbackURL: try text(s, "rollback_url"),
+            errorMessage: try text(s, "error_message"), durationMs: try int(s, "duration_ms").map(Int.init)
+        ).insert(db)
     }
 
     /// A step's `method`, refused unless bcli records that spelling (reading the row back would fail).
-    static func method(_ row: [String: JSONValue]) throws -> String? {
-        guard let spelling = try text(row, "method") else { return nil }
+    static func method(_ row: [String: JSONValue]) throws -> String {
+        let spelling = try required(row, "method")
         guard RecordedMethod(rawValue: spelling) != nil else {
             throw BundleError.notABundle("a step's method '\(spelling)' is not one bcli records")
         }
@@ -165,6 +158,12 @@ public enum Importer {
         case .string(let s)?: return s
         default: throw BundleError.notABundle("\(key) is not a string")
         }
+    }
+
+    /// A string a NOT NULL column needs.
+    static func required(_ row: [String: JSONValue], _ key: String) throws -> String {
+        guard let value = try text(row, key) else { throw BundleError.notABundle("\(key) is missing") }
+        return value
     }
 
     static func int(_ row: [String: JSONValue], _ key: String) throws -> Int64? {
