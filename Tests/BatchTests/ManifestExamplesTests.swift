@@ -22,7 +22,7 @@ struct ManifestExamplesTests {
         #expect(params.values.isEmpty)
         let read = try ReferenceResolver.resolve(m.steps[4], params: params, outputs: [:]).get()
         #expect(read.query.filter?.hasPrefix("displayName eq 'Alpine Ski House' or displayName eq") == true)
-        #expect(read.query.select == ["id", "number", "displayName", "email", "phoneNumber"])
+        #expect(read.query.select == "id,number,displayName,email,phoneNumber")
     }
 
     @Test func chainedPurchaseInvoiceLoadsAndResolves() throws {

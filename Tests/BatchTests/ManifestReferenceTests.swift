@@ -1,3 +1,4 @@
+import BusinessCentral
 import Foundation
 import Hashing
 import Testing
@@ -90,9 +91,9 @@ struct ManifestReferenceTests {
         let r = try resolve(step, params: ["field": "description", "top": "5", "expand": "dimensionSetLines"]).get()
         #expect(r.method == .get)
         #expect(r.endpoint == "purchaseInvoices(inv-1)/purchaseInvoiceLines")
-        #expect(r.query == QueryOptions(filter: "sequence ge 10000", select: ["sequence", "description"], top: 5, skip: 2,
-                                        orderby: "sequence desc,description", expand: "dimensionSetLines"))
-        #expect(r.query.items.map(\.name) == ["$filter", "$select", "$top", "$skip", "$orderby", "$expand"])
+        #expect(r.query == ODataQuery(filter: "sequence ge 10000", select: "sequence,description", top: 5, skip: 2,
+                                      orderby: "sequence desc,description", expand: "dimensionSetLines"))
+        #expect(r.query.queryItems.map(\.name) == ["$filter", "$select", "$top", "$skip", "$orderby", "$expand"])
         #expect(r.preImage == false)
     }
 
@@ -224,13 +225,13 @@ struct ManifestReferenceTests {
 
     @Test func referenceOutputs() throws {
         let collection = ResolvedStep(seq: 1, name: "f", method: .get, endpointPath: try EndpointPath.parse("vendors").get(),
-                                      id: nil, data: nil, query: QueryOptions(), etag: nil, idempotencyKey: nil, preImage: false)
+                                      id: nil, data: nil, query: ODataQuery(), etag: nil, idempotencyKey: nil, preImage: false)
         #expect(ReferenceResolver.referenceOutput(for: collection, responseBody: ["@odata.context": "x", "value": [["id": "1"]]]) == [["id": "1"]])
         let single = ResolvedStep(seq: 1, name: "f", method: .get, endpointPath: try EndpointPath.parse("vendors").get(),
-                                  id: "1", data: nil, query: QueryOptions(), etag: nil, idempotencyKey: nil, preImage: false)
+                                  id: "1", data: nil, query: ODataQuery(), etag: nil, idempotencyKey: nil, preImage: false)
         #expect(ReferenceResolver.referenceOutput(for: single, responseBody: ["id": "1"]) == ["id": "1"])
         let delete = ResolvedStep(seq: 1, name: "f", method: .delete, endpointPath: try EndpointPath.parse("vendors").get(),
-                                  id: "1", data: nil, query: QueryOptions(), etag: nil, idempotencyKey: nil, preImage: true)
+                                  id: "1", data: nil, query: ODataQuery(), etag: nil, idempotencyKey: nil, preImage: true)
         #expect(ReferenceResolver.referenceOutput(for: delete, responseBody: nil) == [:])
     }
 

@@ -1,3 +1,4 @@
+import BusinessCentral
 import Hashing
 import Store
 
@@ -107,24 +108,10 @@ public enum IntTemplate: Sendable, Hashable {
 
 /// A GET step's OData query options as written (`params:` on the step). String options may hold
 /// `${{ }}` references. List forms of `select`, `orderby` and `expand` are joined with commas.
-public struct QueryTemplate: Sendable, Hashable {
-    public var filter: String?
-    public var select: String?
-    public var top: IntTemplate?
-    public var skip: IntTemplate?
-    public var orderby: String?
-    public var expand: String?
+public typealias QueryTemplate = ODataOptions<IntTemplate>
 
-    public init(filter: String? = nil, select: String? = nil, top: IntTemplate? = nil, skip: IntTemplate? = nil,
-                orderby: String? = nil, expand: String? = nil) {
-        self.filter = filter
-        self.select = select
-        self.top = top
-        self.skip = skip
-        self.orderby = orderby
-        self.expand = expand
-    }
-
+extension ODataOptions where Integer == IntTemplate {
+    /// True when the step wrote no option at all.
     public var isEmpty: Bool {
         filter == nil && select == nil && top == nil && skip == nil && orderby == nil && expand == nil
     }

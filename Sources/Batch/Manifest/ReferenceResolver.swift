@@ -2,37 +2,6 @@ import BusinessCentral
 import Support
 import Hashing
 
-/// A GET step's OData query options after resolution, ready for URL building.
-public struct QueryOptions: Sendable, Hashable {
-    public var filter: String?
-    public var select: [String]
-    public var top: Int?
-    public var skip: Int?
-    public var orderby: String?
-    public var expand: String?
-
-    public init(filter: String? = nil, select: [String] = [], top: Int? = nil, skip: Int? = nil,
-                orderby: String? = nil, expand: String? = nil) {
-        self.filter = filter
-        self.select = select
-        self.top = top
-        self.skip = skip
-        self.orderby = orderby
-        self.expand = expand
-    }
-
-    /// The same options as BusinessCentral's `ODataQuery`, which owns their order and encoding.
-    public var odata: ODataQuery {
-        ODataQuery(filter: filter, select: select.isEmpty ? nil : select.joined(separator: ","), top: top, skip: skip,
-                   orderby: orderby, expand: expand)
-    }
-
-    public var isEmpty: Bool { odata.isEmpty }
-
-    /// `$filter`, `$select`, `$top`, `$skip`, `$orderby`, `$expand` in that order, not yet encoded.
-    public var items: [(name: String, value: String)] { odata.queryItems }
-}
-
 /// A step with every reference filled in: what the runner sends.
 public struct ResolvedStep: Sendable, Hashable {
     public let seq: Int
@@ -45,7 +14,7 @@ public struct ResolvedStep: Sendable, Hashable {
     /// The body for POST/PATCH (nil when the step has none; the runner sends `{}` for a POST
     /// without data).
     public let data: JSONValue?
-    public let query: QueryOptions
+    public let query: ODataQuery
     public let etag: String?
     public let idempotencyKey: String?
     /// True only for a PATCH/DELETE on a record whose manifest did not opt out: the runner GETs
@@ -53,7 +22,7 @@ public struct ResolvedStep: Sendable, Hashable {
     public let preImage: Bool
 
     public init(seq: Int, name: String, method: HTTPVerb, endpointPath: EndpointPath, id: String?, data: JSONValue?,
-                query: QueryOptions, etag: String?, idempotencyKey: String?, preImage: Bool) {
+                query: ODataQuery, etag: String?, idempotencyKey: String?, preImage: Bool) {
         self.seq = seq
         self.name = name
         self.method = method
@@ -222,12 +191,13 @@ public enum ReferenceResolver {
 
     // MARK: internals
 
-    static func resolveQuery(_ q: QueryTemplate, context: Context) throws -> QueryOptions {
-        var out = QueryOptions()
+    static func resolveQuery(_ q: QueryTemplate, context: Context) throws -> ODataQuery {
+        var out = ODataQuery()
         out.filter = try q.filter.map { try context.text($0, field: "params.filter") }
         if let select = q.select {
-            out.select = try context.text(select, field: "params.select").split(separator: ",")
+            let fields = try context.text(select, field: "params.select").split(separator: ",")
                 .map { String($0).trimmed(" \t") }.filter { !$0.isEmpty }
+            out.select = fields.isEmpty ? nil : fields.joined(separator: ",")
         }
         out.top = try q.top.map { try context.int($0, field: "params.top") }
         out.skip = try q.skip.map { try context.int($0, field: "params.skip") }

@@ -37,7 +37,7 @@ public enum StepRequest {
     /// The query string of a GET step (`""` when none).
     static func query(for step: ResolvedStep) -> String {
         guard step.method == .get else { return "" }
-        return step.query.odata.queryString
+        return step.query.queryString
     }
 
     /// The body bytes: RFC 8785 canonical JSON of `data` (`{}` for a POST without data). These

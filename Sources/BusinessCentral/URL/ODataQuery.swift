@@ -1,19 +1,20 @@
 import Foundation
 
-/// The OData system query options a step may carry.
+/// The OData system query options a step may carry, with their integers (`$top`, `$skip`) as
+/// `Integer`: `Int` once known (`ODataQuery`), or a manifest's templated form before resolution.
 ///
 /// Why a type: the manifest's `params:` block maps onto it one to one, and encoding lives in one
 /// place (a `&` or `#` inside a `$filter` literal must never split or cut the query).
-public struct ODataQuery: Sendable, Equatable {
+public struct ODataOptions<Integer: Sendable & Hashable>: Sendable, Hashable {
     public var filter: String?
     public var select: String?
-    public var top: Int?
-    public var skip: Int?
+    public var top: Integer?
+    public var skip: Integer?
     public var orderby: String?
     public var expand: String?
 
     public init(
-        filter: String? = nil, select: String? = nil, top: Int? = nil, skip: Int? = nil,
+        filter: String? = nil, select: String? = nil, top: Integer? = nil, skip: Integer? = nil,
         orderby: String? = nil, expand: String? = nil
     ) {
         self.filter = filter
@@ -23,7 +24,12 @@ public struct ODataQuery: Sendable, Equatable {
         self.orderby = orderby
         self.expand = expand
     }
+}
 
+/// Query options ready for a URL.
+public typealias ODataQuery = ODataOptions<Int>
+
+extension ODataOptions where Integer == Int {
     public var isEmpty: Bool { queryItems.isEmpty }
 
     /// `(name, raw value)` pairs in the fixed order, empty options dropped.
@@ -48,13 +54,13 @@ public struct ODataQuery: Sendable, Equatable {
     /// Percent-encodes a query value: everything except RFC 3986 unreserved characters and
     /// `! $ ' ( ) * , : @ /` — so spaces become `%20` (never `+`), and `& = + # ? ; %` are escaped.
     public static func encodeValue(_ value: String) -> String {
-        value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        value.addingPercentEncoding(withAllowedCharacters: queryValueCharacters) ?? value
     }
-
-    static let allowed: CharacterSet = {
-        var set = CharacterSet()
-        set.insert(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        set.insert(charactersIn: "!$'()*,:@/")
-        return set
-    }()
 }
+
+private let queryValueCharacters: CharacterSet = {
+    var set = CharacterSet()
+    set.insert(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+    set.insert(charactersIn: "!$'()*,:@/")
+    return set
+}()
