@@ -34,22 +34,7 @@ struct FsckCommand: ParsableCommand {
         }
         switch format {
         case .json:
-            let json: JSONValue = .object([
-                "format_version": 1,
-                "clean": .bool(report.isClean),
-                "objects_checked": .number(Double(report.objectsChecked)),
-                "files_on_disk": .number(Double(report.filesOnDisk)),
-                "findings": .array(report.findings.map { f in
-                    .object([
-                        "severity": .string(f.severity.rawValue),
-                        "kind": .string(f.kind),
-                        "path": .string(f.path),
-                        "digest": f.digest.map { .string($0.description) } ?? .null,
-                        "detail": .string(f.detail),
-                    ])
-                }),
-            ])
-            Terminal.line(json.prettyPrinted())
+            FsckJSONReport(report).printJSON()
         case .text:
             for f in report.findings {
                 Terminal.line("\(f.severity.rawValue)\t\(f.kind)\t\(f.digest?.description ?? "-")\t\(f.path)\t\(f.detail)")

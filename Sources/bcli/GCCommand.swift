@@ -49,21 +49,7 @@ struct GCCommand: ParsableCommand {
         let verb = dryRun ? "would remove" : "removed"
         switch format {
         case .json:
-            let doc: JSONValue = .object([
-                "format_version": 1,
-                "dry_run": .bool(dryRun),
-                "blobs": .array(report.blobs.map { .object(["digest": .string($0.digest.description), "size": .number(Double($0.size))]) }),
-                "temp_files": .array(report.temps.map { .object(["path": .string($0.path), "size": .number(Double($0.size))]) }),
-                "pruned_runs": .array(report.prunedRuns.map {
-                    .object(["run_id": .string($0.id), "record_digest": .string($0.recordDigest.description),
-                             "finished_at": .string($0.finishedAt), "steps": .number(Double($0.steps))])
-                }),
-                "kept_runs": .array(report.keptRuns.map { .object(["run_id": .string($0.id), "reason": .string($0.reason)]) }),
-                "index_rows_dropped": .number(Double(report.indexRowsDropped)),
-                "young_unreferenced_blobs": .number(Double(report.youngUnreferenced)),
-                "bytes_freed": .number(Double(report.bytesFreed)),
-            ])
-            Terminal.line(doc.prettyPrinted())
+            GCJSONReport(report, dryRun: dryRun).printJSON()
         case .text:
             for r in report.prunedRuns {
                 Terminal.line("\(dryRun ? "would prune" : "pruned") run \(r.id) (\(r.steps) steps, finished \(r.finishedAt)); record \(r.recordDigest) kept")

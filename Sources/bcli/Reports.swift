@@ -366,3 +366,115 @@ struct RunStateReport: JSONReport {
     let run: RunReport
     let steps: [VerbatimJSON]
 }
+
+// MARK: - verify, fsck, gc, show
+
+/// `batch verify --format json`.
+struct VerifyJSONReport: JSONReport {
+    struct Problem: Encodable {
+        let kind: String
+        let runID: String?
+        let subject: String
+        let digest: String?
+        let detail: String
+    }
+
+    let formatVersion = 1
+    let ok: Bool
+    let subject: String
+    let recordDigest: String?
+    let runsChecked: Int
+    let blobsChecked: Int
+    let bytesChecked: Int64
+    let chain: [String]
+    let problems: [Problem]
+    let notes: [String]
+
+    init(_ report: VerifyReport, subject: String, recordDigest: Digest?) {
+        ok = report.isOK
+        self.subject = subject
+        self.recordDigest = recordDigest?.description
+        runsChecked = report.runsChecked.count
+        blobsChecked = report.blobsChecked
+        bytesChecked = report.bytesChecked
+        chain = report.chain.map(\.description)
+        problems = report.problems.map {
+            Problem(kind: $0.kind.rawValue, runID: $0.runID, subject: $0.subject, digest: $0.digest?.description, detail: $0.detail)
+        }
+        notes = report.notes
+    }
+}
+
+/// `batch fsck --format json`.
+struct FsckJSONReport: JSONReport {
+    struct Finding: Encodable {
+        let severity: String
+        let kind: String
+        let path: String
+        let digest: String?
+        let detail: String
+    }
+
+    let formatVersion = 1
+    let clean: Bool
+    let objectsChecked: Int
+    let filesOnDisk: Int
+    let findings: [Finding]
+
+    init(_ report: FsckReport) {
+        clean = report.isClean
+        objectsChecked = report.objectsChecked
+        filesOnDisk = report.filesOnDisk
+        findings = report.findings.map {
+            Finding(severity: $0.severity.rawValue, kind: $0.kind, path: $0.path, digest: $0.digest?.description, detail: $0.detail)
+        }
+    }
+}
+
+/// `batch gc --format json`.
+struct GCJSONReport: JSONReport {
+    struct Blob: Encodable { let digest: String; let size: Int64 }
+    struct TempFile: Encodable { let path: String; let size: Int64 }
+    struct PrunedRun: Encodable { let runID: String; let recordDigest: String; let finishedAt: String; let steps: Int }
+    struct KeptRun: Encodable { let runID: String; let reason: String }
+
+    let formatVersion = 1
+    let dryRun: Bool
+    let blobs: [Blob]
+    let tempFiles: [TempFile]
+    let prunedRuns: [PrunedRun]
+    let keptRuns: [KeptRun]
+    let indexRowsDropped: Int
+    let youngUnreferencedBlobs: Int
+    let bytesFreed: Int64
+
+    init(_ report: GCReport, dryRun: Bool) {
+        self.dryRun = dryRun
+        blobs = report.blobs.map { Blob(digest: $0.digest.description, size: $0.size) }
+        tempFiles = report.temps.map { TempFile(path: $0.path, size: $0.size) }
+        prunedRuns = report.prunedRuns.map {
+            PrunedRun(runID: $0.id, recordDigest: $0.recordDigest.description, finishedAt: $0.finishedAt, steps: $0.steps)
+        }
+        keptRuns = report.keptRuns.map { KeptRun(runID: $0.id, reason: $0.reason) }
+        indexRowsDropped = report.indexRowsDropped
+        youngUnreferencedBlobs = report.youngUnreferenced
+        bytesFreed = report.bytesFreed
+    }
+}
+
+/// `batch show RUN --step N`: the step's row (`RunRecordDocument.stepJSON`, the columns as the
+/// ledger keeps them) with `format_version` and `run_id` beside its columns.
+struct StepRowReport: JSONReport {
+    let formatVersion = 1
+    let runID: String
+    let row: JSONValue
+
+    private enum Keys: String, CodingKey { case formatVersion, runID }
+
+    func encode(to encoder: any Encoder) throws {
+        try VerbatimJSON(row).encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(runID, forKey: .runID)
+    }
+}

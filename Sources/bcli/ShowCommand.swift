@@ -74,10 +74,7 @@ struct ShowCommand: ParsableCommand {
             case (_, true, _, _): choice = (s.responseDigest, "no response body (status \(s.statusName)\(s.httpStatus.map { ", HTTP \($0)" } ?? ""))")
             case (_, _, true, _): choice = (s.preImageDigest, "no pre-image (only a PATCH or DELETE keeps one)")
             default:
-                var row = RunRecordDocument.stepJSON(s).objectValue ?? [:]
-                row["format_version"] = 1
-                row["run_id"] = .string(run.id)
-                Terminal.line(JSONValue.object(row).prettyPrinted())
+                StepRowReport(runID: run.id, row: RunRecordDocument.stepJSON(s)).printJSON()
                 return
             }
             guard let digest = choice.0 else { throw CLIFailure(.notFound, "\(label) has \(choice.1)") }

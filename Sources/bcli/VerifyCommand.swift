@@ -86,27 +86,7 @@ struct VerifyCommand: ParsableCommand {
         }
         switch format {
         case .json:
-            let doc: JSONValue = .object([
-                "format_version": 1,
-                "ok": .bool(report.isOK),
-                "subject": .string(subject),
-                "record_digest": recordDigest.map { .string($0.description) } ?? .null,
-                "runs_checked": .number(Double(report.runsChecked.count)),
-                "blobs_checked": .number(Double(report.blobsChecked)),
-                "bytes_checked": .number(Double(report.bytesChecked)),
-                "chain": .array(report.chain.map { .string($0.description) }),
-                "problems": .array(report.problems.map { p in
-                    .object([
-                        "kind": .string(p.kind.rawValue),
-                        "run_id": p.runID.map { .string($0) } ?? .null,
-                        "subject": .string(p.subject),
-                        "digest": p.digest.map { .string($0.description) } ?? .null,
-                        "detail": .string(p.detail),
-                    ])
-                }),
-                "notes": .array(report.notes.map { .string($0) }),
-            ])
-            Terminal.line(doc.prettyPrinted())
+            VerifyJSONReport(report, subject: subject, recordDigest: recordDigest).printJSON()
         case .text:
             for p in report.problems { Terminal.line(p.line) }
             for n in report.notes { Terminal.note("note: \(n)") }
