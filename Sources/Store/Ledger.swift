@@ -71,17 +71,13 @@ public final class Ledger: Sendable {
     public func startRun(_ run: NewRun) throws(StoreError) {
         try write { db in
             try Ledger.indexObjects([run.manifest, run.params].compactMap { $0 }, db)
-            try db.execute(
-                sql: """
-                    INSERT INTO run (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest,
-                        profile, environment, company, base_url, state, started_at, tool_version, durability, step_count)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-                    """,
-                arguments: [
-                    run.id, run.kind.rawValue, run.parentRunID, run.name, run.manifest?.digest.hex, run.manifestPath,
-                    run.params?.digest.hex, run.profile, run.environment, run.company, run.baseURL,
-                    run.state.rawValue, Timestamp.now(), run.toolVersion, durability.rawValue, run.stepCount,
-                ])
+            try RunRow(
+                id: run.id, kind: run.kind.rawValue, parentRunID: run.parentRunID, name: run.name,
+                manifestDigest: run.manifest?.digest.hex, manifestPath: run.manifestPath, paramsDigest: run.params?.digest.hex,
+                profile: run.profile, environment: run.environment, company: run.company, baseURL: run.baseURL,
+                state: run.state.rawValue, startedAt: Timestamp.now(), finishedAt: nil, toolVersion: run.toolVersion,
+                durability: durability.rawValue, recordDigest: nil, previousRecordDigest: nil, stepCount: run.stepCount
+            ).insert(db)
         }
     }
 
@@ -90,16 +86,7 @@ public final class Ledger: Sendable {
     public func writeIntent(_ intent: StepIntent) throws(StoreError) -> Int64 {
         try write { db in
             try Ledger.indexObjects([intent.request, intent.requestHeaders, intent.preImage].compactMap { $0 }, db)
-            let statement = try db.cachedStatement(sql: """
-                INSERT INTO step (run_id, seq, name, method, url, request_digest, request_headers_digest,
-                    idempotency_key, client_request_id, if_match, pre_image_digest, target_step_id, intent_at)
-                VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
-                """)
-            try statement.execute(arguments: [
-                intent.runID, intent.seq, intent.name, intent.method.rawValue, intent.url, intent.request?.digest.hex,
-                intent.requestHeaders?.digest.hex, intent.idempotencyKey, intent.clientRequestID, intent.ifMatch,
-                intent.preImage?.digest.hex, intent.targetStepID, Timestamp.now(),
-            ])
+            try StepRow(intent, intentAt: Timestamp.now()).insert(db)
             return db.lastInsertedRowID
         }
     }
@@ -108,20 +95,19 @@ public final class Ledger: Sendable {
     public func writeOutcome(stepID: Int64, _ o: StepOutcome) throws(StoreError) {
         try write { db in
             try Ledger.indexObjects([o.response, o.responseHeaders].compactMap { $0 }, db)
-            let statement = try db.cachedStatement(sql: """
-                UPDATE step SET outcome_at = ?, status = ?, http_status = ?, response_digest = ?,
-                    response_headers_digest = ?, etag = ?, record_id = ?, request_id = ?, ms_correlation_x = ?,
-                    correlation_request_id = ?, bc_error_code = ?, bc_error_message = ?, bc_correlation_id = ?,
-                    rollback_url = ?, error_message = ?, duration_ms = ?
-                WHERE id = ?
-                """)
-            try statement.execute(arguments: [
-                Timestamp.now(), o.status.rawValue, o.httpStatus, o.response?.digest.hex,
-                o.responseHeaders?.digest.hex, o.etag, o.recordID, o.requestID, o.msCorrelationX,
-                o.correlationRequestID, o.bcErrorCode, o.bcErrorMessage, o.bcCorrelationID, o.rollbackURL,
-                o.errorMessage, o.durationMs, stepID,
+            typealias Key = StepRow.CodingKeys
+            let changed = try StepRow.filter(key: stepID).updateAll(db, [
+                Column(Key.outcomeAt).set(to: Timestamp.now()), Column(Key.status).set(to: o.status.rawValue),
+                Column(Key.httpStatus).set(to: o.httpStatus), Column(Key.responseDigest).set(to: o.response?.digest.hex),
+                Column(Key.responseHeadersDigest).set(to: o.responseHeaders?.digest.hex), Column(Key.etag).set(to: o.etag),
+                Column(Key.recordID).set(to: o.recordID), Column(Key.requestID).set(to: o.requestID),
+                Column(Key.msCorrelationX).set(to: o.msCorrelationX),
+                Column(Key.correlationRequestID).set(to: o.correlationRequestID), Column(Key.bcErrorCode).set(to: o.bcErrorCode),
+                Column(Key.bcErrorMessage).set(to: o.bcErrorMessage), Column(Key.bcCorrelationID).set(to: o.bcCorrelationID),
+                Column(Key.rollbackURL).set(to: o.rollbackURL), Column(Key.errorMessage).set(to: o.errorMessage),
+                Column(Key.durationMs).set(to: o.durationMs),
             ])
-            if db.changesCount != 1 { throw StoreError.invalidState("no step with id \(stepID) to record an outcome for") }
+            if changed != 1 { throw StoreError.invalidState("no step with id \(stepID) to record an outcome for") }
         }
     }
 
@@ -129,8 +115,8 @@ public final class Ledger: Sendable {
     /// or may not have been committed, so the step keeps reading `unknown`.
     public func noteUnresolvedOutcome(stepID: Int64, message: String) throws(StoreError) {
         try write { db in
-            try db.execute(sql: "UPDATE step SET error_message = ? WHERE id = ? AND outcome_at IS NULL",
-                           arguments: [message, stepID])
+            _ = try StepRow.filter(key: stepID).filter(StepRow.Columns.outcomeAt == nil)
+                .updateAll(db, StepRow.Columns.errorMessage.set(to: message))
         }
     }
 
@@ -140,14 +126,11 @@ public final class Ledger: Sendable {
     public func writeSkipped(_ intent: StepIntent, status: StepStatus = .skipped, reason: String) throws(StoreError) -> Int64 {
         try write { db in
             let now = Timestamp.now()
-            try db.execute(
-                sql: """
-                    INSERT INTO step (run_id, seq, name, method, url, idempotency_key, client_request_id, target_step_id,
-                        intent_at, outcome_at, status, error_message)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?)
-                    """,
-                arguments: [intent.runID, intent.seq, intent.name, intent.method.rawValue, intent.url, intent.idempotencyKey,
-                            intent.clientRequestID, intent.targetStepID, now, now, status.rawValue, reason])
+            var row = StepRow(intent, intentAt: now)
+            // A skipped step names no blob: nothing was sent, so nothing was stored for it.
+            (row.requestDigest, row.requestHeadersDigest, row.ifMatch, row.preImageDigest) = (nil, nil, nil, nil)
+            (row.outcomeAt, row.status, row.errorMessage) = (now, status.rawValue, reason)
+            try row.insert(db)
             return db.lastInsertedRowID
         }
     }
@@ -155,16 +138,18 @@ public final class Ledger: Sendable {
     /// Changes a step's status (rollback marks the original steps).
     public func setStepStatus(stepID: Int64, _ status: StepStatus) throws(StoreError) {
         try write { db in
-            try db.execute(sql: "UPDATE step SET status = ?, outcome_at = COALESCE(outcome_at, ?) WHERE id = ?",
-                           arguments: [status.rawValue, Timestamp.now(), stepID])
-            if db.changesCount != 1 { throw StoreError.invalidState("no step with id \(stepID)") }
+            let changed = try StepRow.filter(key: stepID).updateAll(db, [
+                Column(StepRow.CodingKeys.status).set(to: status.rawValue),
+                StepRow.Columns.outcomeAt.set(to: StepRow.Columns.outcomeAt ?? Timestamp.now()),
+            ])
+            if changed != 1 { throw StoreError.invalidState("no step with id \(stepID)") }
         }
     }
 
     /// Re-stamps a finished run's state (e.g. `rolled_back` after a full rollback).
     public func restampRun(_ runID: String, state: RunState) throws(StoreError) {
         try write { db in
-            try db.execute(sql: "UPDATE run SET state = ? WHERE id = ?", arguments: [state.rawValue, runID])
+            _ = try RunRow.filter(key: runID).updateAll(db, RunRow.Columns.state.set(to: state.rawValue))
         }
     }
 
@@ -178,8 +163,7 @@ public final class Ledger: Sendable {
 
     public func ref(_ name: String) throws(StoreError) -> Digest? {
         try read { db in
-            try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [name])
-                .flatMap { try? Digest(parsing: $0) }
+            try RefRow.fetchOne(db, key: name).flatMap { try? Digest(parsing: $0.digest) }
         }
     }
 
@@ -264,8 +248,8 @@ public final class Ledger: Sendable {
         let t = text.lowercased()
         guard t.utf8.count >= 6, t.utf8.count <= 32, RunID.isHex(t) else { throw .invalidRunID(text) }
         let ids = try read { db in
-            try String.fetchAll(db, sql: "SELECT id FROM run WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
-                                arguments: [t, t + "g"])
+            try String.fetchAll(db, RunRow.select(RunRow.Columns.id)
+                .filter(RunRow.Columns.id >= t && RunRow.Columns.id < t + "g").order(RunRow.Columns.id).limit(6))
         }
         switch ids.count {
         case 0: throw .runNotFound(text)
@@ -311,26 +295,23 @@ public final class Ledger: Sendable {
     }
 
     static func indexObjects(_ blobs: [BlobRef], _ db: Database) throws {
-        guard !blobs.isEmpty else { return }
-        let statement = try db.cachedStatement(
-            sql: "INSERT OR IGNORE INTO object (digest, size, media_type, created_at) VALUES (?,?,?,?)")
         let now = Timestamp.now()
         for b in blobs {
-            try statement.execute(arguments: [b.digest.hex, b.size, b.mediaType, now])
+            try ObjectRow(digest: b.digest.hex, size: b.size, mediaType: b.mediaType, createdAt: now).insert(db, onConflict: .ignore)
         }
     }
 
     static func setRef(_ name: String, _ digest: Digest, _ db: Database) throws {
-        try db.execute(
-            sql: "INSERT INTO ref (name, digest, updated_at) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET digest = excluded.digest, updated_at = excluded.updated_at",
-            arguments: [name, digest.hex, Timestamp.now()])
+        try RefRow(name: name, digest: digest.hex, updatedAt: Timestamp.now()).insert(db, onConflict: .replace)
     }
 
-    static func stamp(_ runID: String, state: RunState, record: Digest?, previous: Digest?, _ db: Database) throws {
-        try db.execute(
-            sql: "UPDATE run SET state = ?, finished_at = ?, record_digest = COALESCE(?, record_digest), previous_record_digest = COALESCE(?, previous_record_digest) WHERE id = ?",
-            arguments: [state.rawValue, Timestamp.now(), record?.hex, previous?.hex, runID])
-        if db.changesCount != 1 { throw StoreError.runNotFound(runID) }
+    /// Stamps a run's final state and finish time, and its record digests when given.
+    static func stamp(_ runID: String, state: RunState, record: Digest? = nil, previous: Digest? = nil, _ db: Database) throws {
+        var assignments = [RunRow.Columns.state.set(to: state.rawValue), RunRow.Columns.finishedAt.set(to: Timestamp.now())]
+        if let record { assignments.append(RunRow.Columns.recordDigest.set(to: record.hex)) }
+        if let previous { assignments.append(RunRow.Columns.previousRecordDigest.set(to: previous.hex)) }
+        let changed = try RunRow.filter(key: runID).updateAll(db, assignments)
+        if changed != 1 { throw StoreError.runNotFound(runID) }
     }
 }
 

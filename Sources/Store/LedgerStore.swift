@@ -96,9 +96,8 @@ public final class LedgerStore: Sendable {
         let objects = self.objects
         let root = self.root
         return try ledger.write { db in
-            try Ledger.stamp(runID, state: state, record: nil, previous: nil, db)
-            let previous = try String.fetchOne(db, sql: "SELECT digest FROM ref WHERE name = ?", arguments: [LedgerStore.headRef])
-                .flatMap { try? Digest(parsing: $0) }
+            try Ledger.stamp(runID, state: state, db)
+            let previous = try RefRow.fetchOne(db, key: LedgerStore.headRef).flatMap { try? Digest(parsing: $0.digest) }
             guard let runRow = try RunQuery.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]).first else {
                 throw StoreError.runNotFound(runID)
             }
@@ -109,8 +108,9 @@ public final class LedgerStore: Sendable {
             do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
             let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
             try Ledger.indexObjects([blob], db)
-            try db.execute(sql: "UPDATE run SET record_digest = ?, previous_record_digest = ? WHERE id = ?",
-                           arguments: [blob.digest.hex, previous?.hex, runID])
+            _ = try RunRow.filter(key: runID).updateAll(db, [
+                RunRow.Columns.recordDigest.set(to: blob.digest.hex), RunRow.Columns.previousRecordDigest.set(to: previous?.hex),
+            ])
             try Ledger.setRef(LedgerStore.headRef, blob.digest, db)
             try HeadFile.write(blob.digest, root: root)
             return blob.digest

@@ -10,7 +10,7 @@ import Hashing
 struct StepRow: Codable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "step"
 
-    var id: Int64?
+    var id: Int64? = nil
     var runID: String
     var seq: Int
     var name: String
@@ -24,22 +24,22 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
     var preImageDigest: String?
     var targetStepID: Int64?
     var intentAt: String
-    var outcomeAt: String?
-    var status: String?
-    var httpStatus: Int?
-    var responseDigest: String?
-    var responseHeadersDigest: String?
-    var etag: String?
-    var recordID: String?
-    var requestID: String?
-    var msCorrelationX: String?
-    var correlationRequestID: String?
-    var bcErrorCode: String?
-    var bcErrorMessage: String?
-    var bcCorrelationID: String?
-    var rollbackURL: String?
-    var errorMessage: String?
-    var durationMs: Int?
+    var outcomeAt: String? = nil
+    var status: String? = nil
+    var httpStatus: Int? = nil
+    var responseDigest: String? = nil
+    var responseHeadersDigest: String? = nil
+    var etag: String? = nil
+    var recordID: String? = nil
+    var requestID: String? = nil
+    var msCorrelationX: String? = nil
+    var correlationRequestID: String? = nil
+    var bcErrorCode: String? = nil
+    var bcErrorMessage: String? = nil
+    var bcCorrelationID: String? = nil
+    var rollbackURL: String? = nil
+    var errorMessage: String? = nil
+    var durationMs: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case id, runID = "run_id", seq, name, method, url, requestDigest = "request_digest"
@@ -93,6 +93,17 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
+extension StepRow {
+    /// An intent row: what is known before the request leaves (no outcome yet).
+    init(_ intent: StepIntent, intentAt: String) {
+        self.init(
+            id: nil, runID: intent.runID, seq: intent.seq, name: intent.name, method: intent.method.rawValue, url: intent.url,
+            requestDigest: intent.request?.digest.hex, requestHeadersDigest: intent.requestHeaders?.digest.hex,
+            idempotencyKey: intent.idempotencyKey, clientRequestID: intent.clientRequestID, ifMatch: intent.ifMatch,
+            preImageDigest: intent.preImage?.digest.hex, targetStepID: intent.targetStepID, intentAt: intentAt)
+    }
+}
+
 /// A row of `run`.
 struct RunRow: Codable, FetchableRecord, PersistableRecord {
     static let databaseTableName = "run"
@@ -130,6 +141,8 @@ struct RunRow: Codable, FetchableRecord, PersistableRecord {
         static let parentRunID = Column(CodingKeys.parentRunID)
         static let startedAt = Column(CodingKeys.startedAt)
         static let finishedAt = Column(CodingKeys.finishedAt)
+        static let state = Column(CodingKeys.state)
+        static let previousRecordDigest = Column(CodingKeys.previousRecordDigest)
         static let recordDigest = Column(CodingKeys.recordDigest)
         /// The columns that name a blob.
         static let digests = [CodingKeys.manifestDigest, .paramsDigest, .recordDigest].map { Column($0) }
