@@ -109,6 +109,7 @@ let package = Package(
             path: "Tests/TestSupport"
         ),
         .testTarget(name: "HashingTests", dependencies: ["Hashing", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "SupportTests", dependencies: ["Support", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "Hashing", "TestSupport"]),
         .testTarget(name: "SandboxTests", dependencies: [
             "Sandbox", "Hashing", "TestSupport",

@@ -125,6 +125,24 @@ struct EntitySetDefinition: Sendable {
 enum EntityCatalog {
     static let address = "addressLine1:s addressLine2:s city:s state:s country:s postalCode:s"
 
+    /// A document's lines (`salesOrderLines` of `salesOrders`, …): children keyed by `documentId`,
+    /// numbered by `sequence`, item lines by default; `fields` follow the fields every line has.
+    static func documentLines(_ name: String, type: String, display: String, of parent: String,
+                              fields: String) -> EntitySetDefinition {
+        .init(name, type: type, display: display, key: nil, parent: (set: parent, field: "documentId"),
+              lineNumber: "sequence", defaults: ["lineType": "Item"], fields: """
+            documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
+            description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n \(fields)
+            """)
+    }
+
+    /// The amount fields of a sales line (order or invoice), after the fields every line has.
+    static let salesLineAmounts = """
+        unitPrice:n discountAmount:n discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n
+        taxCode:s taxPercent:n totalTaxAmount:n amountIncludingTax:n netAmount:n netTaxAmount:n
+        netAmountIncludingTax:n shipmentDate:d
+        """
+
     static let standard: [String: EntitySetDefinition] = {
         let sets: [EntitySetDefinition] = [
             .init("customers", type: "customer", display: "Customer", series: "C",
@@ -162,14 +180,8 @@ enum EntityCatalog {
                 discountAppliedBeforeTax:b totalAmountExcludingTax:n totalTaxAmount:n totalAmountIncludingTax:n
                 fullyShipped:b status:s phoneNumber:s email:s
                 """),
-            .init("salesOrderLines", type: "salesOrderLine", display: "Sales Line", key: nil,
-                  parent: (set: "salesOrders", field: "documentId"), lineNumber: "sequence",
-                  defaults: ["lineType": "Item"], fields: """
-                documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
-                description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n unitPrice:n discountAmount:n
-                discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s taxPercent:n
-                totalTaxAmount:n amountIncludingTax:n netAmount:n netTaxAmount:n netAmountIncludingTax:n
-                shipmentDate:d shippedQuantity:n invoicedQuantity:n invoiceQuantity:n shipQuantity:n
+            documentLines("salesOrderLines", type: "salesOrderLine", display: "Sales Line", of: "salesOrders", fields: """
+                \(salesLineAmounts) shippedQuantity:n invoicedQuantity:n invoiceQuantity:n shipQuantity:n
                 itemVariantId:g locationId:g
                 """),
             .init("salesInvoices", type: "salesInvoice", display: "Sales Header", series: "SI", defaults: ["status": "Draft"], fields: """
@@ -189,23 +201,15 @@ enum EntityCatalog {
                 discountAmount:n discountAppliedBeforeTax:b totalAmountExcludingTax:n totalTaxAmount:n
                 totalAmountIncludingTax:n status:s
                 """),
-            .init("salesInvoiceLines", type: "salesInvoiceLine", display: "Sales Line", key: nil,
-                  parent: (set: "salesInvoices", field: "documentId"), lineNumber: "sequence",
-                  defaults: ["lineType": "Item"], fields: """
-                documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
-                description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n unitPrice:n discountAmount:n
-                discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s taxPercent:n
-                totalTaxAmount:n amountIncludingTax:n netAmount:n netTaxAmount:n netAmountIncludingTax:n
-                shipmentDate:d itemVariantId:g locationId:g
+            documentLines("salesInvoiceLines", type: "salesInvoiceLine", display: "Sales Line", of: "salesInvoices", fields: """
+                \(salesLineAmounts) itemVariantId:g locationId:g
                 """),
-            .init("purchaseInvoiceLines", type: "purchaseInvoiceLine", display: "Purchase Line", key: nil,
-                  parent: (set: "purchaseInvoices", field: "documentId"), lineNumber: "sequence",
-                  defaults: ["lineType": "Item"], fields: """
-                documentId:g sequence:n itemId:g accountId:g lineType:s lineObjectNumber:s description:s
-                description2:s unitOfMeasureId:g unitOfMeasureCode:s quantity:n directUnitCost:n unitCost:n
-                discountAmount:n discountPercent:n discountAppliedBeforeTax:b amountExcludingTax:n taxCode:s
-                taxPercent:n totalTaxAmount:n amountIncludingTax:n invoiceDiscountAllocation:n netAmount:n
-                netTaxAmount:n netAmountIncludingTax:n expectedReceiptDate:d itemVariantId:g locationId:g
+            documentLines("purchaseInvoiceLines", type: "purchaseInvoiceLine", display: "Purchase Line", of: "purchaseInvoices",
+                           fields: """
+                directUnitCost:n unitCost:n discountAmount:n discountPercent:n discountAppliedBeforeTax:b
+                amountExcludingTax:n taxCode:s taxPercent:n totalTaxAmount:n amountIncludingTax:n
+                invoiceDiscountAllocation:n netAmount:n netTaxAmount:n netAmountIncludingTax:n expectedReceiptDate:d
+                itemVariantId:g locationId:g
                 """),
             .init("journals", type: "journal", display: "Gen. Journal Batch", key: "code", fields: """
                 code:s displayName:s templateDisplayName:s balancingAccountId:g balancingAccountNumber:s

@@ -58,9 +58,4 @@ extension ODataOptions where Integer == Int {
     }
 }
 
-private let queryValueCharacters: CharacterSet = {
-    var set = CharacterSet()
-    set.insert(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-    set.insert(charactersIn: "!$'()*,:@/")
-    return set
-}()
+private let queryValueCharacters = PathComponent.unreserved.union(CharacterSet(charactersIn: "!$'()*,:@/"))

@@ -29,13 +29,11 @@ public enum PathComponent {
         value.addingPercentEncoding(withAllowedCharacters: pcharAllowed) ?? value
     }
 
+    /// RFC 3986 unreserved: letters, digits and `-._~`, never percent-encoded.
+    static let unreserved = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
+
     /// RFC 3986 pchar = unreserved / sub-delims / ":" / "@".
-    static let pcharAllowed: CharacterSet = {
-        var set = CharacterSet()
-        set.insert(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-        set.insert(charactersIn: "!$&'()*+,;=:@")
-        return set
-    }()
+    static let pcharAllowed = unreserved.union(CharacterSet(charactersIn: "!$&'()*+,;=:@"))
 
     /// True for an OData identifier (entity set or action name part): a letter or `_`, then
     /// letters, digits or `_`.
