@@ -1,3 +1,5 @@
+import Batch
+import BusinessCentral
 import Hashing
 import Store
 
@@ -477,4 +479,148 @@ struct StepRowReport: JSONReport {
         try c.encode(formatVersion, forKey: .formatVersion)
         try c.encode(runID, forKey: .runID)
     }
+}
+
+// MARK: - batch run: --format json, -o, --result-out, --dry-run
+
+/// One step of a run as `batch run --format json` reports it.
+struct StepResultReport: Encodable {
+    let seq: Int
+    let name: String
+    let method: String
+    let endpoint: String
+    let url: String
+    let status: String
+    let httpStatus: Int?
+    let recordID: String?
+    let recordCount: Int?
+    let durationMs: Int
+    let message: String?
+    let bcErrorCode: String?
+    let correlationID: String?
+    let clientRequestID: String?
+
+    init(_ r: StepReport) {
+        seq = r.seq
+        name = r.name
+        method = r.method.rawValue
+        endpoint = r.endpoint
+        url = r.url
+        status = r.statusName
+        httpStatus = r.httpStatus
+        recordID = r.recordID
+        recordCount = r.recordCount
+        durationMs = r.durationMs
+        message = r.message
+        bcErrorCode = r.bcErrorCode
+        correlationID = r.correlationID
+        clientRequestID = r.clientRequestID
+    }
+}
+
+/// `batch run --format json` and `-o FILE`: the run's result and every step.
+struct RunResultReport: JSONReport {
+    let formatVersion = 1
+    let batch: String
+    let runID: String
+    let state: RunState
+    let manifestDigest: String
+    let recordDigest: String?
+    let committed: Int
+    let failed: Int
+    let skipped: Int
+    let unknown: Int
+    let total: Int
+    let steps: [StepResultReport]
+
+    init(_ s: RunSummary, manifest: Manifest, digest: Digest) {
+        batch = manifest.name
+        runID = s.runID
+        state = s.state
+        manifestDigest = digest.description
+        recordDigest = s.recordDigest?.description
+        committed = s.committed
+        failed = s.failed
+        skipped = s.skipped
+        unknown = s.unknown
+        total = s.total
+        steps = s.reports.map(StepResultReport.init)
+    }
+}
+
+/// `batch run --result-out FILE`: the result envelope of the Python tool, `record_id` = the run id.
+struct ResultEnvelopeReport: JSONReport {
+    let formatVersion = 1
+    let version = "0.1"
+    let invocationID: String
+    let toolVersion: String
+    let profile: String
+    let environment: String
+    let company: String?
+    let method = "BATCH_RUN"
+    let endpoint = "batch"
+    let resolvedURL: String? = nil
+    let recordID: String
+    let dryRun = false
+    let status: String
+    let exitCode: Int32
+    let bcCorrelationID: String?
+    let telemetryEventID: String? = nil
+    let auditLogOffset: Int? = nil
+    let startedAt: String
+    let durationMs: Int
+
+    init(_ s: RunSummary, profile: Profile, exit: Int32, startedAt: String, durationMs: Int) {
+        invocationID = UUIDString.generate().replacingOccurrences(of: "-", with: "")
+        toolVersion = ToolVersion.current
+        self.profile = profile.name
+        environment = profile.environment
+        company = profile.companyID
+        recordID = s.runID
+        status = exit == 0 ? "succeeded" : "failed"
+        exitCode = exit
+        bcCorrelationID = s.reports.last(where: { $0.status != .committed })?.correlationID
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+    }
+}
+
+/// `batch run --dry-run --format json`.
+struct DryRunReport: JSONReport {
+    /// One step: resolved (`method`, `url`, `body`) or resolved at run time (`method` as written,
+    /// `endpoint`, `reason`).
+    struct Step: Encodable {
+        enum Request {
+            case resolved(url: String, body: String?)
+            case atRunTime(endpoint: String, reason: String)
+        }
+
+        let seq: Int
+        let name: String
+        let method: String
+        let request: Request
+
+        private enum Keys: String, CodingKey { case seq, name, method, resolved, url, body, endpoint, reason }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(seq, forKey: .seq)
+            try c.encode(name, forKey: .name)
+            try c.encode(method, forKey: .method)
+            switch request {
+            case .resolved(let url, let body):
+                try c.encode(true, forKey: .resolved)
+                try c.encode(url, forKey: .url)
+                try c.encodeIfPresent(body, forKey: .body)
+            case .atRunTime(let endpoint, let reason):
+                try c.encode(false, forKey: .resolved)
+                try c.encode(endpoint, forKey: .endpoint)
+                try c.encode(reason, forKey: .reason)
+            }
+        }
+    }
+
+    let formatVersion = 1
+    let dryRun = true
+    let steps: [Step]
 }

@@ -152,7 +152,7 @@ struct RunCommand: AsyncParsableCommand {
         let notDone = summary.failed + summary.unknown + summary.skipped
         let exit: ExitStatus = summary.cancelled ? .interrupted : (notDone > 0 ? .failure : .ok)
         if format == .json {
-            Terminal.line(RunOutput.json(summary, manifest: prepared.manifest, digest: digest).prettyPrinted())
+            RunResultReport(summary, manifest: prepared.manifest, digest: digest).printJSON()
         } else {
             Terminal.line("\(notDone == 0 && !summary.cancelled ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
@@ -160,12 +160,12 @@ struct RunCommand: AsyncParsableCommand {
         }
         Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(summary.runID.prefix(12))`")
         if let output {
-            try RunOutput.writeAtomically(RunOutput.json(summary, manifest: prepared.manifest, digest: digest), to: output)
+            try RunOutput.writeAtomically(RunResultReport(summary, manifest: prepared.manifest, digest: digest).jsonValue, to: output)
         }
         if let resultOut {
-            let envelope = RunOutput.envelope(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
+            let envelope = ResultEnvelopeReport(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
                                               durationMs: (ContinuousClock.now - started).wholeMilliseconds)
-            try RunOutput.writeAtomically(envelope, to: resultOut)
+            try RunOutput.writeAtomically(envelope.jsonValue, to: resultOut)
         }
         if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)") }
     }

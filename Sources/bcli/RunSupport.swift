@@ -32,31 +32,24 @@ enum WriteGate {
 /// responses are shown unresolved. Nothing is sent and nothing is written.
 enum DryRun {
     static func print(_ manifest: Manifest, params: ParamSet, profile: Profile, format: OutputFormat) {
-        var items: [JSONValue] = []
+        var items: [DryRunReport.Step] = []
         for step in manifest.steps {
             let line: String
-            var item: [String: JSONValue] = ["seq": .number(Double(step.seq)), "name": .string(step.name)]
             switch ReferenceResolver.resolve(step, params: params, outputs: [:]) {
             case .success(let resolved):
                 let url = (try? StepRequest.requestURL(for: resolved, profile: profile)) ?? resolved.endpoint
                 let body = (try? StepRequest.body(for: resolved)).map { String(decoding: $0, as: UTF8.self) }
                 line = "Step \(step.seq)/\(manifest.steps.count) \(resolved.method.rawValue) \(url)" + (body.map { "\n    body: \($0)" } ?? "")
-                item["method"] = .string(resolved.method.rawValue)
-                item["url"] = .string(url)
-                item["body"] = body.map { .string($0) } ?? .null
-                item["resolved"] = true
+                items.append(.init(seq: step.seq, name: step.name, method: resolved.method.rawValue, request: .resolved(url: url, body: body)))
             case .failure(let reason):
                 line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.recorded) \(step.endpoint) (resolved at run time: \(reason.message))"
-                item["method"] = .string(step.method.recorded.rawValue)
-                item["endpoint"] = .string(step.endpoint)
-                item["resolved"] = false
-                item["reason"] = .string(reason.description)
+                items.append(.init(seq: step.seq, name: step.name, method: step.method.recorded.rawValue,
+                                   request: .atRunTime(endpoint: step.endpoint, reason: reason.description)))
             }
             if format == .text { Terminal.line(line) }
-            items.append(.object(item))
         }
         if format == .json {
-            Terminal.line(JSONValue.object(["format_version": 1, "dry_run": true, "steps": .array(items)]).prettyPrinted())
+            DryRunReport(steps: items).printJSON()
         } else {
             Terminal.line("--dry-run: \(manifest.steps.count) step(s) would execute; nothing was sent or recorded")
         }
@@ -97,62 +90,8 @@ struct StepPrinter: RunObserver {
     }
 }
 
-/// JSON documents for `--format json`, `-o` and `--result-out`.
+/// JSON documents for `--format json`, `-o` and `--result-out` (the report types are in Reports.swift).
 enum RunOutput {
-    static func stepJSON(_ r: StepReport) -> JSONValue {
-        func s(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
-        func n(_ v: Int?) -> JSONValue { v.map { .number(Double($0)) } ?? .null }
-        return .object([
-            "seq": n(r.seq), "name": .string(r.name), "method": .string(r.method.rawValue), "endpoint": .string(r.endpoint),
-            "url": .string(r.url), "status": .string(r.statusName), "http_status": n(r.httpStatus), "record_id": s(r.recordID),
-            "record_count": n(r.recordCount), "duration_ms": n(r.durationMs), "message": s(r.message),
-            "bc_error_code": s(r.bcErrorCode), "correlation_id": s(r.correlationID),
-            "client_request_id": s(r.clientRequestID),
-        ])
-    }
-
-    static func json(_ s: RunSummary, manifest: Manifest, digest: Digest) -> JSONValue {
-        .object([
-            "format_version": 1,
-            "batch": .string(manifest.name),
-            "run_id": .string(s.runID),
-            "state": .string(s.state.rawValue),
-            "manifest_digest": .string(digest.description),
-            "record_digest": s.recordDigest.map { .string($0.description) } ?? .null,
-            "committed": .number(Double(s.committed)),
-            "failed": .number(Double(s.failed)),
-            "skipped": .number(Double(s.skipped)),
-            "unknown": .number(Double(s.unknown)),
-            "total": .number(Double(s.total)),
-            "steps": .array(s.reports.map(stepJSON)),
-        ])
-    }
-
-    /// The result envelope of the Python tool (original-bcli §4), `record_id` = the run id.
-    static func envelope(_ s: RunSummary, profile: Profile, exit: Int32, startedAt: String, durationMs: Int) -> JSONValue {
-        .object([
-            "format_version": 1,
-            "version": "0.1",
-            "invocation_id": .string(UUIDString.generate().replacingOccurrences(of: "-", with: "")),
-            "tool_version": .string(ToolVersion.current),
-            "profile": .string(profile.name),
-            "environment": .string(profile.environment),
-            "company": profile.companyID.map { .string($0) } ?? .null,
-            "method": "BATCH_RUN",
-            "endpoint": "batch",
-            "resolved_url": .null,
-            "record_id": .string(s.runID),
-            "dry_run": false,
-            "status": exit == 0 ? "succeeded" : "failed",
-            "exit_code": .number(Double(exit)),
-            "bc_correlation_id": s.reports.last(where: { $0.status != .committed })?.correlationID.map { .string($0) } ?? .null,
-            "telemetry_event_id": .null,
-            "audit_log_offset": .null,
-            "started_at": .string(startedAt),
-            "duration_ms": .number(Double(durationMs)),
-        ])
-    }
-
     /// `AtomicFile.write`: a reader never sees half a file, and a failed write says which call failed.
     static func writeAtomically(_ value: JSONValue, to path: String) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
