@@ -142,24 +142,6 @@ public struct StepTemplate: Sendable, Hashable {
     /// Every `${{ }}` reference in the step, in document order.
     public let references: [Reference]
 
-    public init(seq: Int, name: String, nameIsAssigned: Bool, method: MethodSpec, endpoint: String, id: String?,
-                data: JSONValue?, query: QueryTemplate, etag: String?, idempotencyKey: String?, preImage: Bool,
-                location: SourceLocation, references: [Reference]) {
-        self.seq = seq
-        self.name = name
-        self.nameIsAssigned = nameIsAssigned
-        self.method = method
-        self.endpoint = endpoint
-        self.id = id
-        self.data = data
-        self.query = query
-        self.etag = etag
-        self.idempotencyKey = idempotencyKey
-        self.preImage = preImage
-        self.location = location
-        self.references = references
-    }
-
     /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
     /// whose inputs failed).
     public var dependencies: [String] {

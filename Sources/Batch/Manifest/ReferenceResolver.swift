@@ -7,8 +7,6 @@ public struct ResolvedStep: Sendable, Hashable {
     public let seq: Int
     public let name: String
     public let method: HTTPVerb
-    /// Canonical text of `endpointPath` (below `companies({id})/`).
-    public let endpoint: String
     public let endpointPath: EndpointPath
     public let id: String?
     /// The body for POST/PATCH (nil when the step has none; the runner sends `{}` for a POST
@@ -21,20 +19,8 @@ public struct ResolvedStep: Sendable, Hashable {
     /// the record first and stores it as the pre-image.
     public let preImage: Bool
 
-    public init(seq: Int, name: String, method: HTTPVerb, endpointPath: EndpointPath, id: String?, data: JSONValue?,
-                query: ODataQuery, etag: String?, idempotencyKey: String?, preImage: Bool) {
-        self.seq = seq
-        self.name = name
-        self.method = method
-        self.endpoint = endpointPath.description
-        self.endpointPath = endpointPath
-        self.id = id
-        self.data = data
-        self.query = query
-        self.etag = etag
-        self.idempotencyKey = idempotencyKey
-        self.preImage = preImage
-    }
+    /// Canonical text of `endpointPath` (below `companies({id})/`).
+    public var endpoint: String { endpointPath.description }
 }
 
 /// Why a step could not be resolved at run time. The runner records the step as `skipped` with

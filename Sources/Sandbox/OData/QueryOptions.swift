@@ -107,15 +107,8 @@ struct QueryOptions: Sendable {
         case .compare(let property, _, let literal):
             guard set.knows(property) else { throw propertyNotFound(property, set: set) }
             guard let type = set.type(of: property) else { return }
-            let compatible: Bool
-            switch (type, literal) {
-            case (_, .null): compatible = true
-            case (.string, .string), (.number, .number), (.bool, .bool), (.guid, .guid),
-                 (.date, .date), (.dateTime, .dateTime), (.dateTime, .date):
-                compatible = true
-            default: compatible = false
-            }
-            guard compatible else {
+            let literalType = literal.fieldType
+            guard literalType == nil || literalType == type || (type == .dateTime && literalType == .date) else {
                 throw .badRequest("A binary operator with incompatible types was detected. Found operand types '\(type.edmName)' and '\(literal.edmName)' for property '\(property)'.")
             }
         }
@@ -152,17 +145,22 @@ struct QueryOptions: Sendable {
 }
 
 extension ODataLiteral {
-    var edmName: String {
+    /// The field type a literal of this kind compares with (a date also compares with a
+    /// dateTime field); nil for `null`, which compares with any.
+    var fieldType: FieldType? {
         switch self {
-        case .null: return "null"
-        case .string: return "Edm.String"
-        case .number: return "Edm.Decimal"
-        case .bool: return "Edm.Boolean"
-        case .guid: return "Edm.Guid"
-        case .date: return "Edm.Date"
-        case .dateTime: return "Edm.DateTimeOffset"
+        case .null: nil
+        case .string: .string
+        case .number: .number
+        case .bool: .bool
+        case .guid: .guid
+        case .date: .date
+        case .dateTime: .dateTime
         }
     }
+
+    /// The EDM type name BC's messages use: the field type's, or `null`.
+    var edmName: String { fieldType?.edmName ?? "null" }
 }
 
 /// Evaluates filters and orders values the way the sandbox documents.
