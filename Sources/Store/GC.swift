@@ -177,7 +177,12 @@ public enum GC {
         for run in try RunRow.filter(RunRow.Columns.parentRunID != nil).fetchAll(db) {
             if let parent = run.parentRunID { dependencies.append((run.id, parent)) }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT DISTINCT s.run_id, t.run_id FROM step s JOIN step t ON s.target_step_id = t.id WHERE s.run_id != t.run_id") {
+        let target = TableAlias<StepRow>()
+        let crossRun = StepRow.select(StepRow.Columns.runID, target[StepRow.Columns.runID]).distinct()
+            .joining(required: StepRow.target.aliased(target))
+            .filter(StepRow.Columns.runID != target[StepRow.Columns.runID])
+            .asRequest(of: Row.self)
+        for row in try crossRun.fetchAll(db) {
             dependencies.append((row[0], row[1]))
         }
         var changed = true

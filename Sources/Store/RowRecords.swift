@@ -65,6 +65,9 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
                               .responseHeadersDigest].map { Column($0) }
     }
 
+    /// The step a rollback step undid.
+    static let target = belongsTo(StepRow.self, key: "target", using: ForeignKey([Columns.targetStepID]))
+
     /// A run's steps in order.
     static func ofRun(_ runID: String) -> QueryInterfaceRequest<StepRow> {
         StepRow.filter(Columns.runID == runID).order(Columns.seq)
