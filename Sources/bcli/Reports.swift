@@ -624,3 +624,82 @@ struct DryRunReport: JSONReport {
     let dryRun = true
     let steps: [Step]
 }
+
+// MARK: - batch rollback
+
+/// `batch rollback RUN --dry-run --format json`: the plan, newest step first.
+struct RollbackPlanReport: JSONReport {
+    /// One item: the compensating `request` (with `fields` for a PATCH, `body` for a POST), or the
+    /// `reason` nothing is sent.
+    struct Item: Encodable {
+        let item: RollbackItem
+
+        private enum Keys: String, CodingKey { case seq, name, method, action, ifMatch, request, fields, body, reason }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(item.step.seq, forKey: .seq)
+            try c.encode(item.step.name, forKey: .name)
+            try c.encode(item.step.method.rawValue, forKey: .method)
+            try c.encode(item.action.symbol, forKey: .action)
+            try c.encodeIfPresent(item.ifMatch, forKey: .ifMatch)
+            switch item.action {
+            case .delete(let url):
+                try c.encode("DELETE " + url, forKey: .request)
+            case .restore(let url, let fields):
+                try c.encode("PATCH " + url, forKey: .request)
+                try c.encode(VerbatimJSON(.object(fields)), forKey: .fields)
+            case .recreate(let url, let body):
+                try c.encode("POST " + url, forKey: .request)
+                try c.encode(VerbatimJSON(.object(body)), forKey: .body)
+            case .irreversible(let reason):
+                try c.encode(reason, forKey: .reason)
+            case .nothing(let reason):
+                try c.encode("nothing to undo: " + reason, forKey: .reason)
+            }
+        }
+    }
+
+    let formatVersion = 1
+    let runID: String
+    let plan: [Item]
+    let summary: String
+
+    init(_ plan: RollbackPlan, runID: String) {
+        self.runID = runID
+        self.plan = plan.items.map(Item.init)
+        summary = plan.summary
+    }
+}
+
+/// `batch rollback RUN --format json`: what each compensating request did.
+struct RollbackResultReport: JSONReport {
+    struct ItemResult: Encodable {
+        let seq: Int
+        let name: String
+        let action: String
+        let status: String
+        let httpStatus: Int?
+        let conflict: Bool
+        let message: String
+        let newRecordID: String?
+    }
+
+    let formatVersion = 1
+    let runID: String
+    let rollbackRunID: String
+    let runState: RunState
+    let remaining: Int
+    let results: [ItemResult]
+
+    init(_ outcome: RollbackExecutor.Result, runID: String) {
+        self.runID = runID
+        rollbackRunID = outcome.rollbackRunID
+        runState = outcome.originalState
+        remaining = outcome.remaining
+        results = outcome.results.map {
+            ItemResult(seq: $0.item.step.seq, name: $0.item.step.name, action: $0.item.action.symbol, status: $0.status.rawValue,
+                   httpStatus: $0.httpStatus, conflict: $0.conflict, message: $0.message, newRecordID: $0.newRecordID)
+        }
+    }
+}

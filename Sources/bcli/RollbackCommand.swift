@@ -151,22 +151,7 @@ struct RollbackCommand: AsyncParsableCommand {
         let failed = result.results.filter { $0.status == .rollbackFailed }
         switch format {
         case .json:
-            Terminal.line(JSONValue.object([
-                "format_version": 1,
-                "run_id": .string(original.id),
-                "rollback_run_id": .string(result.rollbackRunID),
-                "run_state": .string(result.originalState.rawValue),
-                "remaining": .number(Double(result.remaining)),
-                "results": .array(result.results.map { r in
-                    .object([
-                        "seq": .number(Double(r.item.step.seq)), "name": .string(r.item.step.name),
-                        "action": .string(r.item.action.symbol), "status": .string(r.status.rawValue),
-                        "http_status": r.httpStatus.map { .number(Double($0)) } ?? .null,
-                        "conflict": .bool(r.conflict), "message": .string(r.message),
-                        "new_record_id": r.newRecordID.map { .string($0) } ?? .null,
-                    ])
-                }),
-            ]).prettyPrinted())
+            RollbackResultReport(result, runID: original.id).printJSON()
         case .text:
             for r in result.results {
                 let mark = r.status == .rolledBack ? "✓" : (r.status == .rollbackSkipped ? "!" : "✗")
@@ -188,26 +173,7 @@ struct RollbackCommand: AsyncParsableCommand {
         switch format {
         case .json:
             guard dryRun else { return }
-            Terminal.line(JSONValue.object([
-                "format_version": 1,
-                "run_id": .string(original.id),
-                "plan": .array(plan.items.map { item in
-                    var o: [String: JSONValue] = [
-                        "seq": .number(Double(item.step.seq)), "name": .string(item.step.name),
-                        "method": .string(item.step.method.rawValue), "action": .string(item.action.symbol),
-                        "if_match": item.ifMatch.map { .string($0) } ?? .null,
-                    ]
-                    switch item.action {
-                    case .delete(let url): o["request"] = .string("DELETE " + url)
-                    case .restore(let url, let fields): o["request"] = .string("PATCH " + url); o["fields"] = .object(fields)
-                    case .recreate(let url, let body): o["request"] = .string("POST " + url); o["body"] = .object(body)
-                    case .irreversible(let reason): o["reason"] = .string(reason)
-                    case .nothing(let reason): o["reason"] = .string("nothing to undo: " + reason)
-                    }
-                    return .object(o)
-                }),
-                "summary": .string(plan.summary),
-            ]).prettyPrinted())
+            RollbackPlanReport(plan, runID: original.id).printJSON()
         case .text:
             Terminal.line("Rollback plan for run \(original.id)\(original.name.map { " (\($0))" } ?? ""), newest first:")
             for item in plan.items {
