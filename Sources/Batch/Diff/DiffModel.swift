@@ -119,12 +119,6 @@ public struct FieldChange: Sendable, Equatable {
     public var a: JSONValue
     public var b: JSONValue
 
-    public init(field: String, a: JSONValue, b: JSONValue) {
-        self.field = field
-        self.a = a
-        self.b = b
-    }
-
     public var json: JSONValue { .object(["field": .string(field), "a": a, "b": b]) }
 }
 

@@ -6,12 +6,6 @@ public struct SourceLocation: Sendable, Hashable, Comparable, CustomStringConver
     public var line: Int
     public var column: Int
 
-    public init(path: String, line: Int, column: Int) {
-        self.path = path
-        self.line = line
-        self.column = column
-    }
-
     /// A location with no line/column (whole file, or the command line).
     public static func whole(_ path: String) -> SourceLocation {
         SourceLocation(path: path, line: 0, column: 0)

@@ -12,11 +12,6 @@ public struct CachedToken: Sendable, Equatable {
     public var accessToken: String
     public var expiresAt: Date
 
-    public init(accessToken: String, expiresAt: Date) {
-        self.accessToken = accessToken
-        self.expiresAt = expiresAt
-    }
-
     /// Usable when more than `margin` seconds remain.
     public func isUsable(at now: Date, margin: TimeInterval) -> Bool {
         expiresAt.timeIntervalSince(now) > margin
