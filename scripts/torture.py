@@ -260,22 +260,22 @@ class World:
                 t.violation("ledger-readable", self.section, attempt, "`batch list` exit %d: %s" % (res.code, res.err.strip()[-300:]))
                 continue
             for r in doc.get("runs", []):
-                key = (store, r["run_id"])
+                key = (store, r["id"])
                 if key in self.final:
                     continue
-                st = self.bcli(["batch", "state", r["run_id"], "--format", "json"], store, ctx=attempt)
+                st = self.bcli(["batch", "state", r["id"], "--format", "json"], store, ctx=attempt)
                 sdoc = st.json()
                 if st.code != 0 or sdoc is None:
-                    t.violation("ledger-readable", self.section, attempt, "`batch state %s` exit %d: %s" % (r["run_id"], st.code, st.err.strip()[-300:]))
+                    t.violation("ledger-readable", self.section, attempt, "`batch state %s` exit %d: %s" % (r["id"], st.code, st.err.strip()[-300:]))
                     continue
                 run = sdoc["run"]
                 run["_list_state"] = r["state"]
                 run["_store"] = store
                 steps = sdoc["steps"]
                 self.runs[key] = (run, steps)
-                self.run_by_id[r["run_id"]] = run
+                self.run_by_id[r["id"]] = run
                 for s in steps:
-                    s["_run"] = r["run_id"]
+                    s["_run"] = r["id"]
                     s["_kind"] = run.get("kind")
                     self.steps[s["client_request_id"]] = s
                 self.check_run(attempt, run, steps)
@@ -357,8 +357,8 @@ class World:
 
     def check_head(self, attempt, store, runs):
         """`refs/head` holds `sha256:<64 hex>\\n` naming a stored run record once a run finished."""
-        finished = [self.runs[(store, r["run_id"])][0] for r in runs
-                    if (store, r["run_id"]) in self.runs and self.runs[(store, r["run_id"])][0].get("record_digest")]
+        finished = [self.runs[(store, r["id"])][0] for r in runs
+                    if (store, r["id"]) in self.runs and self.runs[(store, r["id"])][0].get("record_digest")]
         if not finished:
             return
         head = os.path.join(store, "refs", "head")
@@ -450,10 +450,10 @@ class World:
             full = self.bcli(["batch", "list", "--format", "json", "--limit", "1000000"], store, ctx=attempt).json() or {"runs": []}
             by_state = {}
             for r in full["runs"]:
-                by_state.setdefault(r["state"], set()).add(r["run_id"])
+                by_state.setdefault(r["state"], set()).add(r["id"])
             for state, ids in sorted(by_state.items()):
                 res = self.bcli(["batch", "list", "--state", state, "--format", "json", "--limit", "1000000"], store, ctx=attempt)
-                got = {r["run_id"] for r in (res.json() or {"runs": []})["runs"]}
+                got = {r["id"] for r in (res.json() or {"runs": []})["runs"]}
                 if got != ids:
                     self.t.violation("run-state", self.section, attempt, "`list --state %s` gives %d runs, %d runs read %s (only in the filter: %s; missing from it: %s)" % (
                         state, len(got), len(ids), state, sorted(got - ids)[:3], sorted(ids - got)[:3]))
@@ -856,7 +856,7 @@ def section_kill_rollback(t, target):
                 base_ids.append(s["record_id"])
         if len(base_ids) != 3:
             ids = w.bcli(["batch", "list", "--format", "json"], store).json()["runs"]
-            st = w.bcli(["batch", "state", ids[0]["run_id"], "--format", "json"], store).json()
+            st = w.bcli(["batch", "state", ids[0]["id"], "--format", "json"], store).json()
             base_ids = [s["record_id"] for s in st["steps"]]
         w.check("base")
         r = 0
@@ -886,7 +886,7 @@ def section_kill_rollback(t, target):
             run_id = doc.get("run_id")
             if not run_id:
                 runs = w.bcli(["batch", "list", "--format", "json", "--limit", "1"], store).json()["runs"]
-                run_id = runs[0]["run_id"]
+                run_id = runs[0]["id"]
             st = w.bcli(["batch", "state", run_id, "--format", "json"], store).json()
             created = [s["record_id"] for s in st["steps"] if s["method"] == "POST" and s["status"] == "committed" and s.get("record_id")]
             w.check(tag)
@@ -943,7 +943,7 @@ def section_kill_rollback(t, target):
                     double_deletes.add(eid)
                     t.violation("rollback-no-double-delete", name, attempt, "record %s DELETEd %d times (journal seq %s)" % (eid, len(seqs), seqs))
             for (sto, rid2), (run, steps) in w.runs.items():
-                if run.get("kind") != "rollback" or run.get("parent_run_id") != run_id:
+                if run.get("kind") != "rollback" or run.get("parent") != run_id:
                     continue
                 for s in steps:
                     if s["method"] == "DELETE" and s.get("http_status") == 404:
