@@ -99,17 +99,22 @@ final class TinyHTTPServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Shuts the listening socket and every open connection. The connection fds are shut down
+    /// while the lock is held, and `serve` closes its fd under the same lock: otherwise an fd
+    /// closed by `serve` could be reused by another test's socket (tests run in parallel in one
+    /// process) and this `shutdown` would cut that test's connection.
     func stop() {
         lock.lock()
         stopped = true
-        let fds = connectionFDs
+        for fd in connectionFDs { shutdown(fd, Int32(SHUT_RDWR)) }
         lock.unlock()
+        // Only shut down: `acceptLoop` closes the fd when its `accept` fails, so the number is
+        // never reused under a thread that may still call `accept` on it.
         shutdown(listenFD, Int32(SHUT_RDWR))
-        close(listenFD)
-        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listenFD) }
         while true {
             let fd = accept(listenFD, nil, nil)
             if fd < 0 {
@@ -132,8 +137,8 @@ final class TinyHTTPServer: @unchecked Sendable {
         defer {
             lock.lock()
             connectionFDs.remove(fd)
-            lock.unlock()
             close(fd)
+            lock.unlock()
         }
         var buffer: [UInt8] = []
         while let request = readRequest(fd, &buffer) {
