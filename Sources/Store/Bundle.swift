@@ -145,29 +145,10 @@ public struct RunBundle: Sendable {
         return out
     }
 
-    /// Writes bytes to `path` atomically (temp file in the same folder, fsync, rename).
+    /// Writes bytes to `path` atomically, mode 0644 (`POSIX.writeAtomically`: temp file in the same
+    /// folder, fsync, rename, fsync of the folder).
     public static func write(_ bytes: [UInt8], to path: String) throws(StoreError) {
-        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let temp = "\(folder.isEmpty ? "/" : folder)/.\(path.split(separator: "/").last ?? "bundle").\(getpid()).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw .io(operation: "create", path: temp, errno: errno) }
-        do throws(StoreError) {
-            let r: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
-                Result { () throws(StoreError) in try POSIX.writeAll(fd: fd, buf, path: temp) }
-            }
-            try r.get()
-            if fsync(fd) != 0 { throw .io(operation: "fsync", path: temp, errno: errno) }
-            close(fd)
-        } catch {
-            close(fd)
-            unlink(temp)
-            throw error
-        }
-        if rename(temp, path) != 0 {
-            let e = errno
-            unlink(temp)
-            throw .io(operation: "rename", path: path, errno: e)
-        }
+        try POSIX.writeAtomically(bytes, to: path, mode: 0o644)
     }
 
     // MARK: - Read and verify
