@@ -18,9 +18,12 @@ public enum DiffError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+// `batch diff --format json` is `RunDiff.json(stat:)`: these types are `Encodable` and go through
+// `JSONValueEncoder` (property names in snake_case, nil as null), like every bcli report.
+
 /// One side of a diff: a recorded run, or a manifest file as it would run now.
-public struct DiffSideInfo: Sendable, Equatable {
-    public enum Kind: String, Sendable { case run, manifest }
+public struct DiffSideInfo: Sendable, Equatable, Encodable {
+    public enum Kind: String, Sendable, Encodable { case run, manifest }
     public var kind: Kind
     public var runID: String?
     public var name: String?
@@ -38,27 +41,35 @@ public struct DiffSideInfo: Sendable, Equatable {
 
     public init(kind: Kind) { self.kind = kind }
 
-    public var json: JSONValue {
-        func s(_ v: String?) -> JSONValue { v.map { .string($0) } ?? .null }
-        var o: [String: JSONValue] = [
-            "kind": .string(kind.rawValue),
-            "manifest_path": s(manifestPath),
-            "manifest_digest": s(manifestDigest?.description),
-            "params_digest": s(paramsDigest?.description),
-        ]
+    private enum CodingKeys: CodingKey {
+        case kind, manifestPath, manifestDigest, paramsDigest, name
+        case runID, profile, environment, company, baseURL, startedAt, state
+        case paramsFromRun
+    }
+
+    /// `kind`, the manifest and params, then what the kind has: the run's context, or the run a
+    /// manifest side took its params from.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(manifestPath, forKey: .manifestPath)
+        try c.encode(manifestDigest?.description, forKey: .manifestDigest)
+        try c.encode(paramsDigest?.description, forKey: .paramsDigest)
+        try c.encode(name, forKey: .name)
         switch kind {
         case .run:
-            o["run_id"] = s(runID); o["name"] = s(name); o["profile"] = s(profile); o["environment"] = s(environment)
-            o["company"] = s(company); o["base_url"] = s(baseURL); o["started_at"] = s(startedAt); o["state"] = s(state)
+            for (key, value) in [(CodingKeys.runID, runID), (.profile, profile), (.environment, environment), (.company, company),
+                                 (.baseURL, baseURL), (.startedAt, startedAt), (.state, state)] {
+                try c.encode(value, forKey: key)
+            }
         case .manifest:
-            o["name"] = s(name); o["params_from_run"] = s(paramsFromRun)
+            try c.encode(paramsFromRun, forKey: .paramsFromRun)
         }
-        return .object(o)
     }
 }
 
 /// One step of one side as the diff sees it.
-public struct DiffStep: Sendable, Equatable {
+public struct DiffStep: Sendable, Equatable, Encodable {
     public var seq: Int
     public var name: String
     public var method: RecordedMethod
@@ -94,37 +105,40 @@ public struct DiffStep: Sendable, Equatable {
     /// `committed`, `failed`, `skipped`, … or `unknown` for a run side; nil for a manifest side.
     public var statusName: String? { ran ? (status?.rawValue ?? StepStatus.unknownName) : nil }
 
-    public var json: JSONValue {
-        func d(_ v: Digest?) -> JSONValue { v.map { .string($0.description) } ?? .null }
-        var o: [String: JSONValue] = [
-            "seq": .number(Double(seq)), "method": .string(method.rawValue), "url": .string(url),
-            "request_digest": d(requestDigest),
-        ]
+    private enum CodingKeys: CodingKey {
+        case seq, method, url, requestDigest, status, httpStatus, responseDigest, resolved, reason
+    }
+
+    /// A run side's step: its status, HTTP status and response; a manifest side's: whether it
+    /// resolves, and why not.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(seq, forKey: .seq)
+        try c.encode(method.rawValue, forKey: .method)
+        try c.encode(url, forKey: .url)
+        try c.encode(requestDigest?.description, forKey: .requestDigest)
         if let statusName {
-            o["status"] = .string(statusName)
-            o["http_status"] = httpStatus.map { .number(Double($0)) } ?? .null
-            o["response_digest"] = d(responseDigest)
+            try c.encode(statusName, forKey: .status)
+            try c.encode(httpStatus, forKey: .httpStatus)
+            try c.encode(responseDigest?.description, forKey: .responseDigest)
         } else {
-            o["resolved"] = .bool(unresolved == nil)
-            o["reason"] = unresolved.map { .string($0) } ?? .null
+            try c.encode(unresolved == nil, forKey: .resolved)
+            try c.encode(unresolved, forKey: .reason)
         }
-        return .object(o)
     }
 }
 
 /// A scalar field that differs between the sides (`method`, `url`, `status`, `http_status`,
 /// `resolved`, or a run-context field in the header).
-public struct FieldChange: Sendable, Equatable {
+public struct FieldChange: Sendable, Equatable, Encodable {
     public var field: String
     public var a: JSONValue
     public var b: JSONValue
-
-    public var json: JSONValue { .object(["field": .string(field), "a": a, "b": b]) }
 }
 
 /// One aligned pair of steps and what differs.
-public struct StepComparison: Sendable {
-    public enum Change: String, Sendable {
+public struct StepComparison: Sendable, Encodable {
+    public enum Change: String, Sendable, Encodable {
         case same, changed, added, removed
     }
 
@@ -136,16 +150,8 @@ public struct StepComparison: Sendable {
     public var requestPatch: [JSONPatchOperation]
     public var responsePatch: [JSONPatchOperation]
 
-    public var json: JSONValue {
-        .object([
-            "name": .string(name),
-            "change": .string(change.rawValue),
-            "a": a?.json ?? .null,
-            "b": b?.json ?? .null,
-            "changes": .array(fieldChanges.map(\.json)),
-            "request_patch": .array(requestPatch.map(\.json)),
-            "response_patch": .array(responsePatch.map(\.json)),
-        ])
+    private enum CodingKeys: String, CodingKey {
+        case name, change, a, b, fieldChanges = "changes", requestPatch, responsePatch
     }
 }
 
@@ -153,7 +159,7 @@ public struct StepComparison: Sendable {
 public struct RunDiff: Sendable {
     public static let formatVersion = 1
 
-    public struct Counts: Sendable, Equatable {
+    public struct Counts: Sendable, Equatable, Encodable {
         public var same = 0, changed = 0, onlyInA = 0, onlyInB = 0
         /// `N same, M changed, K only in A, J only in B`.
         public var line: String { "\(same) same, \(changed) changed, \(onlyInA) only in A, \(onlyInB) only in B" }
@@ -191,33 +197,58 @@ public struct RunDiff: Sendable {
 
     /// The `--format json` document. With `stat`, the step list is left out.
     public func json(stat: Bool = false) -> JSONValue {
-        let c = counts
-        var o: [String: JSONValue] = [
-            "format_version": .number(Double(Self.formatVersion)),
-            "identical": .bool(identical),
-            "include_volatile": .bool(includeVolatile),
-            "a": a.json,
-            "b": b.json,
-            "manifest": .object([
-                "same": .bool(manifestSame),
-                "a": a.manifestDigest.map { .string($0.description) } ?? .null,
-                "b": b.manifestDigest.map { .string($0.description) } ?? .null,
-                "diff": .array(manifestDiff.map { .string($0) }),
-                "note": manifestNote.map { .string($0) } ?? .null,
-            ]),
-            "params": .object([
-                "same": .bool(paramsSame),
-                "a": a.paramsDigest.map { .string($0.description) } ?? .null,
-                "b": b.paramsDigest.map { .string($0.description) } ?? .null,
-                "patch": .array(paramsPatch.map(\.json)),
-            ]),
-            "context": .array(context.map(\.json)),
-            "summary": .object([
-                "same": .number(Double(c.same)), "changed": .number(Double(c.changed)),
-                "only_in_a": .number(Double(c.onlyInA)), "only_in_b": .number(Double(c.onlyInB)),
-            ]),
-        ]
-        if !stat { o["steps"] = .array(steps.map(\.json)) }
-        return .object(o)
+        let document = Document(self)
+        return stat ? JSONValueEncoder.encode(document) : JSONValueEncoder.encode(Document.WithSteps(document: document, steps: steps))
+    }
+
+    /// The `--format json` document's shape (without `steps`).
+    private struct Document: Encodable {
+        struct Manifest: Encodable {
+            let same: Bool
+            let a: String?, b: String?
+            let diff: [String]
+            let note: String?
+        }
+
+        struct Params: Encodable {
+            let same: Bool
+            let a: String?, b: String?
+            let patch: [JSONPatchOperation]
+        }
+
+        /// The document and the aligned steps beside its members.
+        struct WithSteps: Encodable {
+            let document: Document
+            let steps: [StepComparison]
+
+            private enum CodingKeys: CodingKey { case steps }
+
+            func encode(to encoder: any Encoder) throws {
+                try document.encode(to: encoder)
+                var c = encoder.container(keyedBy: CodingKeys.self)
+                try c.encode(steps, forKey: .steps)
+            }
+        }
+
+        let formatVersion = RunDiff.formatVersion
+        let identical: Bool
+        let includeVolatile: Bool
+        let a: DiffSideInfo, b: DiffSideInfo
+        let manifest: Manifest
+        let params: Params
+        let context: [FieldChange]
+        let summary: Counts
+
+        init(_ d: RunDiff) {
+            identical = d.identical
+            includeVolatile = d.includeVolatile
+            a = d.a
+            b = d.b
+            manifest = Manifest(same: d.manifestSame, a: d.a.manifestDigest?.description, b: d.b.manifestDigest?.description,
+                                diff: d.manifestDiff, note: d.manifestNote)
+            params = Params(same: d.paramsSame, a: d.a.paramsDigest?.description, b: d.b.paramsDigest?.description, patch: d.paramsPatch)
+            context = d.context
+            summary = d.counts
+        }
     }
 }

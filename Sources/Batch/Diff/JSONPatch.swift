@@ -28,12 +28,20 @@ public struct JSONPatchOperation: Sendable, Hashable {
         self.oldValue = oldValue
     }
 
-    /// The operation as RFC 6902 writes it: `op`, `path`, and `from` / `value` where the op needs them.
-    public var json: JSONValue {
-        var o: [String: JSONValue] = ["op": .string(op.rawValue), "path": .string(path)]
-        if let from { o["from"] = .string(from) }
-        if op == .add || op == .replace { o["value"] = value ?? .null }
-        return .object(o)
+    /// The operation as RFC 6902 writes it.
+    public var json: JSONValue { JSONValueEncoder.encode(self) }
+}
+
+extension JSONPatchOperation: Encodable {
+    private enum CodingKeys: CodingKey { case op, path, from, value }
+
+    /// `op`, `path`, and `from` / `value` where the op needs them (never `oldValue`).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(op.rawValue, forKey: .op)
+        try c.encode(path, forKey: .path)
+        if let from { try c.encode(from, forKey: .from) }
+        if op == .add || op == .replace { try c.encode(value ?? .null, forKey: .value) }
     }
 }
 
