@@ -80,6 +80,11 @@ struct JSONParser: ~Copyable {
         var elements: [JSONValue] = []
         var members: [String: JSONValue] = [:]
         var key: String = ""
+
+        /// `}` or `]`.
+        var closer: UInt8 { isObject ? UInt8(ascii: "}") : UInt8(ascii: "]") }
+        /// The finished container.
+        var value: JSONValue { isObject ? .object(members) : .array(elements) }
     }
 
     private mutating func parseDocument() throws(JSONParseError) -> JSONValue {
@@ -95,28 +100,17 @@ struct JSONParser: ~Copyable {
                 throw error(stack.isEmpty ? "empty input, expected a JSON value" : "unexpected end of input, expected a value", at: pos)
             }
             switch bytes[pos] {
-            case UInt8(ascii: "{"):
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
                 guard stack.count < JSONValue.maximumNestingDepth else { throw tooDeep() }
+                var frame = Frame(isObject: bytes[pos] == UInt8(ascii: "{"))
                 pos += 1
                 skipWhitespace()
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") {
+                if pos < bytes.count, bytes[pos] == frame.closer {
                     pos += 1
-                    value = .object([:])
+                    value = frame.value
                 } else {
-                    var frame = Frame(isObject: true)
-                    frame.key = try parseKey(existing: frame.members)
+                    if frame.isObject { frame.key = try parseKey(existing: frame.members) }
                     stack.append(frame)
-                    continue parseValue
-                }
-            case UInt8(ascii: "["):
-                guard stack.count < JSONValue.maximumNestingDepth else { throw tooDeep() }
-                pos += 1
-                skipWhitespace()
-                if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") {
-                    pos += 1
-                    value = .array([])
-                } else {
-                    stack.append(Frame(isObject: false))
                     continue parseValue
                 }
             case UInt8(ascii: "\""):
@@ -151,28 +145,21 @@ struct JSONParser: ~Copyable {
                 if stack[top].isObject {
                     let key = stack[top].key
                     stack[top].members[key] = value
-                    if next == UInt8(ascii: ",") {
-                        pos += 1
-                        skipWhitespace()
-                        stack[top].key = try parseKey(existing: stack[top].members)
-                        continue parseValue
-                    } else if next == UInt8(ascii: "}") {
-                        pos += 1
-                        value = .object(stack.removeLast().members)
-                    } else {
-                        throw unexpected(expecting: "',' or '}' in object")
-                    }
                 } else {
                     stack[top].elements.append(value)
-                    if next == UInt8(ascii: ",") {
-                        pos += 1
-                        continue parseValue
-                    } else if next == UInt8(ascii: "]") {
-                        pos += 1
-                        value = .array(stack.removeLast().elements)
-                    } else {
-                        throw unexpected(expecting: "',' or ']' in array")
+                }
+                if next == UInt8(ascii: ",") {
+                    pos += 1
+                    if stack[top].isObject {
+                        skipWhitespace()
+                        stack[top].key = try parseKey(existing: stack[top].members)
                     }
+                    continue parseValue
+                } else if next == stack[top].closer {
+                    pos += 1
+                    value = stack.removeLast().value
+                } else {
+                    throw unexpected(expecting: stack[top].isObject ? "',' or '}' in object" : "',' or ']' in array")
                 }
             }
         }

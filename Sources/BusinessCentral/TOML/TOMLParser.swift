@@ -117,30 +117,39 @@ private struct Parser {
 
         var node = root
         for (n, segment) in path.enumerated() {
-            let isLast = n == path.count - 1
-            switch node.entries[segment] {
-            case nil:
-                let child = Node()
-                node.put(segment, .table(child, line: headerLine))
-                node = child
-            case .table(let child, _):
-                if isLast {
-                    if child.definedByHeader {
-                        throw TOMLError(line: headerLine, message: "table [\(dotted(path))] is defined more than once")
-                    }
-                    if child.definedByDottedKey {
-                        throw TOMLError(line: headerLine, message: "table [\(dotted(path))] was already defined by a dotted key")
-                    }
-                }
-                node = child
-            case .value(let value, let valueLine):
-                throw TOMLError(
-                    line: headerLine,
-                    message: "[\(dotted(path))]: `\(segment)` is already defined as a value (\(value.typeName), line \(valueLine)), not a table")
+            let (child, existed) = try table(segment, in: node, line: headerLine, byDottedKey: false) { type, valueLine in
+                "[\(dotted(path))]: `\(segment)` is already defined as a value (\(type), line \(valueLine)), not a table"
             }
+            if existed, n == path.count - 1 {
+                if child.definedByHeader {
+                    throw TOMLError(line: headerLine, message: "table [\(dotted(path))] is defined more than once")
+                }
+                if child.definedByDottedKey {
+                    throw TOMLError(line: headerLine, message: "table [\(dotted(path))] was already defined by a dotted key")
+                }
+            }
+            node = child
         }
         node.definedByHeader = true
         return node
+    }
+
+    /// The table `segment` of `node`, and whether it was there already; a new one (made at
+    /// `line`, by a header or a dotted key) when it was not. A value under that name is an error
+    /// at `line`, worded by `valueThere(type name, line of the value)`.
+    private func table(_ segment: String, in node: Node, line: Int, byDottedKey: Bool,
+                       valueThere: (String, Int) -> String) throws(TOMLError) -> (Node, existed: Bool) {
+        switch node.entries[segment] {
+        case nil:
+            let child = Node()
+            child.definedByDottedKey = byDottedKey
+            node.put(segment, .table(child, line: line))
+            return (child, false)
+        case .table(let child, _):
+            return (child, true)
+        case .value(let value, let valueLine):
+            throw TOMLError(line: line, message: valueThere(value.typeName, valueLine))
+        }
     }
 
     mutating func parseKeyValue(into table: Node) throws(TOMLError) {
@@ -157,22 +166,13 @@ private struct Parser {
 
         var node = table
         for segment in path.dropLast() {
-            switch node.entries[segment] {
-            case nil:
-                let child = Node()
-                child.definedByDottedKey = true
-                node.put(segment, .table(child, line: keyLine))
-                node = child
-            case .table(let child, _):
-                if child.definedByHeader && !child.definedByDottedKey {
-                    throw TOMLError(line: keyLine, message: "key `\(dotted(path))` extends table `\(segment)` defined by a header")
-                }
-                node = child
-            case .value(let existing, let existingLine):
-                throw TOMLError(
-                    line: keyLine,
-                    message: "key `\(dotted(path))`: `\(segment)` is already defined as a value (\(existing.typeName), line \(existingLine))")
+            let (child, existed) = try self.table(segment, in: node, line: keyLine, byDottedKey: true) { type, valueLine in
+                "key `\(dotted(path))`: `\(segment)` is already defined as a value (\(type), line \(valueLine))"
             }
+            if existed, child.definedByHeader && !child.definedByDottedKey {
+                throw TOMLError(line: keyLine, message: "key `\(dotted(path))` extends table `\(segment)` defined by a header")
+            }
+            node = child
         }
         let last = path[path.count - 1]
         if let existing = node.entries[last] {
@@ -343,12 +343,17 @@ private struct Parser {
         // Decimal integer or float. Split mantissa / exponent.
         let chars = Array(body)
         guard let firstChar = chars.first, firstChar.isASCII, firstChar.isNumber else { return nil }
-        var intPart = ""
         var idx = 0
-        while idx < chars.count, chars[idx].isASCII, chars[idx].isNumber || chars[idx] == "_" {
-            intPart.append(chars[idx])
-            idx += 1
+        /// The digits and underscores from `idx` on (moving `idx` past them).
+        func digitRun() -> String {
+            var run = ""
+            while idx < chars.count, chars[idx].isASCII, chars[idx].isNumber || chars[idx] == "_" {
+                run.append(chars[idx])
+                idx += 1
+            }
+            return run
         }
+        let intPart = digitRun()
         guard validUnderscores(Substring(intPart)) else { return nil }
         let intDigits = intPart.replacingOccurrences("_")
         if intDigits.count > 1 && intDigits.hasPrefix("0") { return nil }  // no leading zeros
@@ -359,11 +364,7 @@ private struct Parser {
         var text = sign + intDigits
         if chars[idx] == "." {
             idx += 1
-            var frac = ""
-            while idx < chars.count, chars[idx].isASCII, chars[idx].isNumber || chars[idx] == "_" {
-                frac.append(chars[idx])
-                idx += 1
-            }
+            let frac = digitRun()
             guard !frac.isEmpty, validUnderscores(Substring(frac)) else { return nil }
             text += "." + frac.replacingOccurrences("_")
         }
@@ -374,11 +375,7 @@ private struct Parser {
                 exp.append(chars[idx])
                 idx += 1
             }
-            var expDigits = ""
-            while idx < chars.count, chars[idx].isASCII, chars[idx].isNumber || chars[idx] == "_" {
-                expDigits.append(chars[idx])
-                idx += 1
-            }
+            let expDigits = digitRun()
             guard !expDigits.isEmpty, validUnderscores(Substring(expDigits)) else { return nil }
             text += "e" + exp + expDigits.replacingOccurrences("_")
         }
