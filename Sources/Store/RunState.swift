@@ -42,8 +42,8 @@ public enum ToolVersion {
     public static let current = "0.1.0"
 }
 
-/// The one rule that decides a run's state, used three ways: the runner stamps a finished run
-/// with it, `state`/`list` report it, and its SQL twin (`RunQuery.derivedState`, proved equal to
+/// The one rule that decides a run's state, used four ways: the runner stamps a finished run
+/// with it, `batch rollback` stamps its own run with it (`rollbackStamp`), `state`/`list` report it, and its SQL twin (`RunQuery.derivedState`, proved equal to
 /// it on every combination by the tests) filters `list --state` in the database.
 ///
 /// Precedence, first match wins:
@@ -65,6 +65,23 @@ public enum ToolVersion {
 /// `rollback_failed`), so marking steps during a partial rollback does not change the run's
 /// state. In a rollback run (kind `rollback`) a `skipped` compensation counts as done: it was a
 /// deliberate decision, reported on the original step.
+///
+/// **A rollback run's stamp.** A rollback run records no step count (its rows — compensations,
+/// `check_` GETs, skip notes — are not one per plan item), so from rule 7 on it reads the state
+/// it was stamped with. `rollbackStamp` decides that stamp with this same rule, the run's
+/// *steps* being the compensations it owed: the plan's items less those it skipped by decision
+/// (irreversible, blocked by a newer compensation, no ETag). A compensation landed when it was
+/// rolled back (sent and answered, or found already done). So, first match wins:
+///
+/// | # | rollback run | stamp |
+/// |---|---|---|
+/// | 4 | SIGINT stopped it between compensations | `cancelled` |
+/// | 5 | no compensation failed (every owed one rolled back; none owed also counts) | `completed` |
+/// | 8 | some failed, some rolled back | `partially_committed` |
+/// | 9 | some failed, none rolled back | `failed` |
+///
+/// A compensation with no answer is a failed one here (`rollback_failed`); the rollback run
+/// then reads `in_doubt` anyway (rule 2), from its step rows.
 public enum RunStateRule {
     /// - Parameters:
     ///   - stamped: the state on the row (`running` until the run finishes; the runner passes
@@ -85,6 +102,24 @@ public enum RunStateRule {
         if !finished { return .interrupted }
         guard stepCount != nil else { return stamped }
         return landed > 0 ? .partiallyCommitted : .failed
+    }
+
+    /// The state `batch rollback` stamps on its own run (see "A rollback run's stamp" above):
+    /// `derive` over the compensations the run owed.
+    ///
+    /// - Parameters:
+    ///   - cancelled: SIGINT stopped the rollback before its last plan item.
+    ///   - items: the plan's items.
+    ///   - undone: items rolled back (`rolled_back`).
+    ///   - failed: items whose compensation failed or got no answer (`rollback_failed`).
+    ///   - skipped: items skipped by decision (`rollback_skipped`); owed nothing.
+    public static func rollbackStamp(cancelled: Bool, items: Int, undone: Int, failed: Int, skipped: Int) -> RunState {
+        var counts = StepCounts()
+        counts.total = undone + failed
+        counts.committed = undone
+        counts.failed = failed
+        return derive(stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: .rollback,
+                      stepCount: items - skipped, counts: counts)
     }
 
     /// Steps that did what they were asked at some point (see the type's documentation).

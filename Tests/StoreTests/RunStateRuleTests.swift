@@ -101,6 +101,71 @@ import Hashing
         #expect(Self.derive([], finished: true) == .failed)
     }
 
+    // MARK: - A rollback run's stamp, row by row
+
+    static func rollback(cancelled: Bool = false, undone: Int = 0, failed: Int = 0, skipped: Int = 0, items: Int? = nil) -> RunState {
+        RunStateRule.rollbackStamp(cancelled: cancelled, items: items ?? undone + failed + skipped,
+                                   undone: undone, failed: failed, skipped: skipped)
+    }
+
+    @Test func rollbackRow4ACancelledRollbackIsCancelled() {
+        #expect(Self.rollback(cancelled: true, undone: 1, items: 3) == .cancelled)
+        #expect(Self.rollback(cancelled: true, failed: 1, items: 3) == .cancelled)
+        #expect(Self.rollback(cancelled: true, items: 2) == .cancelled)          // stopped before the first item
+        #expect(Self.rollback(cancelled: true, undone: 2, items: 2) == .cancelled)  // after the last: still the stamp
+    }
+
+    @Test func rollbackRow5NoFailedCompensationIsCompleted() {
+        #expect(Self.rollback(undone: 3) == .completed)
+        #expect(Self.rollback(undone: 1, skipped: 2) == .completed)  // skipped by decision: owed nothing
+        #expect(Self.rollback(skipped: 2) == .completed)             // e.g. every write irreversible
+        #expect(Self.rollback() == .completed)                       // an empty plan
+    }
+
+    @Test func rollbackRow8SomeFailedSomeUndoneIsPartiallyCommitted() {
+        #expect(Self.rollback(undone: 1, failed: 1) == .partiallyCommitted)
+        #expect(Self.rollback(undone: 2, failed: 1, skipped: 1) == .partiallyCommitted)
+    }
+
+    @Test func rollbackRow9FailedWithNothingUndoneIsFailed() {
+        #expect(Self.rollback(failed: 1) == .failed)
+        #expect(Self.rollback(failed: 2) == .failed)
+        // A skip is a decision, not something undone: it does not make the rollback partial.
+        #expect(Self.rollback(failed: 1, skipped: 2) == .failed)
+    }
+
+    /// The stamp equals the rule `RollbackExecutor` wrote by hand before it used
+    /// `RunStateRule`, on every count of up to 4 of each (a rollback stops early only when
+    /// cancelled, so otherwise the three counts add up to the plan's items).
+    @Test func rollbackStampEqualsTheFormerHandWrittenRule() {
+        for cancelled in [false, true] {
+            for undone in 0...4 {
+                for failed in 0...4 {
+                    for skipped in 0...4 {
+                        for extra in cancelled ? [0, 1, 3] : [0] {
+                            let former: RunState = cancelled ? .cancelled
+                                : (failed == 0 ? .completed : (undone > 0 ? .partiallyCommitted : .failed))
+                            let stamp = Self.rollback(cancelled: cancelled, undone: undone, failed: failed, skipped: skipped,
+                                                      items: undone + failed + skipped + extra)
+                            #expect(stamp == former, "cancelled \(cancelled) undone \(undone) failed \(failed) skipped \(skipped)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `state` and `list` then read for a rollback run (no step count: rule 7 keeps the
+    /// stamp), whatever its step rows, unless one is unknown or the run never finished.
+    @Test func aFinishedRollbackRunReadsItsStamp() {
+        for stamp in [RunState.completed, .partiallyCommitted, .failed, .cancelled] {
+            #expect(Self.derive([.committed, .failed, .skipped], stamped: stamp, finished: true, kind: .rollback, n: nil) == stamp)
+            #expect(Self.derive([.committed, nil], stamped: stamp, finished: true, kind: .rollback, n: nil) == .inDoubt)
+        }
+        #expect(Self.derive([.committed], kind: .rollback, n: nil) == .interrupted)
+        #expect(Self.derive([.committed], lock: true, kind: .rollback, n: nil) == .running)
+    }
+
     @Test func neverRunningWhenDeadNeverInterruptedOrRunningWhenFinished() {
         for combo in Self.combinations() {
             let state = RunStateRule.derive(stamped: combo.stamped, finished: combo.finished, lockHeld: false, kind: combo.kind,

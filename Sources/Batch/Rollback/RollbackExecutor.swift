@@ -35,13 +35,14 @@ public final class RollbackExecutor: Sendable {
     }
 
     let store: LedgerStore
-    let client: BCClient
+    let exchange: RecordedExchange
     let profile: Profile
     let options: Options
 
-    public init(store: LedgerStore, client: BCClient, profile: Profile, options: Options = Options()) {
+    /// - Parameter client: what sends the compensations (a `BCClient`, or a stub in tests).
+    public init(store: LedgerStore, client: any BCTransport, profile: Profile, options: Options = Options()) {
         self.store = store
-        self.client = client
+        self.exchange = RecordedExchange(store: store, transport: client)
         self.profile = profile
         self.options = options
     }
@@ -53,13 +54,8 @@ public final class RollbackExecutor: Sendable {
         row.kind = .rollback
         row.parentRunID = original.id
         row.name = "rollback of \(original.name ?? original.id)"
-        row.profile = profile.name
-        row.environment = profile.environment
-        row.company = profile.companyID
-        row.baseURL = profile.baseURL
-        let lock = try store.lock(runID: row.id)
-        defer { lock.release() }
-        try store.ledger.startRun(row)
+        let run = try LedgerRun(row, profile: profile, store: store)
+        defer { run.release() }
 
         // Repair: compensations that committed before a crash, whose targets were never marked.
         for step in plan.alreadyUndone { try store.ledger.setStepStatus(stepID: step.id, .rolledBack) }
@@ -75,7 +71,7 @@ public final class RollbackExecutor: Sendable {
         for item in plan.items {
             if cancellation.isCancelled { cancelled = true; break }
             let blocker = item.recordKey.flatMap { blocked[$0] }
-            let result = try await perform(item, seq: &seq, runID: row.id, etags: &etags, blockedBy: blocker)
+            let result = try await perform(item, seq: &seq, runID: run.id, etags: &etags, blockedBy: blocker)
             // An original step with no outcome keeps reading `unknown`: marking it would invent an
             // outcome the ledger never saw.
             if item.step.status != nil { try store.ledger.setStepStatus(stepID: item.step.id, result.status) }
@@ -84,10 +80,11 @@ public final class RollbackExecutor: Sendable {
             }
             results.append(result)
         }
-        let failures = results.filter { $0.status == .rollbackFailed }.count
-        let done = results.filter { $0.status == .rolledBack }.count
-        let state: RunState = cancelled ? .cancelled : (failures == 0 ? .completed : (done > 0 ? .partiallyCommitted : .failed))
-        try store.finishRun(row.id, state: state)
+        try run.finish(RunStateRule.rollbackStamp(
+            cancelled: cancelled, items: plan.items.count,
+            undone: results.filter { $0.status == .rolledBack }.count,
+            failed: results.filter { $0.status == .rollbackFailed }.count,
+            skipped: results.filter { $0.status == .rollbackSkipped }.count))
 
         // The original run reads `rolled_back` only when every reversible write is undone.
         let remaining = plan.reversible.count - results.filter { r in
@@ -101,7 +98,7 @@ public final class RollbackExecutor: Sendable {
             try store.ledger.restampRun(original.id, state: .rolledBack)
             originalState = .rolledBack
         }
-        return Result(rollbackRunID: row.id, results: results, originalState: originalState, remaining: remaining,
+        return Result(rollbackRunID: run.id, results: results, originalState: originalState, remaining: remaining,
                       cancelled: cancelled)
     }
 
@@ -205,26 +202,8 @@ public final class RollbackExecutor: Sendable {
         intent.targetStepID = item.step.id
         intent.ifMatch = ifMatch
         let request = BCRequest(method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID)
-        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: body, request: request, store: store)
-        let stepID = try store.ledger.writeIntent(intent)
-        let started = ContinuousClock.now
-
-        switch await send(request) {
-        case .failure(let error):
-            if error.outcomeUnknown {
-                try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
-                return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil,
-                                  message: "no answer (it may have landed; run rollback again to check): \(error)", conflict: false, newRecordID: nil)
-            }
-            var outcome = StepOutcome(status: .failed)
-            outcome.errorMessage = error.description
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil, message: error.description, conflict: false, newRecordID: nil)
-        case .success(let response):
-            var outcome = try ResponseRecorder.outcome(for: response, store: store,
-                                                       durationMs: (ContinuousClock.now - started).wholeMilliseconds)
-            let conflict = response.status == 409 || response.status == 412
-            var newID: String?
+        var newID: String?
+        let ending = try await exchange.send(intent, request) { response, outcome in
             if response.isSuccess {
                 if method == .post {
                     newID = (try? JSONValue(parsing: response.body))?["id"]?.stringValue
@@ -235,10 +214,18 @@ public final class RollbackExecutor: Sendable {
                     // A re-creation's ETag belongs to the new record, not to this key.
                     if let key = item.recordKey, let e = response.etag { etags[key] = e }
                 }
-            } else if conflict {
+            } else if response.status == 409 || response.status == 412 {
                 outcome.errorMessage = "conflict: the record changed since the run; " + (outcome.errorMessage ?? "")
             }
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
+        }
+        switch ending {
+        case .unknown(_, let error):
+            return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil,
+                              message: "no answer (it may have landed; run rollback again to check): \(error)", conflict: false, newRecordID: nil)
+        case .failed(_, let error):
+            return ItemResult(item: item, status: .rollbackFailed, httpStatus: nil, message: error.description, conflict: false, newRecordID: nil)
+        case .answered(_, let response, let outcome):
+            let conflict = response.status == 409 || response.status == 412
             // A DELETE answered 404, or a restore of a record the run created answered 404: the
             // record did not exist before the run, so its being gone is the goal — but only a GET
             // that finds nothing proves it is gone; that answer is kept as evidence.
@@ -277,25 +264,9 @@ public final class RollbackExecutor: Sendable {
         var intent = StepIntent(runID: runID, seq: seq, name: "check_\(item.step.name)", method: .get, url: url)
         intent.targetStepID = item.step.id
         let request = BCRequest(method: .get, url: url, clientRequestID: intent.clientRequestID)
-        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: nil, request: request, store: store)
-        let stepID = try store.ledger.writeIntent(intent)
-        let started = ContinuousClock.now
-        switch await send(request) {
-        case .failure(let error):
-            var outcome = StepOutcome(status: .failed)
-            outcome.errorMessage = error.description
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return nil
-        case .success(let response):
-            var outcome = try ResponseRecorder.outcome(for: response, store: store,
-                                                       durationMs: (ContinuousClock.now - started).wholeMilliseconds)
-            outcome.recordID = item.step.recordID
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return response
-        }
-    }
-
-    private func send(_ request: BCRequest) async -> Swift.Result<BCResponse, BCTransportError> {
-        do { return .success(try await client.execute(request)) } catch { return .failure(error) }
+        let ending = try await exchange.send(intent, request) { _, outcome in outcome.recordID = item.step.recordID }
+        // A GET cannot land, so no answer is a failed step here, never an unknown one.
+        guard case .answered(_, let response, _) = ending else { return nil }
+        return response
     }
 }

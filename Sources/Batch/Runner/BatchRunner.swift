@@ -5,12 +5,9 @@ import Store
 
 /// Runs a validated manifest against Business Central and records every step in the ledger.
 ///
-/// The contract (docs/ledger.md, "The order of writes for one step"): the request body is
-/// encoded once as RFC 8785 JSON; those bytes are stored, hashed and sent. For each step the
-/// blobs are written first, then the intent row is committed, then the request leaves, then the
-/// response blobs are written and the outcome row is committed. A process killed anywhere in
-/// between leaves a ledger that still tells the truth: an intent with no outcome reads `unknown`,
-/// never `committed`.
+/// The request body is encoded once as RFC 8785 JSON; those bytes are stored, hashed and sent.
+/// Each step's request goes through `RecordedExchange` (blobs, intent committed, send, outcome),
+/// and the run row through `LedgerRun` (lock, start, stamp).
 public final class BatchRunner: Sendable {
     public struct Options: Sendable {
         public var failFast = false
@@ -19,13 +16,14 @@ public final class BatchRunner: Sendable {
     }
 
     let store: LedgerStore
-    let client: BCClient
+    let exchange: RecordedExchange
     let profile: Profile
     let options: Options
 
-    public init(store: LedgerStore, client: BCClient, profile: Profile, options: Options = Options()) {
+    /// - Parameter client: what sends the requests (a `BCClient`, or a stub in tests).
+    public init(store: LedgerStore, client: any BCTransport, profile: Profile, options: Options = Options()) {
         self.store = store
-        self.client = client
+        self.exchange = RecordedExchange(store: store, transport: client)
         self.profile = profile
         self.options = options
     }
@@ -44,15 +42,10 @@ public final class BatchRunner: Sendable {
         // Absolute, so `state` and audits name the file wherever they are run from.
         row.manifestPath = URL(fileURLWithPath: manifest.path).standardizedFileURL.path
         row.params = paramsBlob
-        row.profile = profile.name
-        row.environment = profile.environment
-        row.company = profile.companyID
-        row.baseURL = profile.baseURL
         // The run is `completed` only when this many steps landed (RunStateRule).
         row.stepCount = manifest.steps.count
-        let lock = try store.lock(runID: runID)
-        defer { lock.release() }
-        try store.ledger.startRun(row)
+        let run = try LedgerRun(row, profile: profile, store: store)
+        defer { run.release() }
         observer.runStarted(runID: runID, steps: manifest.steps.count)
 
         var outputs: [String: JSONValue] = [:]
@@ -80,7 +73,7 @@ public final class BatchRunner: Sendable {
         let state = RunStateRule.derive(
             stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: .batch,
             stepCount: manifest.steps.count, counts: counts)
-        let record = try store.finishRun(runID, state: state)
+        let record = try run.finish(state)
         return RunSummary(
             runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
             total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports)
@@ -137,7 +130,7 @@ public final class BatchRunner: Sendable {
         // 3. Before PATCH/DELETE: GET the record, store it as the pre-image, take its ETag.
         if step.preImage, step.method == .patch || step.method == .delete, step.id != nil {
             let preRequest = BCRequest(method: .get, url: url, clientRequestID: intent.clientRequestID)
-            switch await sendSafely(preRequest) {
+            switch await exchange.fetch(preRequest) {
             case .success(let response) where response.isSuccess:
                 intent.preImage = try store.put(response.body, mediaType: "application/json")
                 if ifMatch == nil { ifMatch = response.etag }
@@ -161,62 +154,49 @@ public final class BatchRunner: Sendable {
             method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID,
             idempotencyKey: step.idempotencyKey)
 
-        // 4. Blobs first, then the intent row, committed before the request leaves.
-        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: body, request: request, store: store)
-        let stepID = try store.ledger.writeIntent(intent)
-
-        // 5. Send.
-        let response: BCResponse
-        switch await sendSafely(request) {
-        case .success(let r): response = r
-        case .failure(let error):
-            if error.outcomeUnknown {
-                // Sent, no answer: it may have been committed. Leave the intent without an
-                // outcome (reads `unknown`), but keep the reason.
-                try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
-                return report(nil, url: url, stepID: stepID, message: error.description,
-                              clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
-            }
-            var outcome = StepOutcome(status: .failed)
-            outcome.errorMessage = error.description
-            outcome.durationMs = Self.ms(clock.now - started)
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return report(.failed, url: url, stepID: stepID, message: error.description,
-                          clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
-        }
-
-        // 6. Response blobs, then the outcome row.
-        var outcome = try ResponseRecorder.outcome(for: response, store: store, durationMs: Self.ms(clock.now - started))
-        let parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
+        // 4–6. Blobs, the intent row (committed before the request leaves), send, then the
+        // response blobs and the outcome row (RecordedExchange).
         var recordID: String?
         var label: String?
         var count: Int?
-        if response.isSuccess {
-            switch step.method {
-            case .post:
-                recordID = parsed?["id"]?.stringValue ?? parsed?["systemId"]?.stringValue
-                if let recordID, !step.endpointPath.isAction {
-                    outcome.rollbackURL = try? StepRequest.url(for: step, profile: profile, recordID: recordID)
+        var parsed: JSONValue?
+        let ending = try await exchange.send(intent, request, started: started) { response, outcome in
+            parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
+            if response.isSuccess {
+                switch step.method {
+                case .post:
+                    recordID = parsed?["id"]?.stringValue ?? parsed?["systemId"]?.stringValue
+                    if let recordID, !step.endpointPath.isAction {
+                        outcome.rollbackURL = try? StepRequest.url(for: step, profile: profile, recordID: recordID)
+                    }
+                case .patch, .delete:
+                    recordID = step.id
+                case .get:
+                    recordID = step.id
+                    count = parsed?["value"]?.arrayValue?.count
                 }
-            case .patch, .delete:
-                recordID = step.id
-            case .get:
-                recordID = step.id
-                count = parsed?["value"]?.arrayValue?.count
+                label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
             }
-            label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
-            outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
+            outcome.recordID = recordID
         }
-        outcome.recordID = recordID
-        try store.ledger.writeOutcome(stepID: stepID, outcome)
-        return report(outcome.status, url: url, stepID: stepID, http: response.status, recordID: recordID,
-                      label: label, count: count, message: outcome.errorMessage, code: response.bcError?.code,
-                      correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: recorded,
-                      endpoint: step.endpoint)
-    }
-
-    private func sendSafely(_ request: BCRequest) async -> Result<BCResponse, BCTransportError> {
-        do { return .success(try await client.execute(request)) } catch { return .failure(error) }
+        switch ending {
+        case .unknown(let stepID, let error):
+            // Sent, no answer: it may have been committed. The intent has no outcome (reads
+            // `unknown`); the reason is kept.
+            return report(nil, url: url, stepID: stepID, message: error.description,
+                          clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
+        case .failed(let stepID, let error):
+            return report(.failed, url: url, stepID: stepID, message: error.description,
+                          clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
+        case .answered(let stepID, let response, let outcome):
+            if response.isSuccess {
+                outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
+            }
+            return report(outcome.status, url: url, stepID: stepID, http: response.status, recordID: recordID,
+                          label: label, count: count, message: outcome.errorMessage, code: response.bcError?.code,
+                          correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: recorded,
+                          endpoint: step.endpoint)
+        }
     }
 
     static func ms(_ d: Duration) -> Int { d.wholeMilliseconds }

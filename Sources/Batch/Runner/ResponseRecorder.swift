@@ -3,7 +3,8 @@ import Store
 
 /// Turns an HTTP answer into the outcome row the ledger commits: the body and headers are stored
 /// as blobs first (behind one durability barrier), then every field the ledger indexes is copied
-/// from the response. Shared by the runner and rollback so both record answers the same way.
+/// from the response. `RecordedExchange` is its one user, so the runner and rollback record
+/// requests and answers the same way.
 enum ResponseRecorder {
     static func outcome(for response: BCResponse, store: LedgerStore, durationMs: Int) throws(StoreError) -> StepOutcome {
         var outcome = StepOutcome(status: response.isSuccess ? .committed : .failed)

@@ -9,7 +9,7 @@ import NIOHTTP1
 ///
 /// Why a class with an injectable `HTTPClient`: one connection pool should serve a whole batch
 /// (and the token requests), and tests can run it against a server on 127.0.0.1.
-public final class BCClient: Sendable {
+public final class BCClient: BCTransport, Sendable {
     /// Methods `execute` accepts.
     public static let supportedMethods: [HTTPMethod] = [.GET, .POST, .PATCH, .PUT, .DELETE, .HEAD]
     /// Responses larger than this are refused (BC's own limit is 350 MB).

@@ -1,0 +1,78 @@
+import BusinessCentral
+import Store
+
+/// One HTTP exchange, recorded in the order the ledger's contract demands (docs/ledger.md, "The
+/// order of writes for one step"): the request's body and headers are stored as blobs, the intent
+/// row naming them is committed, only then does the request leave; the answer's blobs are stored
+/// and its outcome row committed after it. A process killed anywhere in between leaves a ledger
+/// that still tells the truth: an intent with no outcome reads `unknown`, never `committed`.
+///
+/// The one place that sequence is written: the runner's steps, rollback's compensations and its
+/// `check_` GETs all go through `send`. What differs between them — the record id, the rollback
+/// URL, a conflict's message — is the caller's `adjust`, applied to the outcome before it is
+/// committed.
+struct RecordedExchange: Sendable {
+    let store: LedgerStore
+    let transport: any BCTransport
+
+    /// How an exchange ended. Every case names the intent row (`stepID`).
+    enum Ending: Sendable {
+        /// An answer came (any HTTP status); its blobs and outcome row (`outcome`, as committed)
+        /// are in the ledger.
+        case answered(stepID: Int64, response: BCResponse, outcome: StepOutcome)
+        /// The request may have been sent and no answer came: a write that may have landed. The
+        /// intent keeps no outcome (it reads `unknown`); the reason is noted beside it.
+        case unknown(stepID: Int64, error: BCTransportError)
+        /// No answer, and nothing can have landed (not sent, or a read): a `failed` outcome
+        /// carrying the error is committed.
+        case failed(stepID: Int64, error: BCTransportError)
+
+        var stepID: Int64 {
+            switch self {
+            case .answered(let id, _, _), .unknown(let id, _), .failed(let id, _): return id
+            }
+        }
+    }
+
+    /// Stores `request`'s body and headers, commits `intent` (with those blobs) and sends the
+    /// request; then records what came back (see `Ending`).
+    ///
+    /// - Parameters:
+    ///   - started: where the outcome's `duration_ms` counts from; nil for the moment the intent
+    ///     is committed.
+    ///   - adjust: fills in what only the caller knows (record id, rollback URL, messages) on the
+    ///     outcome built from an answer, before it is committed.
+    func send(
+        _ intent: StepIntent, _ request: BCRequest, started: ContinuousClock.Instant? = nil,
+        adjust: (BCResponse, inout StepOutcome) -> Void = { _, _ in }
+    ) async throws(StoreError) -> Ending {
+        var intent = intent
+        (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: request.body, request: request, store: store)
+        let stepID = try store.ledger.writeIntent(intent)
+        let started = started ?? ContinuousClock.now
+
+        switch await fetch(request) {
+        case .failure(let error) where error.outcomeUnknown:
+            try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: error.description)
+            return .unknown(stepID: stepID, error: error)
+        case .failure(let error):
+            var outcome = StepOutcome(status: .failed)
+            outcome.errorMessage = error.description
+            outcome.durationMs = (ContinuousClock.now - started).wholeMilliseconds
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return .failed(stepID: stepID, error: error)
+        case .success(let response):
+            var outcome = try ResponseRecorder.outcome(
+                for: response, store: store, durationMs: (ContinuousClock.now - started).wholeMilliseconds)
+            adjust(response, &outcome)
+            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            return .answered(stepID: stepID, response: response, outcome: outcome)
+        }
+    }
+
+    /// Sends `request` without recording it: for a read whose answer the caller stores itself
+    /// (the runner's pre-image GET, kept as a blob on the step's intent).
+    func fetch(_ request: BCRequest) async -> Result<BCResponse, BCTransportError> {
+        do { return .success(try await transport.execute(request)) } catch { return .failure(error) }
+    }
+}
