@@ -58,8 +58,9 @@ struct ManifestExamplesTests {
 
     @Test func paramsDrivenWithoutRequiredParamFails() {
         let path = example("params-driven.yaml")
-        #expect(throws: ManifestError.self) {
+        let error = #expect(throws: ManifestError.self) {
             _ = try ManifestLoader.prepare(path: path, paramsFile: nil, sets: [])
         }
+        #expect(error?.diagnostics.map(\.message) == ["required param 'customer_name' has no value"])  // city has a default
     }
 }

@@ -69,12 +69,10 @@ import TestSupport
     }
 
     @Test func unreadableFileIsAClearError() {
-        #expect(throws: FileHashError.self) { try SHA256.hash(fileAt: "/nonexistent/bcli/file") }
-        do {
-            _ = try SHA256.hash(fileAt: "/nonexistent/bcli/file")
-        } catch {
-            #expect(error.description.contains("/nonexistent/bcli/file"))
-            #expect(error.description.contains("No such file"))
-        }
+        let error = #expect(throws: FileHashError.self) { try SHA256.hash(fileAt: "/nonexistent/bcli/file") }
+        #expect(error?.path == "/nonexistent/bcli/file")
+        #expect(error?.errno == ENOENT)
+        #expect(error?.description.contains("/nonexistent/bcli/file") == true)
+        #expect(error?.description.contains("No such file") == true)
     }
 }

@@ -72,7 +72,7 @@ import Hashing
         // A step must belong to a run.
         var orphan = StepIntent(runID: RunID.generate(), seq: 1, name: "x", method: "GET", url: "u")
         orphan.clientRequestID = "c"
-        #expect(throws: StoreError.self) { try store.ledger.writeIntent(orphan) }
+        expectDatabaseError(containing: "FOREIGN KEY constraint failed") { try store.ledger.writeIntent(orphan) }
     }
 
     @Test func duplicateRunIDIsRefused() throws {
@@ -81,7 +81,7 @@ import Hashing
         var run = NewRun(toolVersion: "t")
         try store.ledger.startRun(run)
         run.name = "again"
-        #expect(throws: StoreError.self) { try store.ledger.startRun(run) }
+        expectDatabaseError(containing: "UNIQUE constraint failed: run.id") { try store.ledger.startRun(run) }
     }
 
     /// Forward-only migration from an older schema file: rows written at schema 1 survive.
@@ -163,7 +163,9 @@ import Hashing
     @Test func outcomeForUnknownStepIsAnError() throws {
         let dir = TempDir()
         let store = try makeStore(dir)
-        #expect(throws: StoreError.self) { try store.ledger.writeOutcome(stepID: 999, StepOutcome(status: .committed)) }
+        expectStoreError(.invalidState("no step with id 999 to record an outcome for")) {
+            try store.ledger.writeOutcome(stepID: 999, StepOutcome(status: .committed))
+        }
     }
 
     @Test func skippedStepsCarryTheReason() throws {
@@ -188,10 +190,10 @@ import Hashing
         #expect(try store.ledger.resolveRunID("aaaaaa1") == a.id)
         #expect(try store.ledger.resolveRunID(b.id) == b.id)
         #expect(try store.ledger.resolveRunID("AAAAAA2") == b.id)
-        #expect(throws: StoreError.self) { try store.ledger.resolveRunID("aaaaaa") }  // ambiguous
-        #expect(throws: StoreError.self) { try store.ledger.resolveRunID("aaaaa") }   // too short
-        #expect(throws: StoreError.self) { try store.ledger.resolveRunID("bbbbbbb") } // unknown
-        #expect(throws: StoreError.self) { try store.ledger.resolveRunID("aaaaaa/../") }
+        expectStoreError(.ambiguousRunID("aaaaaa", candidates: [a.id, b.id])) { _ = try store.ledger.resolveRunID("aaaaaa") }
+        expectStoreError(.invalidRunID("aaaaa")) { _ = try store.ledger.resolveRunID("aaaaa") }  // too short
+        expectStoreError(.runNotFound("bbbbbbb")) { _ = try store.ledger.resolveRunID("bbbbbbb") }
+        expectStoreError(.invalidRunID("aaaaaa/../")) { _ = try store.ledger.resolveRunID("aaaaaa/../") }
     }
 
     @Test func listNewestFirstWithFilters() throws {
@@ -333,7 +335,7 @@ import Hashing
         let run = try startRun(store)
         let lock = try store.lock(runID: run)
         #expect(RunLock.isHeld(store: store.root, runID: run))
-        #expect(throws: StoreError.self) { try store.lock(runID: run) }
+        expectStoreError(.runLocked(run)) { _ = try store.lock(runID: run) }
         lock.release()
         #expect(!RunLock.isHeld(store: store.root, runID: run))
         _ = try store.lock(runID: run)

@@ -40,3 +40,22 @@ func expectConstraint(_ code: ResultCode, sourceLocation: SourceLocation = #_sou
     let error = #expect(throws: DatabaseError.self, sourceLocation: sourceLocation) { try body() }
     #expect(error?.extendedResultCode == code, "\(String(describing: error))", sourceLocation: sourceLocation)
 }
+
+/// Requires `body` to throw exactly `expected`: the same case with the same values, not just any
+/// `StoreError`. `StoreError` is not Equatable (it carries errnos and SQLite's messages), so the two
+/// are compared by their descriptions, which each case spells from its values.
+func expectStoreError(_ expected: StoreError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: StoreError.self, sourceLocation: sourceLocation) { try body() }
+    #expect(error?.description == expected.description, sourceLocation: sourceLocation)
+}
+
+/// Requires `body` to fail with `StoreError.database` whose SQLite message contains `fragment`
+/// (e.g. "FOREIGN KEY constraint failed").
+func expectDatabaseError(containing fragment: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: StoreError.self, sourceLocation: sourceLocation) { try body() }
+    guard case .database(let message)? = error else {
+        Issue.record("expected StoreError.database, got \(String(describing: error))", sourceLocation: sourceLocation)
+        return
+    }
+    #expect(message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
+}
