@@ -279,7 +279,7 @@ import TestSupport
         let server = try Self.scripted([.json(200, "{}")])
         defer { server.stop() }
         try await TestHTTP.withClient(profile: Self.profile(server), environment: [:], retry: Self.fastRetry) { client async throws in
-            await #expect(throws: BCTransportError.auth(.missingSecret(profile: "test", variables: ["MY_SECRET", "BCLI_CLIENT_SECRET"]))) {
+            await #expect(throws: BCTransportError.auth(.missingSecret(profile: "test", variables: ["MY_SECRET", "BCLI_CLIENT_SECRET", "BCLI_SECRET"]))) {
                 try await client.execute(BCRequest(method: "GET", url: "\(server.baseURL)/x"))
             }
             #expect(server.requests.isEmpty)

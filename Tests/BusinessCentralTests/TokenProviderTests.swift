@@ -123,8 +123,9 @@ import TestSupport
                 Issue.record("expected missingSecret")
             } catch {
                 let error = try #require(error as? AuthError)
-                #expect(error == .missingSecret(profile: "p", variables: ["P_SECRET", "BCLI_CLIENT_SECRET"]))
-                #expect(error.description.contains("set the environment variable `P_SECRET` or `BCLI_CLIENT_SECRET`"))
+                #expect(error == .missingSecret(profile: "p", variables: ["P_SECRET", "BCLI_CLIENT_SECRET", "BCLI_SECRET"]))
+                #expect(error.description.contains("set the environment variable `P_SECRET` or `BCLI_CLIENT_SECRET` or `BCLI_SECRET`"))
+                #expect(error.description.contains("does not read the OS keyring"))
             }
 
             let noClient = TokenProvider(
@@ -139,6 +140,15 @@ import TestSupport
             #expect(try await both.resolveCredentials().secret == "from-profile-var")
             let generic = TokenProvider(profile: profile, environment: ["BCLI_CLIENT_SECRET": "generic"], cacheFile: nil, httpClient: http)
             #expect(try await generic.resolveCredentials().secret == "generic")
+            // … then the Python tool's BCLI_SECRET.
+            let python = TokenProvider(profile: profile, environment: ["BCLI_SECRET": "py"], cacheFile: nil, httpClient: http)
+            #expect(try await python.resolveCredentials().secret == "py")
+            // browser sign-in: a clear error naming device_code.
+            var browserProfile = profile
+            browserProfile.authMethod = .browser
+            let browser = TokenProvider(profile: browserProfile, environment: ["BCLI_SECRET": "py"], cacheFile: nil, httpClient: http)
+            await #expect(throws: AuthError.unsupportedMethod(profile: "p", method: "browser")) { try await browser.token() }
+            #expect(AuthError.unsupportedMethod(profile: "p", method: "browser").description.contains("auth_method = \"device_code\""))
             // … but the built-in sandbox uses its fixed test secret, not a real tenant's BCLI_CLIENT_SECRET.
             let sandbox = TokenProvider(
                 profile: BuiltinProfiles.sandbox(environment: [:]).withBaseURL("http://127.0.0.1:1"),

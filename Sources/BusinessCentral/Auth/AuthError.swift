@@ -15,6 +15,10 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidResponse(tokenURL: String, reason: String)
     /// The profile cannot name a token endpoint (e.g. the sandbox is not started).
     case config(ConfigError)
+    /// An auth method bcli loads but cannot perform (`browser`).
+    case unsupportedMethod(profile: String, method: String)
+    /// The device authorization grant ended without a token (declined, expired, refused).
+    case deviceCodeFailed(url: String, error: String, errorDescription: String?)
 
     public var description: String {
         switch self {
@@ -24,7 +28,8 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
             return "profile `\(profile)` has no client_id; add client_id = \"<application (client) id>\" under [profiles.\(profile)], or set BCLI_TOKEN."
         case .missingSecret(let profile, let variables):
             let names = variables.map { "`\($0)`" }.joined(separator: " or ")
-            return "no client secret for profile `\(profile)`: set the environment variable \(names) (or set client_secret_env in the profile to the variable that holds it)."
+            return "no client secret for profile `\(profile)`: set the environment variable \(names) (or set client_secret_env in the profile to the variable that holds it). "
+                + "bcli does not read the OS keyring (where the Python tool's `bcli auth store-secret` keeps it): export the secret instead, e.g. `export BCLI_SECRET=…`."
         case .rejected(let url, let status, let error, let errorDescription, let hint):
             var text = "authentication failed at \(url) (HTTP \(status)"
             if let error { text += ", \(error)" }
@@ -37,6 +42,19 @@ public enum AuthError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the token endpoint \(url) returned an unusable answer: \(reason). Check token_url."
         case .config(let error):
             return error.description
+        case .unsupportedMethod(let profile, let method):
+            return "profile `\(profile)` uses auth_method = \"\(method)\" (interactive browser sign-in), which bcli does not support: "
+                + "use auth_method = \"device_code\" (the same app registration; bcli prints a URL and a code to enter in any browser), "
+                + "or client_credentials with client_secret_env, or export BCLI_TOKEN=<bearer token>."
+        case .deviceCodeFailed(let url, let error, let errorDescription):
+            let why = errorDescription.map { ": \(Self.firstLine($0))" } ?? ""
+            let fix: String
+            switch error {
+            case "expired_token": fix = "The code expired before sign-in finished: run the command again and sign in within the time shown."
+            case "authorization_declined": fix = "The sign-in was declined: run the command again and accept."
+            default: fix = "Check tenant_id and client_id, and that the app registration allows public client flows."
+            }
+            return "device code sign-in failed at \(url) (\(error))\(why). \(fix)"
         }
     }
 

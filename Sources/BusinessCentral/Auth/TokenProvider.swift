@@ -20,14 +20,19 @@ public protocol BearerTokenSource: Sendable {
 /// Rules:
 /// - `BCLI_TOKEN` set and non-empty → used as is (any auth method), never cached.
 /// - `auth_method = "static_token"` without `BCLI_TOKEN` → `AuthError.missingStaticToken`.
+/// - `auth_method = "browser"` → `AuthError.unsupportedMethod`, naming device_code.
+/// - `auth_method = "device_code"` → the device authorization grant (`DeviceCodeFlow`).
 /// - client credentials: secret from the variable named by `client_secret_env`, else (built-in
-///   sandbox only) the sandbox's fixed test secret, else `BCLI_CLIENT_SECRET`. Token requested
+///   sandbox only) the sandbox's fixed test secret, else `BCLI_CLIENT_SECRET`, else
+///   `BCLI_SECRET`. Token requested
 ///   by a form-encoded POST to `profile.tokenEndpoint()` with scope
 ///   `https://api.businesscentral.dynamics.com/.default`; reused until 5 minutes before expiry.
 /// - Concurrent callers share one token request.
 public actor TokenProvider: BearerTokenSource {
     public static let staticTokenVariable = "BCLI_TOKEN"
     public static let secretVariable = "BCLI_CLIENT_SECRET"
+    /// The Python tool's generic fallback (and the variable name its `config init` suggests).
+    public static let fallbackSecretVariable = "BCLI_SECRET"
     /// A token is not used when it has less than this left.
     public static let expiryMargin: TimeInterval = 5 * 60
 
@@ -65,6 +70,9 @@ public actor TokenProvider: BearerTokenSource {
         }
         if profile.authMethod == .staticToken {
             throw .missingStaticToken(profile: profile.name)
+        }
+        if profile.authMethod == .browser {
+            throw .unsupportedMethod(profile: profile.name, method: profile.authMethod.rawValue)
         }
         let credentials = try resolveCredentials()
         if let memory, memory.isUsable(at: now(), margin: Self.expiryMargin) {
@@ -133,9 +141,11 @@ public actor TokenProvider: BearerTokenSource {
         if profile.isSandbox {
             return Credentials(tokenURL: tokenURL, clientID: clientID, secret: BuiltinProfiles.sandboxClientSecret)
         }
-        looked.append(Self.secretVariable)
-        if let secret = environment[Self.secretVariable], !secret.isEmpty {
-            return Credentials(tokenURL: tokenURL, clientID: clientID, secret: secret)
+        for variable in [Self.secretVariable, Self.fallbackSecretVariable] where !looked.contains(variable) {
+            looked.append(variable)
+            if let secret = environment[variable], !secret.isEmpty {
+                return Credentials(tokenURL: tokenURL, clientID: clientID, secret: secret)
+            }
         }
         throw .missingSecret(profile: profile.name, variables: looked)
     }

@@ -6,13 +6,20 @@ import Support
 struct ConfigReader {
     let path: String
 
-    /// `format` and `page_size` (the Python tool's) are not accepted: bcli has no use for them, and
-    /// a key that is read but ignored would mislead (use `--format` on each command).
-    static let defaultsKeys = ["profile", "timeout"]
+    /// Top-level tables bcli reads.
+    static let topLevelKeys = ["defaults", "profiles"]
+    /// Top-level tables of the Python tool's features bcli does not have: accepted (so its files
+    /// load) with any content, never read; `bcli config check` lists them as not used.
+    static let notUsedTables = ["telemetry", "audit", "extract", "context", "ask", "etl", "agent"]
+    static let defaultsKeys = ["profile", "format", "page_size", "timeout"]
     static let profileKeys = [
-        "tenant_id", "environment", "company_id", "auth_method", "client_id", "client_secret_env",
-        "disable_writes", "api_publisher", "api_group", "api_version", "base_url", "token_url", "timeout",
+        "tenant_id", "environment", "company_id", "company_name", "companies", "auth_method", "client_id",
+        "client_secret_env", "disable_writes", "disable_standard_api", "allowed_categories", "allowed_endpoints",
+        "api_publisher", "api_group", "api_version", "base_url", "token_url", "timeout",
     ]
+    static let companyAliasKeys = ["id", "name"]
+    /// The Python tool's output format names (`[defaults] format`, `BCLI_FORMAT`).
+    static let formatNames = ["table", "markdown", "md", "records", "record", "r", "vertical", "json", "csv", "ndjson", "raw"]
 
     func checkKeys(_ table: TOMLTable, table name: String, valid: [String]) throws(ConfigError) {
         for key in table.keys where !valid.contains(key) {
@@ -35,12 +42,53 @@ struct ConfigReader {
         try checkKeys(t, table: "defaults", valid: Self.defaultsKeys)
         var d = BCConfig.Defaults()
         d.profile = try string(t, "profile", table: "defaults")
-        d.timeoutSeconds = try timeout(t, table: "defaults")
+        d.timeoutSeconds = try timeout(t, table: "defaults", quotedNumbers: true)
+        if let format = try string(t, "format", table: "defaults") {
+            d.format = try Self.checkFormat(format) { m throws(ConfigError) in throw invalid(t, "format", "defaults", m) }
+        }
+        if t["page_size"] != nil {
+            guard let size = quotedOrInteger(t["page_size"]!), (1...100_000).contains(size) else {
+                throw invalid(t, "page_size", "defaults", "expected a whole number of records from 1 to 100000, got \(Self.describe(t["page_size"]!))")
+            }
+            d.pageSize = Int(size)
+        }
         return d
+    }
+
+    /// `value` when it is one of the Python tool's format names; else `fail` with the fix.
+    static func checkFormat(_ value: String, fail: (String) throws(ConfigError) -> Never) throws(ConfigError) -> String {
+        let lowered = value.lowercased()
+        if formatNames.contains(lowered) { return lowered }
+        let hint = Suggestion.closest(to: lowered, in: formatNames).map { " Did you mean `\($0)`?" } ?? ""
+        try fail("`\(value)` is not an output format.\(hint) Use one of \(formatNames.joined(separator: ", "))")
+    }
+
+    static func describe(_ value: TOMLValue) -> String {
+        switch value {
+        case .string(let s): return "\"\(s)\""
+        case .integer(let i): return String(i)
+        case .float(let f): return String(f)
+        case .boolean(let b): return String(b)
+        default: return value.typeName
+        }
+    }
+
+    /// An integer, or a string holding one: the Python tool's `config set` writes `page_size = "100"`.
+    func quotedOrInteger(_ value: TOMLValue) -> Int64? {
+        switch value {
+        case .integer(let i): return i
+        case .string(let s): return Int64(s.trimmingCharacters(in: .whitespaces))
+        default: return nil
+        }
     }
 
     func profile(named name: String, _ t: TOMLTable, defaults: BCConfig.Defaults) throws(ConfigError) -> Profile {
         let table = "profiles.\(name)"
+        if t["client_secret"] != nil {
+            throw invalid(
+                t, "client_secret", table,
+                "a client secret must not be written in the config file. Delete this line, put the secret in an environment variable and name it: client_secret_env = \"BCLI_SECRET\" (then `export BCLI_SECRET=…`). The secret has been on disk: consider rotating it")
+        }
         try checkKeys(t, table: table, valid: Self.profileKeys)
 
         guard let tenant = try string(t, "tenant_id", table: table), !tenant.isEmpty else {
@@ -55,9 +103,8 @@ struct ConfigReader {
             let normalized = raw.replacingOccurrences(of: "-", with: "_")
             guard let method = AuthMethod(rawValue: normalized) else {
                 let valid = AuthMethod.allCases.map(\.rawValue).joined(separator: " | ")
-                let extra = ["browser", "device_code"].contains(normalized)
-                    ? " (interactive sign-in is not supported; use client_credentials, or static_token with BCLI_TOKEN)" : ""
-                throw invalid(t, "auth_method", table, "`\(raw)` is not a supported auth method\(extra); use \(valid)")
+                let hint = Suggestion.closest(to: normalized, in: AuthMethod.allCases.map(\.rawValue)).map { " Did you mean `\($0)`?" } ?? ""
+                throw invalid(t, "auth_method", table, "`\(raw)` is not a supported auth method.\(hint) Use \(valid)")
             }
             authMethod = method
         }
@@ -91,7 +138,7 @@ struct ConfigReader {
         let tokenURL = try url(t, "token_url", table: table)
         let timeout = try timeout(t, table: table) ?? defaults.timeoutSeconds ?? Profile.defaultTimeoutSeconds
 
-        return Profile(
+        var profile = Profile(
             name: name,
             tenantID: tenant,
             environment: environment,
@@ -107,6 +154,42 @@ struct ConfigReader {
             tokenURL: tokenURL,
             timeoutSeconds: timeout
         )
+        profile.companyName = try string(t, "company_name", table: table)
+        if let value = t["companies"] {
+            let aliases = try self.table(value, in: table, key: "companies", line: t.line(of: "companies"))
+            for alias in aliases.keys {
+                let aliasTable = "\(table).companies.\(alias)"
+                let a = try self.table(aliases[alias]!, in: "\(table).companies", key: alias, line: aliases.line(of: alias))
+                try checkKeys(a, table: aliasTable, valid: Self.companyAliasKeys)
+                guard let id = try string(a, "id", table: aliasTable), !id.isEmpty else {
+                    throw .invalidValue(path: path, line: aliases.line(of: alias), table: aliasTable, key: "id",
+                                        message: "a company alias needs the company's id: add id = \"<company GUID>\"")
+                }
+                profile.companies[alias] = CompanyAlias(id: id, name: try string(a, "name", table: aliasTable) ?? "")
+            }
+        }
+        profile.disableStandardAPI = try bool(t, "disable_standard_api", table: table) ?? false
+        profile.allowedCategories = try stringList(t, "allowed_categories", table: table)
+        profile.allowedEndpoints = try stringList(t, "allowed_endpoints", table: table)
+        profile.defaultFormat = defaults.format
+        profile.pageSize = defaults.pageSize ?? Profile.defaultPageSize
+        return profile
+    }
+
+    /// An array of strings (an absent key is an empty list).
+    func stringList(_ t: TOMLTable, _ key: String, table: String) throws(ConfigError) -> [String] {
+        guard let value = t[key] else { return [] }
+        guard case .array(let items) = value else {
+            throw invalid(t, key, table, "expected an array of strings, e.g. [\"customers\", \"vendors\"], got \(value.typeName)")
+        }
+        var result: [String] = []
+        for item in items {
+            guard case .string(let s) = item else {
+                throw invalid(t, key, table, "expected an array of strings (in double quotes), found \(item.typeName)")
+            }
+            result.append(s)
+        }
+        return result
     }
 
     // MARK: Typed accessors
@@ -135,12 +218,16 @@ struct ConfigReader {
         return i
     }
 
-    func timeout(_ t: TOMLTable, table: String) throws(ConfigError) -> Double? {
+    /// `quotedNumbers`: also a string holding a number (the Python tool's `config set` writes
+    /// `timeout = "45"` in [defaults]).
+    func timeout(_ t: TOMLTable, table: String, quotedNumbers: Bool = false) throws(ConfigError) -> Double? {
         guard let value = t["timeout"] else { return nil }
         let seconds: Double
         switch value {
         case .integer(let i): seconds = Double(i)
         case .float(let f): seconds = f
+        case .string(let s) where quotedNumbers && Double(s.trimmingCharacters(in: .whitespaces)) != nil:
+            seconds = Double(s.trimmingCharacters(in: .whitespaces))!
         default: throw invalid(t, "timeout", table, "expected a number of seconds, got \(value.typeName)")
         }
         guard seconds.isFinite, seconds > 0, seconds <= 86_400 else {

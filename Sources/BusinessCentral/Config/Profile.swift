@@ -4,6 +4,25 @@ public enum AuthMethod: String, Sendable, Equatable, CaseIterable {
     case clientCredentials = "client_credentials"
     /// A bearer token given in the `BCLI_TOKEN` environment variable (CI, short-lived tokens).
     case staticToken = "static_token"
+    /// The OAuth2 device authorization grant (RFC 8628): bcli prints a URL and a code on stderr,
+    /// the user signs in on any browser, bcli polls the token endpoint.
+    case deviceCode = "device_code"
+    /// The Python tool's interactive browser sign-in (auth code + PKCE on a loopback redirect).
+    /// Loaded, so its config files load; asking for a token fails with the alternative
+    /// (`AuthError.unsupportedMethod`).
+    case browser = "browser"
+}
+
+/// A `[profiles.NAME.companies.ALIAS]` table: a short name for a company id.
+public struct CompanyAlias: Sendable, Equatable {
+    public var id: String
+    /// The company's display name; empty when the file gives none.
+    public var name: String
+
+    public init(id: String, name: String = "") {
+        self.id = id
+        self.name = name
+    }
 }
 
 /// One Business Central connection: tenant, environment, company, credentials and API route.
@@ -39,6 +58,28 @@ public struct Profile: Sendable, Equatable {
     /// The OAuth2 token endpoint; `nil` means the default derived from tenant (see `tokenEndpoint()`).
     public var tokenURL: String?
     public var timeoutSeconds: Double
+    /// `company_name`: the company's display name; when `company_id` is absent, the name a
+    /// `CompanyResolver` looks up through the companies endpoint.
+    public var companyName: String?
+    /// `[profiles.NAME.companies.ALIAS]` tables, by alias.
+    public var companies: [String: CompanyAlias] = [:]
+    /// The policy keys (see `PolicyGate` in Batch): refuse steps outside the custom API,
+    /// and allow-lists of entity sets and of the standard catalogue's categories.
+    public var disableStandardAPI = false
+    public var allowedCategories: [String] = []
+    public var allowedEndpoints: [String] = []
+    /// `[defaults] format` (or `BCLI_FORMAT`): the output format commands use when no
+    /// `--format` is given, as written (`table`, `json`, …); nil when not set.
+    public var defaultFormat: String?
+    /// `[defaults] page_size`: records per page for GET paging.
+    public var pageSize: Int = Profile.defaultPageSize
+    /// Records per page when `page_size` is not set (the Python tool's default).
+    public static let defaultPageSize = 100
+
+    /// True when any of `disable_standard_api`, `allowed_categories`, `allowed_endpoints` is set.
+    public var hasEndpointPolicy: Bool {
+        disableStandardAPI || !allowedCategories.isEmpty || !allowedEndpoints.isEmpty
+    }
 
     public init(
         name: String,
