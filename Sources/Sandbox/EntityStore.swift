@@ -363,15 +363,10 @@ final class EntityStore: Sendable {
 
     // MARK: Journal
 
-    func journal(after seq: Int) async throws -> [JournalEntry] {
+    /// The journal's rows after `seq`, oldest first, each as its `JournalLine`.
+    func journal(after seq: Int) async throws -> [JSONValue] {
         try await writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE seq > ? ORDER BY seq", arguments: [seq]).map {
-                JournalEntry(seq: $0["seq"], time: $0["time"], method: $0["method"], path: $0["path"],
-                             companyID: $0["company_id"], entitySet: $0["entity_set"], entityID: $0["entity_id"],
-                             etagBefore: $0["etag_before"], etagAfter: $0["etag_after"], status: $0["status"],
-                             clientRequestID: $0["client_request_id"], requestID: $0["request_id"],
-                             bodySHA256: $0["body_sha256"])
-            }
+            try Row.fetchAll(db, sql: "SELECT * FROM journal WHERE seq > ? ORDER BY seq", arguments: [seq]).map(JournalLine.json)
         }
     }
 

@@ -1,40 +1,28 @@
+import GRDB
 import Hashing
 
-/// One committed write, as `GET /_sandbox/journal` reports it.
+/// One committed write, as `GET /_sandbox/journal` reports it: the `journal` row as stored, every
+/// column under its own name (`seq`, `time`, `method`, `path`, `company_id`, `entity_set`,
+/// `entity_id`, `etag_before`, `etag_after`, `status`, `client_request_id`, `request_id`,
+/// `body_sha256`; see `EntityStore`'s schema) and `format_version`.
 ///
 /// Why: tests compare what the ledger believes it did with what the server really committed —
 /// especially after commit-then-drop, where the client never saw a response.
-struct JournalEntry: Sendable {
-    var seq: Int
-    var time: String
-    var method: String
-    var path: String
-    var companyID: String
-    var entitySet: String
-    var entityID: String
-    var etagBefore: String?
-    var etagAfter: String?
-    var status: Int
-    var clientRequestID: String?
-    var requestID: String
-    var bodySHA256: String?
+enum JournalLine {
+    static let formatVersion = 1
 
-    var json: JSONValue {
-        [
-            "format_version": 1,
-            "seq": .number(Double(seq)),
-            "time": .string(time),
-            "method": .string(method),
-            "path": .string(path),
-            "company_id": .string(companyID),
-            "entity_set": .string(entitySet),
-            "entity_id": .string(entityID),
-            "etag_before": etagBefore.map(JSONValue.string) ?? .null,
-            "etag_after": etagAfter.map(JSONValue.string) ?? .null,
-            "status": .number(Double(status)),
-            "client_request_id": clientRequestID.map(JSONValue.string) ?? .null,
-            "request_id": .string(requestID),
-            "body_sha256": bodySHA256.map(JSONValue.string) ?? .null,
-        ]
+    static func json(_ row: Row) -> JSONValue {
+        var line: [String: JSONValue] = ["format_version": .number(Double(formatVersion))]
+        for (column, value) in row {
+            switch value.storage {
+            case .null: line[column] = .null
+            case .int64(let n): line[column] = .number(Double(n))
+            case .double(let d): line[column] = .number(d)
+            case .string(let s): line[column] = .string(s)
+            // No journal column is a BLOB (every text is written as a String); as text if one were.
+            case .blob(let data): line[column] = .string(String(decoding: data, as: UTF8.self))
+            }
+        }
+        return .object(line)
     }
 }

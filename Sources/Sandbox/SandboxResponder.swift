@@ -86,7 +86,7 @@ struct SandboxResponder: HTTPResponder {
             let after = query.first { $0.name == "after" }.flatMap { Int($0.value) } ?? 0
             var bytes: [UInt8] = []
             for entry in try await store.journal(after: after) {
-                bytes += try entry.json.canonicalBytes()
+                bytes += try entry.canonicalBytes()
                 bytes.append(UInt8(ascii: "\n"))
             }
             return Response(status: .ok, headers: [.contentType: "application/x-ndjson"],

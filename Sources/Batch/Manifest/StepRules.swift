@@ -5,15 +5,21 @@ enum StepRules {
         case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage
     }
 
+    /// A step as the rules see it: its method, its endpoint, and which keys it gives (`id`,
+    /// `data`, query `params`, `etag`, `idempotency_key`, `pre_image`).
     struct Shape {
         var verb: HTTPVerb
         var endpoint: EndpointPath?
-        var hasID: Bool
-        var hasData: Bool
-        var hasQuery: Bool
-        var hasETag: Bool
-        var hasIdempotencyKey: Bool
-        var preImageGiven: Bool
+        var given: Set<Field>
+
+        init(verb: HTTPVerb, endpoint: EndpointPath?, hasID: Bool, hasData: Bool, hasQuery: Bool, hasETag: Bool,
+             hasIdempotencyKey: Bool, preImageGiven: Bool) {
+            self.verb = verb
+            self.endpoint = endpoint
+            let flags: [(Bool, Field)] = [(hasID, .id), (hasData, .data), (hasQuery, .params), (hasETag, .etag),
+                                          (hasIdempotencyKey, .idempotencyKey), (preImageGiven, .preImage)]
+            given = Set(flags.filter(\.0).map(\.1))
+        }
     }
 
     struct Violation: Hashable {
@@ -32,39 +38,39 @@ enum StepRules {
         }
         switch s.verb {
         case .patch, .delete:
-            if !s.hasID, !isAction {
+            if !s.given.contains(.id), !isAction {
                 out.append(Violation(field: .step, message: "\(verb) step '\(stepName)' has no 'id'",
                                      fix: "add id: with the record's id, e.g. id: ${{ steps.<earlier step>.id }}"))
             }
         case .post:
-            if s.hasID {
+            if s.given.contains(.id) {
                 out.append(Violation(field: .id, message: "post step '\(stepName)' has an 'id', but post creates a record and BC assigns its id",
                                      fix: "remove id; to act on a record write endpoint: entitySet(<id>)/Ns.action, to add children write endpoint: parent(<id>)/children"))
             }
         case .get:
             break
         }
-        if s.hasData, s.verb == .get || s.verb == .delete {
+        if s.given.contains(.data), s.verb == .get || s.verb == .delete {
             out.append(Violation(field: .data, message: "'data' is not sent by a \(verb) step",
                                  fix: "remove data:, or use action: post or action: patch"))
         }
-        if !s.hasData, s.verb == .patch {
+        if !s.given.contains(.data), s.verb == .patch {
             out.append(Violation(field: .step, message: "patch step '\(stepName)' has no 'data'",
                                  fix: "add data: with the fields to change"))
         }
-        if s.hasQuery, s.verb != .get {
+        if s.given.contains(.params), s.verb != .get {
             out.append(Violation(field: .params, message: "query params (filter, select, …) only apply to get steps, not \(verb)",
                                  fix: "remove params: from this step"))
         }
-        if s.hasETag, s.verb == .get || s.verb == .post {
+        if s.given.contains(.etag), s.verb == .get || s.verb == .post {
             out.append(Violation(field: .etag, message: "'etag' (If-Match) applies only to patch and delete steps, not \(verb)",
                                  fix: "remove etag:"))
         }
-        if s.hasIdempotencyKey, s.verb == .get {
+        if s.given.contains(.idempotencyKey), s.verb == .get {
             out.append(Violation(field: .idempotencyKey, message: "'idempotency_key' applies only to writes (post, patch, delete), not get",
                                  fix: "remove idempotency_key:"))
         }
-        if s.preImageGiven, s.verb == .get || s.verb == .post {
+        if s.given.contains(.preImage), s.verb == .get || s.verb == .post {
             out.append(Violation(field: .preImage, message: "'pre_image' applies only to patch and delete steps, not \(verb)",
                                  fix: "remove pre_image:"))
         }
