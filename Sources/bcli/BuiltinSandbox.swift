@@ -20,15 +20,3 @@ enum BuiltinSandbox {
         }
     }
 }
-
-/// Gets a token before anything is recorded, so a missing secret or a rejected client is one
-/// clear error (exit 3) instead of a run whose every step failed for the same reason.
-func requireToken(_ client: BCClient, cleanup: () async -> Void) async throws {
-    do {
-        _ = try await client.tokens.token()
-    } catch {
-        await client.shutdown()
-        await cleanup()
-        throw CLIFailure(.auth, error.description)
-    }
-}

@@ -99,6 +99,7 @@ extension ExitStatus {
         case let error as BCTransportError: self.init(error)
         case let error as BundleError: self = error.exitStatus
         case let error as DiffError: self = error.exitStatus
+        case let error as RollbackRefusal: self.init(error)
         default: return nil
         }
     }
@@ -141,6 +142,21 @@ extension ExitStatus {
         case .auth: self = .auth
         case .invalidRequest: self = .invalidInput
         case .transport: self = .remote5xx
+        }
+    }
+
+    /// A rollback refused before anything was sent: 8.
+    init(_ refusal: RollbackRefusal) {
+        self = .refused
+    }
+
+    /// How a finished run (batch or rollback) ended: ok → 0; a step failed, skipped or unknown
+    /// (in doubt) → 1; interrupted (SIGINT, stamped cancelled) → 130.
+    init(_ verdict: RunVerdict) {
+        switch verdict {
+        case .ok: self = .ok
+        case .stepsFailed, .inDoubt: self = .failure
+        case .interrupted: self = .interrupted
         }
     }
 

@@ -3,7 +3,6 @@ import Batch
 import BusinessCentral
 import Foundation
 import Hashing
-import Sandbox
 import Store
 
 /// `bcli batch rollback RUN`: plan the undo of every committed write, newest first, show it like
@@ -48,44 +47,10 @@ struct RollbackCommand: AsyncParsableCommand {
     func run() async throws {
         let environment = storeOptions.environment
         let store = try storeOptions.openExisting()
-        let original: RunRecord
-        do { original = try store.run(runID) } catch { throw CLIFailure(error.exitStatus, error.description) }
-
         // Refusals, before anything is sent.
-        guard original.kind == .batch else {
-            throw CLIFailure(.refused, "run \(original.id) is itself a rollback; roll back its parent \(original.parentRunID ?? "?") instead")
-        }
-        if RunLock.isHeld(store: store.root, runID: original.id) {
-            throw CLIFailure(.refused, StoreError.runLocked(original.id).description)
-        }
-        let config: BCConfig
-        do { config = try BCConfig.load(environment: environment) } catch {
-            throw CLIFailure(error)
-        }
-        let recordedName = original.profile ?? "default"
-        var profile: Profile
-        do {
-            profile = try config.profile(named: self.profile ?? recordedName)
-            let recorded: Profile
-            do { recorded = try config.profile(named: recordedName) } catch {
-                throw CLIFailure(.refused, "refusing to roll back: the run's profile '\(recordedName)' is no longer configured, so its disable_writes setting cannot be checked — restore [profiles.\(recordedName)] in config.toml")
-            }
-            if recorded.disableWrites {
-                throw CLIFailure(.refused, "refusing to roll back: the run's profile '\(recordedName)' has disable_writes = true (no flag bypasses this)")
-            }
-        } catch let failure as CLIFailure {
-            throw failure
-        } catch let error as ConfigError {
-            throw CLIFailure(error)
-        }
-        if profile.disableWrites {
-            throw CLIFailure(.refused, "refusing to roll back: profile '\(profile.name)' has disable_writes = true (no flag bypasses this)")
-        }
-        if let company = original.company, let current = profile.companyID, company != current {
-            throw CLIFailure(.refused, "refusing to roll back: the run wrote to company \(company), profile '\(profile.name)' points at \(current); pass the run's profile with -p")
-        }
-
-        // The plan.
+        let preflight = try RollbackPreflight.check(store: store, run: runID, requestedProfile: profile,
+                                                    loadConfig: { () throws(ConfigError) in try BCConfig.load(environment: environment) })
+        let original = preflight.original
         let steps: [StepRecord]
         let compensations: [StepRecord]
         do {
@@ -93,62 +58,34 @@ struct RollbackCommand: AsyncParsableCommand {
             compensations = try store.ledger.compensations(ofRun: original.id)
         } catch { throw CLIFailure(error.exitStatus, error.description) }
 
-        var sandbox: SandboxServer?
-        if !dryRun { (profile, sandbox) = try await BuiltinSandbox.startIfNeeded(for: profile, store: store) }
-        let from = original.baseURL
-        let to = profile.baseURL
-        let rebase: (String) -> String = { url in
-            guard let from, let to, from != to, url.hasPrefix(from) else { return url }
-            return to + url.dropFirst(from.count)
-        }
-        let plan = RollbackPlanner.plan(runID: original.id, steps: steps, compensations: compensations,
-                                        recreateDeleted: recreateDeleted, blob: { try store.objects.get($0) }, rebase: rebase)
-        printPlan(plan, original: original)
-
-        if plan.reversible.isEmpty && plan.alreadyUndone.isEmpty {
-            await sandbox?.stop()
-            if original.state == .rolledBack {
-                throw CLIFailure(.refused, "run \(original.id) is already fully rolled back; nothing to do")
+        let outcome = try await withRunSession(profile: preflight.profile, store: store, environment: environment,
+                                               startSandbox: !dryRun) { session -> RollbackExecutor.Result? in
+            let plan = RollbackPlanner.plan(runID: original.id, steps: steps, compensations: compensations, recreateDeleted: recreateDeleted,
+                                            blob: { try store.objects.get($0) }, rebase: preflight.rebase(to: session.profile.baseURL).callAsFunction)
+            printPlan(plan, original: original)
+            switch try preflight.work(in: plan) {
+            case .nothingToRollBack: Terminal.note("Nothing to roll back."); return nil
+            case .needsAPerson: Terminal.note("Nothing left that bcli can undo; the steps above need a person (see the reasons)."); return nil
+            case .apply: if dryRun { return nil }
             }
-            Terminal.note(plan.items.isEmpty ? "Nothing to roll back." : "Nothing left that bcli can undo; the steps above need a person (see the reasons).")
-            return
-        }
-        if dryRun { await sandbox?.stop(); return }
-        if !yes {
-            guard Terminal.stdinIsTTY else {
-                await sandbox?.stop()
-                throw CLIFailure(.refused, "refusing to roll back: non-interactive session and --yes was not passed")
+            if !yes {
+                try Confirmation.require(prompt: "Type 'yes' to apply this rollback, anything else to cancel: ",
+                                         nonInteractive: "refusing to roll back: non-interactive session and --yes was not passed")
             }
-            Terminal.note("Type 'yes' to apply this rollback, anything else to cancel: ")
-            guard readLine()?.trimmingCharacters(in: .whitespaces).lowercased() == "yes" else {
-                await sandbox?.stop()
-                throw CLIFailure(.refused, "cancelled; nothing was sent")
-            }
+            if force { Terminal.note("--force: compensating requests send If-Match: * and may overwrite changes made since the run") }
+            let client = try await session.connect(interruptNote: "interrupt: finishing the current request, then stopping")
+            var options = RollbackExecutor.Options()
+            options.force = force
+            do throws(StoreError) {
+                return try await RollbackExecutor(store: store, client: client, profile: session.profile, options: options)
+                    .execute(plan: plan, original: original, cancellation: session.cancellation)
+            } catch { throw CLIFailure(error.exitStatus, error.description) }
         }
-        if force { Terminal.note("--force: compensating requests send If-Match: * and may overwrite changes made since the run") }
+        if let outcome { try report(outcome, original: original) }
+    }
 
-        let client = BCClient(profile: profile, environment: environment, tokenCache: profile.isSandbox ? .memoryOnly : .standard)
-        try await requireToken(client) { await sandbox?.stop() }
-        let cancellation = CancellationFlag()
-        let signals = SignalWatcher(onFirst: {
-            Terminal.note("interrupt: finishing the current request, then stopping")
-            cancellation.cancel()
-        })
-        var options = RollbackExecutor.Options()
-        options.force = force
-        let result: RollbackExecutor.Result
-        do {
-            result = try await RollbackExecutor(store: store, client: client, profile: profile, options: options)
-                .execute(plan: plan, original: original, cancellation: cancellation)
-        } catch {
-            signals.stop(); await client.shutdown(); await sandbox?.stop()
-            throw CLIFailure(error.exitStatus, error.description)
-        }
-        signals.stop()
-        await client.shutdown()
-        await sandbox?.stop()
-
-        let failed = result.results.filter { $0.status == .rollbackFailed }
+    /// The result lines (or JSON), and the exit status of the verdict.
+    private func report(_ result: RollbackExecutor.Result, original: RunRecord) throws {
         switch format {
         case .json:
             RollbackResultReport(result, runID: original.id).printJSON()
@@ -160,11 +97,15 @@ struct RollbackCommand: AsyncParsableCommand {
             Terminal.line("Rollback run \(result.rollbackRunID): run \(original.id) is now \(result.originalState.rawValue)"
                 + (result.remaining > 0 ? "; \(result.remaining) reversible write(s) remain (run rollback again to retry them)" : ""))
         }
-        if result.cancelled {
-            throw CLIFailure(.interrupted, "interrupted: rollback run \(result.rollbackRunID) stamped cancelled; run rollback again to finish the rest")
-        }
-        if !failed.isEmpty {
-            throw CLIFailure(.failure, "\(failed.count) compensating request(s) failed"
+        let verdict = RunVerdict(result)
+        switch verdict {
+        case .ok:
+            return
+        case .interrupted:
+            throw CLIFailure(ExitStatus(verdict), "interrupted: rollback run \(result.rollbackRunID) stamped cancelled; run rollback again to finish the rest")
+        case .stepsFailed, .inDoubt:
+            let failed = result.results.filter { $0.status == .rollbackFailed }
+            throw CLIFailure(ExitStatus(verdict), "\(failed.count) compensating request(s) failed"
                 + (failed.contains { $0.conflict } ? " (conflicts: the records changed since the run; re-check them, or pass --force to overwrite)" : ""))
         }
     }

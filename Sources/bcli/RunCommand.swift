@@ -1,10 +1,8 @@
 import ArgumentParser
 import Batch
 import BusinessCentral
-import Dispatch
 import Foundation
 import Hashing
-import Sandbox
 import Store
 
 /// `bcli batch run MANIFEST`: the main job. Validates the whole manifest, then runs it step by
@@ -60,14 +58,48 @@ struct RunCommand: AsyncParsableCommand {
         let environment = storeOptions.environment
         let started = ContinuousClock.now
         let startedAt = Timestamp.now()
+        let (bytes, digest) = try readManifest()
+        let prepared = try prepare(bytes)
+        let profile: Profile
+        do { profile = try BCConfig.load(environment: environment).profile(named: self.profile) } catch { throw CLIFailure(error) }
+        let writes = prepared.manifest.writeSteps
+        if profile.disableWrites && !writes.isEmpty && !dryRun {
+            try WriteGate.confirm(profile: profile.name, writes: writes.map { "\($0.method.literal?.rawValue ?? "templated") \($0.endpoint)" }, yes: yes)
+        }
+        if dryRun {
+            DryRun.print(prepared.manifest, params: prepared.params, profile: profile, format: format)
+            return
+        }
 
-        // 1. The manifest bytes, and --expect-manifest before anything else.
-        let bytes: [UInt8]
+        let store = try storeOptions.open()
+        let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
+        let (summary, runProfile) = try await withRunSession(profile: profile, store: store, environment: environment) { session in
+            // SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second aborts at once.
+            let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
+            let runID = RunID.generate()
+            Terminal.note("run \(runID)  store \(store.root)  profile \(session.profile.name)")
+            var options = BatchRunner.Options()
+            options.failFast = failFast
+            do throws(StoreError) {
+                let summary = try await BatchRunner(store: store, client: client, profile: session.profile, options: options)
+                    .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
+                         observer: StepPrinter(format: format), cancellation: session.cancellation, runID: runID)
+                return (summary, session.profile)
+            } catch {
+                throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
+            }
+        }
+        try report(summary, verdict: RunVerdict(summary), manifest: prepared.manifest, digest: digest, profile: runProfile,
+                   startedAt: startedAt, started: started)
+    }
+
+    /// The manifest's bytes and digest, checked against --expect-manifest before anything else.
+    private func readManifest() throws -> (bytes: [UInt8], digest: Digest) {
         guard let data = FileManager.default.contents(atPath: manifest) else {
             let why = FileManager.default.fileExists(atPath: manifest) ? "it is not readable" : "no such file"
             throw CLIFailure(.notFound, "cannot read manifest \(manifest): \(why) — check the path")
         }
-        bytes = [UInt8](data)
+        let bytes = [UInt8](data)
         let digest = SHA256.hash(bytes)
         if let expectManifest {
             let expected: Digest
@@ -81,93 +113,46 @@ struct RunCommand: AsyncParsableCommand {
                     """)
             }
         }
+        return (bytes, digest)
+    }
 
-        // 2. Validate the whole manifest and its params before anything else happens. A params
-        //    file that is not there is "not found" (exit 4), as a missing manifest is.
+    /// The whole manifest and its params, validated before anything else happens. A params file
+    /// that is not there is "not found" (exit 4), as a missing manifest is.
+    private func prepare(_ bytes: [UInt8]) throws -> (manifest: Manifest, params: ParamSet) {
         if let paramsFile, !FileManager.default.fileExists(atPath: paramsFile) {
             throw CLIFailure(.notFound, "cannot read params file \(paramsFile): no such file — check the path (it is relative to the current directory)")
         }
-        let prepared: (manifest: Manifest, params: ParamSet)
         do {
-            prepared = try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)
+            return try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)
         } catch {
             Terminal.note(error.description)
             throw CLIFailure(.invalidInput, "\(manifest) is not a valid manifest (\(error.diagnostics.count) problem(s) above); nothing was sent")
         }
+    }
 
-        // 3. The profile, and the write gate.
-        var profile: Profile
-        do {
-            profile = try BCConfig.load(environment: environment).profile(named: self.profile)
-        } catch {
-            throw CLIFailure(error)
-        }
-        let writes = prepared.manifest.writeSteps
-        if profile.disableWrites && !writes.isEmpty && !dryRun {
-            try WriteGate.confirm(profile: profile.name, writes: writes.map { "\($0.method.literal?.rawValue ?? "templated") \($0.endpoint)" }, yes: yes)
-        }
-
-        if dryRun {
-            DryRun.print(prepared.manifest, params: prepared.params, profile: profile, format: format)
-            return
-        }
-
-        // 4. The store, the manifest blob, the sandbox if the profile needs one, the client.
-        let store = try storeOptions.open()
-        let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
-        let (sandboxProfile, sandbox) = try await BuiltinSandbox.startIfNeeded(for: profile, store: store)
-        profile = sandboxProfile
-        let client = BCClient(profile: profile, environment: environment,
-                              tokenCache: profile.isSandbox ? .memoryOnly : .standard)
-        try await requireToken(client) { await sandbox?.stop() }
-
-        // 5. SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second
-        //    aborts at once (the ledger still tells the truth).
-        let cancellation = CancellationFlag()
-        let signals = SignalWatcher(onFirst: {
-            Terminal.note("interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
-            cancellation.cancel()
-        })
-
-        let runID = RunID.generate()
-        Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)")
-        let observer = StepPrinter(format: format)
-        let summary: RunSummary
-        do {
-            summary = try await BatchRunner(store: store, client: client, profile: profile,
-                                            options: { var o = BatchRunner.Options(); o.failFast = failFast; return o }())
-                .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
-                     observer: observer, cancellation: cancellation, runID: runID)
-        } catch {
-            signals.stop()
-            await client.shutdown()
-            await sandbox?.stop()
-            throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
-        }
-        signals.stop()
-        await client.shutdown()
-        await sandbox?.stop()
-
-        // 6. Report.
-        let notDone = summary.failed + summary.unknown + summary.skipped
-        let exit: ExitStatus = summary.cancelled ? .interrupted : (notDone > 0 ? .failure : .ok)
+    /// The summary line (or JSON), the `-o` and `--result-out` files, and the exit status of the verdict.
+    private func report(_ summary: RunSummary, verdict: RunVerdict, manifest: Manifest, digest: Digest, profile: Profile,
+                        startedAt: String, started: ContinuousClock.Instant) throws {
+        let exit = ExitStatus(verdict)
         if format == .json {
-            RunResultReport(summary, manifest: prepared.manifest, digest: digest).printJSON()
+            RunResultReport(summary, manifest: manifest, digest: digest).printJSON()
         } else {
-            Terminal.line("\(notDone == 0 && !summary.cancelled ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
+            Terminal.line("\(verdict == .ok ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
                 + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
         }
         Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(summary.runID.prefix(12))`")
         if let output {
-            try RunOutput.writeAtomically(RunResultReport(summary, manifest: prepared.manifest, digest: digest).jsonValue, to: output)
+            try RunOutput.writeAtomically(RunResultReport(summary, manifest: manifest, digest: digest).jsonValue, to: output)
         }
         if let resultOut {
             let envelope = ResultEnvelopeReport(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
                                               durationMs: (ContinuousClock.now - started).wholeMilliseconds)
             try RunOutput.writeAtomically(envelope.jsonValue, to: resultOut)
         }
-        if exit != .ok { throw CLIFailure(exit, summary.cancelled ? "interrupted: run \(summary.runID) stamped cancelled" : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)") }
+        if exit != .ok {
+            throw CLIFailure(exit, verdict == .interrupted ? "interrupted: run \(summary.runID) stamped cancelled"
+                : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)")
+        }
     }
 }
-

@@ -1,16 +1,9 @@
 import Batch
 import BusinessCentral
-import Dispatch
 import Foundation
 import Hashing
 import Store
 import Support
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// The `disable_writes` gate: writes need `--yes` or a typed `yes`; a non-interactive session
 /// without `--yes` is refused (exit 8) before any request, GETs included.
@@ -19,10 +12,17 @@ enum WriteGate {
         Terminal.note("warning: profile '\(profile)' has disable_writes = true and this batch writes: "
             + writes.prefix(3).joined(separator: ", ") + (writes.count > 3 ? ", +\(writes.count - 3) more" : ""))
         if yes { return }
-        guard Terminal.stdinIsTTY else {
-            throw CLIFailure(.refused, "refusing to write: non-interactive session and --yes was not passed; nothing was sent")
-        }
-        Terminal.note("Type 'yes' to proceed, anything else to cancel: ")
+        try Confirmation.require(prompt: "Type 'yes' to proceed, anything else to cancel: ",
+                                 nonInteractive: "refusing to write: non-interactive session and --yes was not passed; nothing was sent")
+    }
+}
+
+/// A typed `yes` on stdin, asked on stderr: a non-interactive session is refused with
+/// `nonInteractive` (exit 8), any other answer with "cancelled; nothing was sent" (exit 8).
+enum Confirmation {
+    static func require(prompt: String, nonInteractive: String) throws {
+        guard Terminal.stdinIsTTY else { throw CLIFailure(.refused, nonInteractive) }
+        Terminal.note(prompt)
         let answer = readLine()?.trimmingCharacters(in: .whitespaces).lowercased()
         guard answer == "yes" else { throw CLIFailure(.refused, "cancelled; nothing was sent") }
     }
@@ -33,15 +33,16 @@ enum WriteGate {
 enum DryRun {
     static func print(_ manifest: Manifest, params: ParamSet, profile: Profile, format: OutputFormat) {
         var items: [DryRunReport.Step] = []
-        for step in manifest.steps {
+        for preview in StepPreview.all(manifest, params: params, outputs: [:], profile: profile) {
+            let step = preview.template
             let line: String
-            switch ReferenceResolver.resolve(step, params: params, outputs: [:]) {
-            case .success(let resolved):
-                let url = (try? StepRequest.requestURL(for: resolved, profile: profile)) ?? resolved.endpoint
-                let body = (try? StepRequest.body(for: resolved)).map { String(decoding: $0, as: UTF8.self) }
+            switch preview.outcome {
+            case .resolved(let resolved, let url, let body):
+                let url = (try? url.get()) ?? resolved.endpoint
+                let body = (try? body.get()).map { String(decoding: $0, as: UTF8.self) }
                 line = "Step \(step.seq)/\(manifest.steps.count) \(resolved.method.rawValue) \(url)" + (body.map { "\n    body: \($0)" } ?? "")
                 items.append(.init(seq: step.seq, name: step.name, method: resolved.method.rawValue, request: .resolved(url: url, body: body)))
-            case .failure(let reason):
+            case .unresolved(let reason):
                 line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.recorded) \(step.endpoint) (resolved at run time: \(reason.message))"
                 items.append(.init(seq: step.seq, name: step.name, method: step.method.recorded.rawValue,
                                    request: .atRunTime(endpoint: step.endpoint, reason: reason.description)))
@@ -101,29 +102,5 @@ enum RunOutput {
         } catch {
             throw CLIFailure(.failure, "cannot write \(path) (\(error)) — check that its folder exists and is writable")
         }
-    }
-}
-
-/// SIGINT handling for a run: the first signal asks for a clean stop, the second exits at once.
-final class SignalWatcher: @unchecked Sendable {
-    private let source: DispatchSourceSignal
-    private var count = 0
-
-    init(onFirst: @escaping @Sendable () -> Void) {
-        signal(SIGINT, SIG_IGN)
-        source = DispatchSource.makeSignalSource(signal: SIGINT, queue: DispatchQueue(label: "bcli.sigint"))
-        source.setEventHandler { [unowned self] in
-            self.count += 1
-            if self.count == 1 { onFirst() } else {
-                Terminal.note("aborted; the ledger keeps every intent written so far (`bcli batch state` shows them)")
-                _exit(130)
-            }
-        }
-        source.resume()
-    }
-
-    func stop() {
-        source.cancel()
-        signal(SIGINT, SIG_DFL)
     }
 }

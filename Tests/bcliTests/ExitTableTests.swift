@@ -126,6 +126,26 @@ struct ExitTableTests {
         #expect(ExitStatus(for: DiffError.store(.runNotFound("r"))) == .notFound)
     }
 
+    /// Every rollback refusal is exit 8.
+    @Test func rollbackRefusals() {
+        let refusals: [RollbackRefusal] = [
+            .rollbackOfRollback(runID: "r", parentRunID: "p"),
+            .runLocked(runID: "r"),
+            .recordedProfileMissing(name: "p"),
+            .recordedProfileDisablesWrites(name: "p"),
+            .profileDisablesWrites(name: "p"),
+            .companyMismatch(runCompany: "a", profile: "p", profileCompany: "b"),
+            .alreadyRolledBack(runID: "r"),
+        ]
+        for refusal in refusals { #expect(ExitStatus(for: refusal) == .refused, "\(refusal)") }
+    }
+
+    /// A finished run's verdict: ok 0, a step failed, skipped or unknown 1, interrupted 130.
+    @Test func runVerdicts() {
+        let expected: [RunVerdict: ExitStatus] = [.ok: .ok, .stepsFailed: .failure, .inDoubt: .failure, .interrupted: .interrupted]
+        for verdict in RunVerdict.allCases { #expect(ExitStatus(verdict) == expected[verdict], "\(verdict)") }
+    }
+
     /// A failure a command built keeps its own code; ArgumentParser's errors are not the table's.
     @Test func failuresAndForeignErrors() {
         #expect(ExitStatus(for: CLIFailure(.refused, "write gate")) == .refused)

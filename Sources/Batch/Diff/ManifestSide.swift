@@ -25,18 +25,18 @@ enum ManifestSide {
         let placeholderPrefix = (try? URLBuilder.companyURL(profile: placeholderProfile)) ?? ""
 
         var steps: [DiffStep] = []
-        for template in manifest.steps {
-            let literal = template.method.recorded
-            switch ReferenceResolver.resolve(template, params: params, outputs: outputs) {
-            case .failure(let reason):
-                steps.append(DiffStep(seq: template.seq, name: template.name, method: literal, url: template.endpoint,
+        for preview in StepPreview.all(manifest, params: params, outputs: outputs, profile: placeholderProfile) {
+            let template = preview.template
+            switch preview.outcome {
+            case .unresolved(let reason):
+                steps.append(DiffStep(seq: template.seq, name: template.name, method: template.method.recorded, url: template.endpoint,
                                       unresolved: reason.description))
-            case .success(let resolved):
+            case .resolved(let resolved, let url, let body):
                 do {
-                    let url = try StepRequest.requestURL(for: resolved, profile: placeholderProfile)
+                    let url = try url.get()
                     let relative = url.hasPrefix(placeholderPrefix) ? String(url.dropFirst(placeholderPrefix.count)) : url
                     var digest: Digest?
-                    if let body = try StepRequest.body(for: resolved) {
+                    if let body = try body.get() {
                         let d = SHA256.hash(body)
                         bodies.inline[d] = body
                         digest = d
