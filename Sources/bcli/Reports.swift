@@ -55,38 +55,19 @@ struct RunReport: Encodable {
     let rolledBack: Int
     let rollbackSkipped: Int
     let rollbackFailed: Int
+}
 
+extension RunReport {
     init(_ r: RunRecord) {
-        id = r.id
-        kind = r.kind
-        parent = r.parentRunID
-        name = r.name
-        state = r.state
-        stampedState = r.stampedState
-        interrupted = r.interrupted
-        startedAt = r.startedAt
-        finishedAt = r.finishedAt
-        profile = r.profile
-        environment = r.environment
-        company = r.company
-        baseURL = r.baseURL
-        manifestPath = r.manifestPath
-        manifestDigest = r.manifestDigest?.description
-        paramsDigest = r.paramsDigest?.description
-        toolVersion = r.toolVersion
-        durability = r.durability.rawValue
-        recordDigest = r.recordDigest?.description
-        previousRecordDigest = r.previousRecordDigest?.description
-        stepCount = r.stepCount
-        stepsRecorded = r.counts.total
-        committed = r.counts.committed
-        failed = r.counts.failed
-        unknown = r.counts.unknown
-        skipped = r.counts.skipped
-        replayed = r.counts.replayed
-        rolledBack = r.counts.rolledBack
-        rollbackSkipped = r.counts.rollbackSkipped
-        rollbackFailed = r.counts.rollbackFailed
+        let c = r.counts
+        self.init(id: r.id, kind: r.kind, parent: r.parentRunID, name: r.name, state: r.state, stampedState: r.stampedState,
+                  interrupted: r.interrupted, startedAt: r.startedAt, finishedAt: r.finishedAt, profile: r.profile,
+                  environment: r.environment, company: r.company, baseURL: r.baseURL, manifestPath: r.manifestPath,
+                  manifestDigest: r.manifestDigest?.description, paramsDigest: r.paramsDigest?.description,
+                  toolVersion: r.toolVersion, durability: r.durability.rawValue, recordDigest: r.recordDigest?.description,
+                  previousRecordDigest: r.previousRecordDigest?.description, stepCount: r.stepCount, stepsRecorded: c.total,
+                  committed: c.committed, failed: c.failed, unknown: c.unknown, skipped: c.skipped, replayed: c.replayed,
+                  rolledBack: c.rolledBack, rollbackSkipped: c.rollbackSkipped, rollbackFailed: c.rollbackFailed)
     }
 }
 
@@ -126,19 +107,16 @@ struct VerifyJSONReport: JSONReport {
     let chain: [String]
     let problems: [Problem]
     let notes: [String]
+}
 
+extension VerifyJSONReport {
     init(_ report: VerifyReport, subject: String, recordDigest: Digest?) {
-        ok = report.isOK
-        self.subject = subject
-        self.recordDigest = recordDigest?.description
-        runsChecked = report.runsChecked.count
-        blobsChecked = report.blobsChecked
-        bytesChecked = report.bytesChecked
-        chain = report.chain.map(\.description)
-        problems = report.problems.map {
-            Problem(kind: $0.kind.rawValue, runID: $0.runID, subject: $0.subject, digest: $0.digest?.description, detail: $0.detail)
-        }
-        notes = report.notes
+        self.init(ok: report.isOK, subject: subject, recordDigest: recordDigest?.description, runsChecked: report.runsChecked.count,
+                  blobsChecked: report.blobsChecked, bytesChecked: report.bytesChecked, chain: report.chain.map(\.description),
+                  problems: report.problems.map {
+                      Problem(kind: $0.kind.rawValue, runID: $0.runID, subject: $0.subject, digest: $0.digest?.description, detail: $0.detail)
+                  },
+                  notes: report.notes)
     }
 }
 
@@ -157,14 +135,14 @@ struct FsckJSONReport: JSONReport {
     let objectsChecked: Int
     let filesOnDisk: Int
     let findings: [Finding]
+}
 
+extension FsckJSONReport {
     init(_ report: FsckReport) {
-        clean = report.isClean
-        objectsChecked = report.objectsChecked
-        filesOnDisk = report.filesOnDisk
-        findings = report.findings.map {
-            Finding(severity: $0.severity.rawValue, kind: $0.kind, path: $0.path, digest: $0.digest?.description, detail: $0.detail)
-        }
+        self.init(clean: report.isClean, objectsChecked: report.objectsChecked, filesOnDisk: report.filesOnDisk,
+                  findings: report.findings.map {
+                      Finding(severity: $0.severity.rawValue, kind: $0.kind, path: $0.path, digest: $0.digest?.description, detail: $0.detail)
+                  })
     }
 }
 
@@ -184,18 +162,18 @@ struct GCJSONReport: JSONReport {
     let indexRowsDropped: Int
     let youngUnreferencedBlobs: Int
     let bytesFreed: Int64
+}
 
+extension GCJSONReport {
     init(_ report: GCReport, dryRun: Bool) {
-        self.dryRun = dryRun
-        blobs = report.blobs.map { Blob(digest: $0.digest.description, size: $0.size) }
-        tempFiles = report.temps.map { TempFile(path: $0.path, size: $0.size) }
-        prunedRuns = report.prunedRuns.map {
-            PrunedRun(runID: $0.id, recordDigest: $0.recordDigest.description, finishedAt: $0.finishedAt, steps: $0.steps)
-        }
-        keptRuns = report.keptRuns.map { KeptRun(runID: $0.id, reason: $0.reason) }
-        indexRowsDropped = report.indexRowsDropped
-        youngUnreferencedBlobs = report.youngUnreferenced
-        bytesFreed = report.bytesFreed
+        self.init(dryRun: dryRun, blobs: report.blobs.map { Blob(digest: $0.digest.description, size: $0.size) },
+                  tempFiles: report.temps.map { TempFile(path: $0.path, size: $0.size) },
+                  prunedRuns: report.prunedRuns.map {
+                      PrunedRun(runID: $0.id, recordDigest: $0.recordDigest.description, finishedAt: $0.finishedAt, steps: $0.steps)
+                  },
+                  keptRuns: report.keptRuns.map { KeptRun(runID: $0.id, reason: $0.reason) },
+                  indexRowsDropped: report.indexRowsDropped, youngUnreferencedBlobs: report.youngUnreferenced,
+                  bytesFreed: report.bytesFreed)
     }
 }
 
@@ -234,22 +212,13 @@ struct StepResultReport: Encodable {
     let bcErrorCode: String?
     let correlationID: String?
     let clientRequestID: String?
+}
 
+extension StepResultReport {
     init(_ r: StepReport) {
-        seq = r.seq
-        name = r.name
-        method = r.method.rawValue
-        endpoint = r.endpoint
-        url = r.url
-        status = r.statusName
-        httpStatus = r.httpStatus
-        recordID = r.recordID
-        recordCount = r.recordCount
-        durationMs = r.durationMs
-        message = r.message
-        bcErrorCode = r.bcErrorCode
-        correlationID = r.correlationID
-        clientRequestID = r.clientRequestID
+        self.init(seq: r.seq, name: r.name, method: r.method.rawValue, endpoint: r.endpoint, url: r.url, status: r.statusName,
+                  httpStatus: r.httpStatus, recordID: r.recordID, recordCount: r.recordCount, durationMs: r.durationMs,
+                  message: r.message, bcErrorCode: r.bcErrorCode, correlationID: r.correlationID, clientRequestID: r.clientRequestID)
     }
 }
 
@@ -267,19 +236,13 @@ struct RunResultReport: JSONReport {
     let unknown: Int
     let total: Int
     let steps: [StepResultReport]
+}
 
+extension RunResultReport {
     init(_ s: RunSummary, manifest: Manifest, digest: Digest) {
-        batch = manifest.name
-        runID = s.runID
-        state = s.state
-        manifestDigest = digest.description
-        recordDigest = s.recordDigest?.description
-        committed = s.committed
-        failed = s.failed
-        skipped = s.skipped
-        unknown = s.unknown
-        total = s.total
-        steps = s.reports.map(StepResultReport.init)
+        self.init(batch: manifest.name, runID: s.runID, state: s.state, manifestDigest: digest.description,
+                  recordDigest: s.recordDigest?.description, committed: s.committed, failed: s.failed, skipped: s.skipped,
+                  unknown: s.unknown, total: s.total, steps: s.reports.map(StepResultReport.init))
     }
 }
 
@@ -426,15 +389,14 @@ struct RollbackResultReport: JSONReport {
     let runState: RunState
     let remaining: Int
     let results: [ItemResult]
+}
 
+extension RollbackResultReport {
     init(_ outcome: RollbackExecutor.Result, runID: String) {
-        self.runID = runID
-        rollbackRunID = outcome.rollbackRunID
-        runState = outcome.originalState
-        remaining = outcome.remaining
-        results = outcome.results.map {
-            ItemResult(seq: $0.item.step.seq, name: $0.item.step.name, action: $0.item.action.symbol, status: $0.status.rawValue,
-                   httpStatus: $0.httpStatus, conflict: $0.conflict, message: $0.message, newRecordID: $0.newRecordID)
-        }
+        self.init(runID: runID, rollbackRunID: outcome.rollbackRunID, runState: outcome.originalState, remaining: outcome.remaining,
+                  results: outcome.results.map {
+                      ItemResult(seq: $0.item.step.seq, name: $0.item.step.name, action: $0.item.action.symbol, status: $0.status.rawValue,
+                                 httpStatus: $0.httpStatus, conflict: $0.conflict, message: $0.message, newRecordID: $0.newRecordID)
+                  })
     }
 }
