@@ -2,7 +2,8 @@ import GRDB
 import Hashing
 
 // The ledger's tables as GRDB records. Each column name is spelled once, in the record's
-// `CodingKeys`; `Columns` derives from them for typed requests (filter, order). The records hold
+// `CodingKeys`, which are the columns of typed requests too (filter, order, updates): a `String`
+// coding key is a GRDB `ColumnExpression`, so `Columns` is the keys themselves. The records hold
 // the columns as stored (digests as bare hex, enums as their spelling); `StepRecord`, `RunRecord`
 // and `BlobRef` are what the rest of bcli reads, converted from these in one place each.
 
@@ -41,7 +42,7 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
     var errorMessage: String? = nil
     var durationMs: Int? = nil
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, ColumnExpression {
         case id, runID = "run_id", seq, name, method, url, requestDigest = "request_digest"
         case requestHeadersDigest = "request_headers_digest", idempotencyKey = "idempotency_key"
         case clientRequestID = "client_request_id", ifMatch = "if_match", preImageDigest = "pre_image_digest"
@@ -51,19 +52,13 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
         case correlationRequestID = "correlation_request_id", bcErrorCode = "bc_error_code"
         case bcErrorMessage = "bc_error_message", bcCorrelationID = "bc_correlation_id", rollbackURL = "rollback_url"
         case errorMessage = "error_message", durationMs = "duration_ms"
-    }
 
-    enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let runID = Column(CodingKeys.runID)
-        static let seq = Column(CodingKeys.seq)
-        static let targetStepID = Column(CodingKeys.targetStepID)
-        static let outcomeAt = Column(CodingKeys.outcomeAt)
-        static let errorMessage = Column(CodingKeys.errorMessage)
         /// The columns that name a blob, in `StepRecord.digests` order.
         static let digests = [CodingKeys.requestDigest, .requestHeadersDigest, .preImageDigest, .responseDigest,
                               .responseHeadersDigest].map { Column($0) }
     }
+
+    typealias Columns = CodingKeys
 
     /// The step a rollback step undid.
     static let target = belongsTo(StepRow.self, key: "target", using: ForeignKey([Columns.targetStepID]))
@@ -131,25 +126,18 @@ struct RunRow: Codable, FetchableRecord, PersistableRecord {
     var previousRecordDigest: String?
     var stepCount: Int?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, ColumnExpression {
         case id, kind, parentRunID = "parent_run_id", name, manifestDigest = "manifest_digest"
         case manifestPath = "manifest_path", paramsDigest = "params_digest", profile, environment, company
         case baseURL = "base_url", state, startedAt = "started_at", finishedAt = "finished_at"
         case toolVersion = "tool_version", durability, recordDigest = "record_digest"
         case previousRecordDigest = "previous_record_digest", stepCount = "step_count"
-    }
 
-    enum Columns {
-        static let id = Column(CodingKeys.id)
-        static let parentRunID = Column(CodingKeys.parentRunID)
-        static let startedAt = Column(CodingKeys.startedAt)
-        static let finishedAt = Column(CodingKeys.finishedAt)
-        static let state = Column(CodingKeys.state)
-        static let previousRecordDigest = Column(CodingKeys.previousRecordDigest)
-        static let recordDigest = Column(CodingKeys.recordDigest)
         /// The columns that name a blob.
         static let digests = [CodingKeys.manifestDigest, .paramsDigest, .recordDigest].map { Column($0) }
     }
+
+    typealias Columns = CodingKeys
 
     /// The run as bcli reads it: its state by `RunStateRule.derive` over the row, the lock and the
     /// step counts.
