@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Store
 
 /// The `bcli` command line: Business Central batches with a content-addressed ledger.
@@ -20,10 +21,13 @@ struct BCLI: AsyncParsableCommand {
 
     /// Parses, runs, and maps every failure to a documented exit code (the exit table in
     /// Exit.swift) with a message on stderr. ArgumentParser's own usage errors (its exit 64)
-    /// become exit 2, as README "Exit codes" documents.
+    /// become exit 2, as README "Exit codes" documents. Global options written before the
+    /// subcommand (`bcli -p prod batch run m.yaml`) are moved first (`GlobalOptions`).
     static func main() async {
+        let global = GlobalOptions.rewrite(Array(CommandLine.arguments.dropFirst()), root: BCLI.self)
+        for (name, value) in global.environment { setenv(name, value, 1) }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(global.arguments)
             if var async = command as? AsyncParsableCommand {
                 try await async.run()
             } else {

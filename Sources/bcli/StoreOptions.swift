@@ -46,7 +46,12 @@ enum DurabilityOption: String, ExpressibleByArgument, CaseIterable {
     var value: Durability { self == .full ? .full : .process }
 }
 
-/// `--format text|json` for commands that print tables.
+/// `--format text|json` for commands that print tables. `table` (the Python tool's name for
+/// its default, and what `bcli -f table …` moves here) means `text`.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
+
+    init?(argument: String) {
+        self.init(rawValue: argument == "table" ? "text" : argument)
+    }
 }
