@@ -157,12 +157,59 @@ import TestSupport
         #expect(d.manifestDiff.contains("+  - {name: lookup, action: get, endpoint: customers, id: \"${{ steps.missing.id }}\"}"))
     }
 
+    /// The `--format json` document keeps every key whatever the diff: a run side and a manifest
+    /// side each have theirs, a step that ran and one that would run each have theirs, and
+    /// `--stat` leaves out only `steps`.
+    @Test func jsonDocumentKeys() throws {
+        func keys(_ v: JSONValue?) -> Set<String> { Set(v?.objectValue?.keys ?? [String: JSONValue]().keys) }
+        let f = try Fixture()
+        let a = try recordedRun(f)
+        let edited = """
+            steps:
+              - {name: create, action: post, endpoint: customers, data: {displayName: A, email: z@x}}
+            """
+        let d = try RunDiffer.compare(store: f.store, a: a, manifestPath: try f.write(edited, "edited.yaml"))
+        let json = d.json()
+        let top: Set = ["format_version", "identical", "include_volatile", "a", "b", "manifest", "params", "context", "summary"]
+        #expect(keys(json) == top.union(["steps"]))
+        #expect(keys(d.json(stat: true)) == top)
+        #expect(keys(json["a"]) == ["kind", "manifest_path", "manifest_digest", "params_digest", "name", "run_id", "profile",
+                                    "environment", "company", "base_url", "started_at", "state"])
+        #expect(keys(json["b"]) == ["kind", "manifest_path", "manifest_digest", "params_digest", "name", "params_from_run"])
+        #expect(keys(json["manifest"]) == ["same", "a", "b", "diff", "note"])
+        #expect(keys(json["params"]) == ["same", "a", "b", "patch"])
+        #expect(keys(json["summary"]) == ["same", "changed", "only_in_a", "only_in_b"])
+        let step = json["steps"]?.arrayValue?.first
+        #expect(keys(step) == ["name", "change", "a", "b", "changes", "request_patch", "response_patch"])
+        #expect(keys(step?["a"]) == ["seq", "method", "url", "request_digest", "status", "http_status", "response_digest"])
+        #expect(keys(step?["b"]) == ["seq", "method", "url", "request_digest", "resolved", "reason"])
+        #expect(step?["b"]?["resolved"] == true && step?["b"]?["reason"] == .null)
+        #expect(step?["request_patch"] == [["op": "replace", "path": "/email", "value": "z@x"]])
+        #expect(json["a"]?["name"] != nil && json["b"]?["params_from_run"] == .string(a))
+    }
+
     @Test func manifestErrorsAndUnknownRunsAreErrors() throws {
         let f = try Fixture()
         let a = try recordedRun(f)
-        #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: a, manifestPath: f.dir.path + "/nope.yaml") }
-        #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: a, manifestPath: try f.write("steps: [{action: fly}]", "bad.yaml")) }
-        #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: "ffffffffff", b: a) }
+        let missing = f.dir.path + "/nope.yaml"
+        let unreadable = #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: a, manifestPath: missing) }
+        guard case .unreadableManifest(missing, _)? = unreadable else {
+            Issue.record("expected DiffError.unreadableManifest, got \(String(describing: unreadable))")
+            return
+        }
+        let bad = try f.write("steps: [{action: fly}]", "bad.yaml")
+        let invalid = #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: a, manifestPath: bad) }
+        guard case .invalidManifest(bad, let manifestError)? = invalid else {
+            Issue.record("expected DiffError.invalidManifest, got \(String(describing: invalid))")
+            return
+        }
+        #expect(!manifestError.diagnostics.isEmpty)
+        let unknown = #expect(throws: DiffError.self) { try RunDiffer.compare(store: f.store, a: "ffffffffff", b: a) }
+        #expect(unknown?.description == StoreError.runNotFound("ffffffffff").description)
+        guard case .store(.runNotFound("ffffffffff"))? = unknown else {
+            Issue.record("expected DiffError.store(.runNotFound), got \(String(describing: unknown))")
+            return
+        }
     }
 
     /// Not a timed assertion: run with BCLI_DIFF_PERF=1 to print how long two 10,000-step runs take.

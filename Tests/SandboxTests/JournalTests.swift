@@ -31,6 +31,10 @@ struct JournalTests {
             #expect(post["client_request_id"] == "s1")
             #expect(post["status"] == 201)
             #expect(post["format_version"] == 1)
+            #expect(Set(post.objectValue?.keys.map { $0 } ?? []) == [
+                "format_version", "seq", "time", "method", "path", "company_id", "entity_set", "entity_id", "etag_before",
+                "etag_after", "status", "client_request_id", "request_id", "body_sha256",
+            ])
             #expect(post["time"]?.stringValue?.hasSuffix("Z") == true)
             #expect(patch["etag_before"] == .string(created.etag!))
             #expect(patch["etag_after"] == .string(patched.json.etag!))

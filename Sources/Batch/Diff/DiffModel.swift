@@ -197,7 +197,12 @@ public struct RunDiff: Sendable {
 
     /// The `--format json` document. With `stat`, the step list is left out.
     public func json(stat: Bool = false) -> JSONValue {
-        let document = Document(self)
+        let document = Document(
+            identical: identical, includeVolatile: includeVolatile, a: a, b: b,
+            manifest: .init(same: manifestSame, a: a.manifestDigest?.description, b: b.manifestDigest?.description,
+                            diff: manifestDiff, note: manifestNote),
+            params: .init(same: paramsSame, a: a.paramsDigest?.description, b: b.paramsDigest?.description, patch: paramsPatch),
+            context: context, summary: counts)
         return stat ? JSONValueEncoder.encode(document) : JSONValueEncoder.encode(Document.WithSteps(document: document, steps: steps))
     }
 
@@ -238,17 +243,5 @@ public struct RunDiff: Sendable {
         let params: Params
         let context: [FieldChange]
         let summary: Counts
-
-        init(_ d: RunDiff) {
-            identical = d.identical
-            includeVolatile = d.includeVolatile
-            a = d.a
-            b = d.b
-            manifest = Manifest(same: d.manifestSame, a: d.a.manifestDigest?.description, b: d.b.manifestDigest?.description,
-                                diff: d.manifestDiff, note: d.manifestNote)
-            params = Params(same: d.paramsSame, a: d.a.paramsDigest?.description, b: d.b.paramsDigest?.description, patch: d.paramsPatch)
-            context = d.context
-            summary = d.counts
-        }
     }
 }
