@@ -6,7 +6,7 @@ import Hashing
 /// `/email: "a@x" → "b@x"`), which RFC 6902 does not carry; `json` drops it so the machine output
 /// stays a pure, applicable patch.
 public struct JSONPatchOperation: Sendable, Hashable {
-    public enum Op: String, Sendable, Hashable {
+    public enum Op: String, Sendable, Hashable, Encodable {
         case add, remove, replace, move
     }
 
@@ -20,14 +20,6 @@ public struct JSONPatchOperation: Sendable, Hashable {
     /// The value before (`remove`, `replace`); not part of the RFC 6902 output.
     public var oldValue: JSONValue?
 
-    public init(op: Op, path: String, from: String? = nil, value: JSONValue? = nil, oldValue: JSONValue? = nil) {
-        self.op = op
-        self.path = path
-        self.from = from
-        self.value = value
-        self.oldValue = oldValue
-    }
-
     /// The operation as RFC 6902 writes it.
     public var json: JSONValue { JSONValueEncoder.encode(self) }
 }
@@ -38,7 +30,7 @@ extension JSONPatchOperation: Encodable {
     /// `op`, `path`, and `from` / `value` where the op needs them (never `oldValue`).
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(op.rawValue, forKey: .op)
+        try c.encode(op, forKey: .op)
         try c.encode(path, forKey: .path)
         if let from { try c.encode(from, forKey: .from) }
         if op == .add || op == .replace { try c.encode(value ?? .null, forKey: .value) }
