@@ -3,7 +3,7 @@ import BusinessCentral
 import Hashing
 import Store
 
-// Every `--format json` document (and `-o`, `--result-out`) is an `Encodable` report type,
+// Every `--format json` document (and `-o`, `--result-out`: ResultEnvelope.swift) is an `Encodable` report type,
 // encoded to a `JSONValue` by `JSONValueEncoder` (Hashing) and printed by the project's printer:
 // keys in JCS order, numbers as ECMAScript writes them — the same bytes as the hand-built values gave.
 
@@ -194,7 +194,7 @@ struct StepRowReport: JSONReport {
     }
 }
 
-// MARK: - batch run: --format json, -o, --result-out, --dry-run
+// MARK: - batch run: --format json, --dry-run
 
 /// One step of a run as `batch run --format json` reports it.
 struct StepResultReport: Encodable {
@@ -212,17 +212,20 @@ struct StepResultReport: Encodable {
     let bcErrorCode: String?
     let correlationID: String?
     let clientRequestID: String?
+    /// The response's records (a collection's `value`, else the one record); null without a body.
+    let data: [VerbatimJSON]?
 }
 
 extension StepResultReport {
-    init(_ r: StepReport) {
+    init(_ r: StepReport, data: [JSONValue]?) {
         self.init(seq: r.seq, name: r.name, method: r.method.rawValue, endpoint: r.endpoint, url: r.url, status: r.statusName,
                   httpStatus: r.httpStatus, recordID: r.recordID, recordCount: r.recordCount, durationMs: r.durationMs,
-                  message: r.message, bcErrorCode: r.bcErrorCode, correlationID: r.correlationID, clientRequestID: r.clientRequestID)
+                  message: r.message, bcErrorCode: r.bcErrorCode, correlationID: r.correlationID, clientRequestID: r.clientRequestID,
+                  data: data?.map(VerbatimJSON.init))
     }
 }
 
-/// `batch run --format json` and `-o FILE`: the run's result and every step.
+/// `batch run --format json`: the run's result and every step, with its response data.
 struct RunResultReport: JSONReport {
     let formatVersion = 1
     let batch: String
@@ -239,47 +242,12 @@ struct RunResultReport: JSONReport {
 }
 
 extension RunResultReport {
-    init(_ s: RunSummary, manifest: Manifest, digest: Digest) {
+    init(_ s: RunSummary, manifest: Manifest, digest: Digest, store: LedgerStore) {
+        let rows = Dictionary(((try? store.ledger.steps(runID: s.runID)) ?? []).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         self.init(batch: manifest.name, runID: s.runID, state: s.state, manifestDigest: digest.description,
                   recordDigest: s.recordDigest?.description, committed: s.committed, failed: s.failed, skipped: s.skipped,
-                  unknown: s.unknown, total: s.total, steps: s.reports.map(StepResultReport.init))
-    }
-}
-
-/// `batch run --result-out FILE`: the result envelope of the Python tool, `record_id` = the run id.
-struct ResultEnvelopeReport: JSONReport {
-    let formatVersion = 1
-    let version = "0.1"
-    let invocationID: String
-    let toolVersion: String
-    let profile: String
-    let environment: String
-    let company: String?
-    let method = "BATCH_RUN"
-    let endpoint = "batch"
-    let resolvedURL: String? = nil
-    let recordID: String
-    let dryRun = false
-    let status: String
-    let exitCode: Int32
-    let bcCorrelationID: String?
-    let telemetryEventID: String? = nil
-    let auditLogOffset: Int? = nil
-    let startedAt: String
-    let durationMs: Int
-
-    init(_ s: RunSummary, profile: Profile, exit: Int32, startedAt: String, durationMs: Int) {
-        invocationID = UUIDString.generate().replacingOccurrences(of: "-", with: "")
-        toolVersion = ToolVersion.current
-        self.profile = profile.name
-        environment = profile.environment
-        company = profile.companyID
-        recordID = s.runID
-        status = exit == 0 ? "succeeded" : "failed"
-        exitCode = exit
-        bcCorrelationID = s.reports.last(where: { $0.status != .committed })?.correlationID
-        self.startedAt = startedAt
-        self.durationMs = durationMs
+                  unknown: s.unknown, total: s.total,
+                  steps: s.reports.map { StepResultReport($0, data: StepData.records($0.stepID.flatMap { rows[$0] }, store: store)) })
     }
 }
 

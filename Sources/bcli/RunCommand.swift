@@ -45,35 +45,79 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Stop at the first failed step (default: record it and go on).")
     var failFast = false
 
-    @Option(help: "text or json.")
-    var format: OutputFormat = .text
+    @Option(name: [.short, .long], help: RecordFormat.help)
+    var format: RecordFormat?
 
-    @Option(name: .short, help: ArgumentHelp("Write a result bundle (JSON) to this file.", valueName: "file"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write the result bundle (JSON: each step with its response data) to this file.", valueName: "file"))
     var output: String?
 
-    @Option(help: ArgumentHelp("Write the result envelope (JSON) to this file, atomically.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the result envelope (JSON) to this file, atomically, on every exit path (docs/envelope.md).", valueName: "file"))
     var resultOut: String?
 
+    @Option(name: .customLong("result-fd"), help: ArgumentHelp("Write the result envelope to this open file descriptor, then close it.", valueName: "n"))
+    var resultFD: Int32?
+
+    @Option(name: .customLong("progress-fd"), help: ArgumentHelp("Write step_started/step_completed events (NDJSON) to this open file descriptor.", valueName: "n"))
+    var progressFD: Int32?
+
+    func validate() throws {
+        if resultOut != nil, resultFD != nil {
+            throw ValidationError("--result-out and --result-fd both write the envelope; give one of them")
+        }
+        for (flag, fd) in [("--result-fd", resultFD), ("--progress-fd", progressFD)] {
+            if let fd, !FileDescriptor.isOpen(fd) {
+                throw ValidationError("\(flag) \(fd): file descriptor \(fd) is not open — open it in the calling shell (e.g. `\(fd)>file`) or drop \(flag)")
+            }
+        }
+    }
+
+    /// Runs the batch and writes the envelope once, with the exit status the invocation ends
+    /// with, on every path out (docs/envelope.md, "When it is written").
     func run() async throws {
+        if resultFD != nil || progressFD != nil { FileDescriptor.ignoreBrokenPipes() }
+        let destination = resultOut.map(ResultEnvelope.Destination.file) ?? resultFD.map(ResultEnvelope.Destination.fd)
+        let envelope = ResultEnvelope(destination, profile: profile ?? storeOptions.environment[BCConfig.profileVariable])
+        let progress = progressFD.map(ProgressStream.init)
+        defer { progress?.close() }
+        do {
+            try await execute(envelope: envelope, progress: progress)
+        } catch {
+            do { try envelope.write(exit: ExitStatus(for: error) ?? .failure) } catch let failure as CLIFailure {
+                Terminal.error(failure.message)
+            }
+            throw error
+        }
+        try envelope.write(exit: .ok)
+    }
+
+    private func execute(envelope: ResultEnvelope, progress: ProgressStream?) async throws {
         let environment = storeOptions.environment
-        let started = ContinuousClock.now
-        let startedAt = Timestamp.now()
         let (bytes, digest) = try readManifest()
         let prepared = try prepare(bytes)
         let profile: Profile
-        do { profile = try BCConfig.load(environment: environment).profile(named: self.profile) } catch { throw CLIFailure(error) }
+        do {
+            let config = try BCConfig.load(environment: environment)
+            envelope.set(requestedProfile: self.profile ?? environment[BCConfig.profileVariable] ?? config.defaults.profile
+                         ?? BCConfig.fallbackProfileName)
+            profile = try config.profile(named: self.profile)
+        } catch { throw CLIFailure(error) }
+        envelope.set(profile: profile)
+        let format = RecordFormat.resolve(self.format, defaultName: profile.defaultFormat)
         let writes = prepared.manifest.writeSteps
         if profile.disableWrites && !writes.isEmpty && !dryRun {
             try WriteGate.confirm(profile: profile.name, writes: writes.map { "\($0.method.literal?.rawValue ?? "templated") \($0.endpoint)" }, yes: yes)
         }
         if dryRun {
+            envelope.setDryRun()
             DryRun.print(prepared.manifest, params: prepared.params, profile: profile, format: format)
             return
         }
 
         let store = try storeOptions.open()
         let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
-        let (summary, runProfile) = try await withRunSession(profile: profile, store: store, environment: environment) { session in
+        var observers: [any RunObserver] = [StepPrinter(format: format, store: store), RunIDRecorder(envelope: envelope)]
+        if let progress { observers.append(ProgressObserver(stream: progress, store: store)) }
+        let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
             // SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second aborts at once.
             let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
             let runID = RunID.generate()
@@ -81,16 +125,15 @@ struct RunCommand: AsyncParsableCommand {
             var options = BatchRunner.Options()
             options.failFast = failFast
             do throws(StoreError) {
-                let summary = try await BatchRunner(store: store, client: client, profile: session.profile, options: options)
+                return try await BatchRunner(store: store, client: client, profile: session.profile, options: options)
                     .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
-                         observer: StepPrinter(format: format), cancellation: session.cancellation, runID: runID)
-                return (summary, session.profile)
+                         observer: RunObservers(all: observers), cancellation: session.cancellation, runID: runID)
             } catch {
                 throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
             }
         }
-        try report(summary, verdict: RunVerdict(summary), manifest: prepared.manifest, digest: digest, profile: runProfile,
-                   startedAt: startedAt, started: started)
+        envelope.set(bcCorrelationID: summary.reports.last(where: { $0.status != .committed && $0.status != .replayed })?.correlationID)
+        try report(summary, verdict: RunVerdict(summary), manifest: prepared.manifest, digest: digest, format: format, store: store)
     }
 
     /// The manifest's bytes and digest, checked against --expect-manifest before anything else.
@@ -130,29 +173,32 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
-    /// The summary line (or JSON), the `-o` and `--result-out` files, and the exit status of the verdict.
-    private func report(_ summary: RunSummary, verdict: RunVerdict, manifest: Manifest, digest: Digest, profile: Profile,
-                        startedAt: String, started: ContinuousClock.Instant) throws {
+    /// The summary line (or JSON), the `-o` bundle, and the exit status of the verdict.
+    private func report(_ summary: RunSummary, verdict: RunVerdict, manifest: Manifest, digest: Digest, format: RecordFormat,
+                        store: LedgerStore) throws {
         let exit = ExitStatus(verdict)
         if format == .json {
-            RunResultReport(summary, manifest: manifest, digest: digest).printJSON()
+            RunResultReport(summary, manifest: manifest, digest: digest, store: store).printJSON()
         } else {
             Terminal.line("\(verdict == .ok ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
+                + (summary.replayed > 0 ? ", \(summary.replayed) replayed" : "")
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
                 + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
         }
         Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(summary.runID.prefix(12))`")
         if let output {
-            try RunOutput.writeAtomically(RunResultReport(summary, manifest: manifest, digest: digest).jsonValue, to: output)
-        }
-        if let resultOut {
-            let envelope = ResultEnvelopeReport(summary, profile: profile, exit: exit.rawValue, startedAt: startedAt,
-                                              durationMs: (ContinuousClock.now - started).wholeMilliseconds)
-            try RunOutput.writeAtomically(envelope.jsonValue, to: resultOut)
+            try RunOutput.writeAtomically(ResultBundleReport(summary, manifest: manifest, digest: digest, store: store).jsonValue, to: output)
         }
         if exit != .ok {
             throw CLIFailure(exit, verdict == .interrupted ? "interrupted: run \(summary.runID) stamped cancelled"
                 : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)")
         }
     }
+}
+
+/// Puts the run id in the envelope's `record_id` once the run row exists.
+struct RunIDRecorder: RunObserver {
+    let envelope: ResultEnvelope
+    func runStarted(runID: String, steps: Int) { envelope.set(recordID: runID) }
+    func stepFinished(_ report: StepReport) {}
 }

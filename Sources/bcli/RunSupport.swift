@@ -31,7 +31,7 @@ enum Confirmation {
 /// `--dry-run`: each step resolved with the current params; steps whose references need earlier
 /// responses are shown unresolved. Nothing is sent and nothing is written.
 enum DryRun {
-    static func print(_ manifest: Manifest, params: ParamSet, profile: Profile, format: OutputFormat) {
+    static func print(_ manifest: Manifest, params: ParamSet, profile: Profile, format: RecordFormat) {
         var items: [DryRunReport.Step] = []
         for preview in StepPreview.all(manifest, params: params, outputs: [:], profile: profile) {
             let step = preview.template
@@ -47,7 +47,7 @@ enum DryRun {
                 items.append(.init(seq: step.seq, name: step.name, method: step.method.recorded.rawValue,
                                    request: .atRunTime(endpoint: step.endpoint, reason: reason.description)))
             }
-            if format == .text { Terminal.line(line) }
+            if format != .json { Terminal.line(line) }
         }
         if format == .json {
             DryRunReport(steps: items).printJSON()
@@ -59,14 +59,17 @@ enum DryRun {
 
 
 /// Per-step lines on stdout (`Step 3/120 POST customers … ✓ created C00030 (201, 84 ms)`), and a
-/// progress line on stderr when stderr is a terminal.
+/// progress line on stderr when stderr is a terminal. With `-f csv|ndjson`, each GET's records and
+/// each POST's created record follow the step's line, under `  ── <name> ──` (as the Python
+/// tool's `batch run -f` prints them); `-f json` prints no lines (the document comes at the end).
 struct StepPrinter: RunObserver {
-    let format: OutputFormat
+    let format: RecordFormat
+    let store: LedgerStore
 
     func runStarted(runID: String, steps: Int) {}
 
     func stepFinished(_ r: StepReport) {
-        guard format == .text else {
+        guard format != .json else {
             if Terminal.stderrIsTTY { Terminal.progress("[\(r.seq)/\(r.total)] \(r.name)") }
             return
         }
@@ -82,12 +85,18 @@ struct StepPrinter: RunObserver {
             case .delete?: tail = "✓ deleted \(r.recordID ?? "") \(timing)"
             default: tail = "✓ \(timing)"
             }
+        case .replayed?: tail = "↺ \(r.message ?? "replayed")"
         case .skipped?: tail = "- skipped: \(r.message ?? "")"
         case nil: tail = "? outcome unknown (the request may have been committed): \(r.message ?? "")"
         default: tail = "✗ \(r.message ?? "failed") \(timing)" + (r.correlationID.map { " correlation \($0)" } ?? "")
         }
         if Terminal.stderrIsTTY { Terminal.progress("") }
         Terminal.line(head + " " + tail)
+        if format == .csv || format == .ndjson, r.status == .committed, r.method.http == .get || r.method.http == .post,
+           let records = StepData.records(r.stepID.flatMap { try? store.ledger.step(id: $0) }, store: store), !records.isEmpty {
+            Terminal.line("  ── \(r.name) ──")
+            for line in format == .csv ? RecordRows.csv(records) : RecordRows.ndjson(records) { Terminal.line(line) }
+        }
     }
 }
 
@@ -95,10 +104,14 @@ struct StepPrinter: RunObserver {
 enum RunOutput {
     /// `AtomicFile.write`: a reader never sees half a file, and a failed write says which call failed.
     static func writeAtomically(_ value: JSONValue, to path: String) throws {
+        try writeAtomically(Array((value.prettyPrinted() + "\n").utf8), to: path)
+    }
+
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         do {
-            try AtomicFile.write(Array((value.prettyPrinted() + "\n").utf8), to: path)
+            try AtomicFile.write(bytes, to: path)
         } catch {
             throw CLIFailure(.failure, "cannot write \(path) (\(error)) — check that its folder exists and is writable")
         }

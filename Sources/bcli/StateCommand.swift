@@ -2,7 +2,8 @@ import ArgumentParser
 import Hashing
 import Store
 
-/// `bcli batch state RUN`: one run, its derived state and every step row.
+/// `bcli batch state RUN`: one run, its derived state and every step row (`-f csv|ndjson`: one
+/// row per step, the columns of `-f json`'s `steps`).
 struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
@@ -15,8 +16,8 @@ struct StateCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
 
-    @Option(help: "text or json.")
-    var format: OutputFormat = .text
+    @Option(name: [.short, .long], help: RecordFormat.help)
+    var format: RecordFormat?
 
     func run() throws {
         let store = try storeOptions.openExisting()
@@ -28,10 +29,15 @@ struct StateCommand: ParsableCommand {
         } catch {
             throw CLIFailure(error.exitStatus, error.description)
         }
-        switch format {
+        let stepRows = steps.map(RunRecordDocument.stepJSON)
+        switch RecordFormat.resolve(format, defaultName: RecordFormat.configured()) {
         case .json:
-            RunStateReport(run: RunReport(record), steps: steps.map { VerbatimJSON(RunRecordDocument.stepJSON($0)) }).printJSON()
-        case .text:
+            RunStateReport(run: RunReport(record), steps: stepRows.map(VerbatimJSON.init)).printJSON()
+        case .csv:
+            RecordRows.csv(stepRows).forEach(Terminal.line)
+        case .ndjson:
+            RecordRows.ndjson(stepRows).forEach(Terminal.line)
+        case .table:
             Terminal.line("Run:       \(record.id)  (\(record.kind.rawValue))")
             if let name = record.name { Terminal.line("Batch:     \(name)") }
             Terminal.line("Manifest:  \(record.manifestPath ?? "-")  \(record.manifestDigest?.description ?? "")")
@@ -58,7 +64,8 @@ struct StateCommand: ParsableCommand {
     }
 }
 
-/// `bcli batch list`: runs newest first, with derived states and step counts.
+/// `bcli batch list`: runs newest first, with derived states and step counts (`-f csv|ndjson`: one
+/// row per run, the keys of `-f json`'s `runs`).
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
@@ -76,8 +83,8 @@ struct ListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only runs started at or after this UTC date (YYYY-MM-DD or ISO-8601 with Z).", valueName: "date"))
     var since: String?
 
-    @Option(help: "text or json.")
-    var format: OutputFormat = .text
+    @Option(name: [.short, .long], help: RecordFormat.help)
+    var format: RecordFormat?
 
     func validate() throws {
         if let state, RunState(rawValue: state) == nil {
@@ -94,10 +101,14 @@ struct ListCommand: ParsableCommand {
         let filter = Ledger.RunFilter(state: state.flatMap(RunState.init(rawValue:)), since: since.flatMap(Timestamp.normalise), limit: limit)
         let runs: [RunRecord]
         do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
-        switch format {
+        switch RecordFormat.resolve(format, defaultName: RecordFormat.configured()) {
         case .json:
             RunListReport(runs: runs.map(RunReport.init)).printJSON()
-        case .text:
+        case .csv:
+            RecordRows.csv(runs.map { JSONValueEncoder.encode(RunReport($0)) }).forEach(Terminal.line)
+        case .ndjson:
+            RecordRows.ndjson(runs.map { JSONValueEncoder.encode(RunReport($0)) }).forEach(Terminal.line)
+        case .table:
             if runs.isEmpty { Terminal.note("No batch runs found."); return }
             Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in
                 [r.id, r.startedAt, r.state.rawValue + (r.interrupted && r.state != .interrupted ? " (interrupted)" : ""),
