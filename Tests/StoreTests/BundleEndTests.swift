@@ -72,7 +72,9 @@ import Hashing
         let path = dir.path + "/bad.tar"
         try RunBundle.write(bad, to: path)
         let target = try LedgerStore(root: dir.path + "/target")
-        #expect(throws: BundleError.self) { try Importer.importBundle(fileAt: path, into: target) }
+        let refused = expectDamagedBundle { _ = try Importer.importBundle(fileAt: path, into: target) }
+        #expect(refused?.problems.first?.kind == .bundle)
+        #expect(refused?.problems.first?.subject == "archive")
         #expect(try target.runs().isEmpty)
     }
 

@@ -36,7 +36,7 @@ import Hashing
         archive[10] ^= 0x20
         #expect(throws: BundleTar.ReadError.badChecksum(offset: 0)) { try BundleTar.read(archive) }
         let truncated = Array(BundleTar.write([.init(name: "a", bytes: [UInt8](repeating: 1, count: 600))]).prefix(700))
-        #expect(throws: BundleTar.ReadError.self) { try BundleTar.read(truncated) }
+        #expect(throws: BundleTar.ReadError.truncated(offset: 512)) { try BundleTar.read(truncated) }
         #expect(throws: BundleTar.ReadError.badName("../etc/passwd")) { try BundleTar.read(BundleTar.write([.init(name: "../etc/passwd", bytes: [])])) }
     }
 
@@ -119,8 +119,10 @@ import Hashing
     }
 
     @Test func notABundleIsAnError() throws {
-        #expect(throws: BundleError.self) { try RunBundle.verify(bytes: bytes("hello")) }
-        #expect(throws: BundleError.self) { try RunBundle.verify(bytes: BundleTar.write([.init(name: "x", bytes: [])])) }
+        expectBundleError(.notABundle(BundleTar.ReadError.truncated(offset: 0).description)) { _ = try RunBundle.verify(bytes: bytes("hello")) }
+        expectBundleError(.notABundle("it has no \(RunBundle.indexName)")) {
+            _ = try RunBundle.verify(bytes: BundleTar.write([.init(name: "x", bytes: [])]))
+        }
     }
 
     @Test func importIntoAFreshStoreVerifiesAndIsIdempotent() throws {
@@ -174,7 +176,7 @@ import Hashing
         bad[at + 512 + 10] ^= 0x20  // inside rows/steps.json
         try RunBundle.write(bad, to: path)
         let fresh = try LedgerStore(root: dir.path + "/fresh")
-        #expect(throws: BundleError.self) { try Importer.importBundle(fileAt: path, into: fresh) }
+        expectDamagedBundle { _ = try Importer.importBundle(fileAt: path, into: fresh) }
         #expect(try fresh.runs().isEmpty)
     }
 }

@@ -59,3 +59,21 @@ func expectDatabaseError(containing fragment: String, sourceLocation: SourceLoca
     }
     #expect(message.contains(fragment), "\(message)", sourceLocation: sourceLocation)
 }
+
+/// Requires `body` to throw exactly `expected` (compared by description, as `expectStoreError`).
+func expectBundleError(_ expected: BundleError, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    let error = #expect(throws: BundleError.self, sourceLocation: sourceLocation) { try body() }
+    #expect(error?.description == expected.description, sourceLocation: sourceLocation)
+}
+
+/// Requires `body` to refuse a bundle as damaged (`BundleError.damaged`) and returns the report.
+@discardableResult
+func expectDamagedBundle(sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) -> VerifyReport? {
+    let error = #expect(throws: BundleError.self, sourceLocation: sourceLocation) { try body() }
+    guard case .damaged(let report)? = error else {
+        Issue.record("expected BundleError.damaged, got \(String(describing: error))", sourceLocation: sourceLocation)
+        return nil
+    }
+    #expect(!report.isOK, sourceLocation: sourceLocation)
+    return report
+}
