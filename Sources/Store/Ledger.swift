@@ -135,6 +135,24 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Records a step that was not sent because its idempotency key was committed earlier in the
+    /// same run (`original`): intent and outcome in one row, status `replayed`, `target_step_id`
+    /// naming the original step, and the original's record id and response blob (the step's
+    /// outputs come from that response). No request, headers, HTTP status or ETag: nothing was sent.
+    @discardableResult
+    public func writeReplayed(_ intent: StepIntent, of original: StepRecord, note: String) throws(StoreError) -> Int64 {
+        try write { db in
+            let now = Timestamp.now()
+            var row = StepRow(intent, intentAt: now)
+            (row.requestDigest, row.requestHeadersDigest, row.ifMatch, row.preImageDigest) = (nil, nil, nil, nil)
+            row.targetStepID = original.id
+            (row.outcomeAt, row.status, row.errorMessage) = (now, StepStatus.replayed.rawValue, note)
+            (row.recordID, row.responseDigest, row.durationMs) = (original.recordID, original.responseDigest?.hex, 0)
+            try row.insert(db)
+            return db.lastInsertedRowID
+        }
+    }
+
     /// Changes a step's status (rollback marks the original steps).
     public func setStepStatus(stepID: Int64, _ status: StepStatus) throws(StoreError) {
         try write { db in
@@ -264,10 +282,13 @@ public final class Ledger: Sendable {
     }
 
     /// Every compensating step (from any rollback run) that targets a step of `runID`, oldest first.
+    /// A `replayed` row of the run itself also names a step of the run (its original); it is not a
+    /// compensation, so rows of `runID` are left out.
     public func compensations(ofRun runID: String) throws(StoreError) -> [StepRecord] {
         try read { db in
             let targets = StepRow.select(StepRow.Columns.id).filter(StepRow.Columns.runID == runID)
-            return try StepRow.fetchRecords(db, StepRow.filter(targets.contains(StepRow.Columns.targetStepID)).order(StepRow.Columns.id))
+            return try StepRow.fetchRecords(db, StepRow.filter(targets.contains(StepRow.Columns.targetStepID))
+                .filter(StepRow.Columns.runID != runID).order(StepRow.Columns.id))
         }
     }
 

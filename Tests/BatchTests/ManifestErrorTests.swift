@@ -40,12 +40,15 @@ struct ManifestErrorTests {
             """, 4, 5, "unknown step key 'body' (did you mean 'data'?)")
     }
 
-    @Test func queryOptionOnTheStepItselfPointsToParams() {
+    @Test func queryOptionOnTheStepAndUnderParamsNamesTheOneToRemove() {
+        // A query option on the step itself means the same as under params: (issue 10); giving
+        // one option both ways is the error.
         expectOne("""
             steps:
               - endpoint: customers
                 filter: "number eq '10000'"
-            """, 3, 5, "'filter' is a query option and must sit under the step's params:", fix: "params: { filter:")
+                params: {filter: "number eq '20000'"}
+            """, 3, 5, "step 1 gives 'filter' twice: on the step and under params:", fix: "remove the step-level filter:")
     }
 
     @Test func unknownTopLevelKey() {
@@ -414,8 +417,9 @@ struct ManifestErrorTests {
     }
 
     @Test func endpointShapes() {
-        expectOne("steps:\n  - endpoint: customers(abc)\n", 2, 15, "endpoint 'customers(abc)' addresses a single record",
-                  fix: "write endpoint: customers and put the record id in id: abc")
+        // `customers(abc)` means endpoint customers, id abc (issue 10); a key in both places is the error.
+        expectOne("steps:\n  - endpoint: customers(abc)\n    id: abc\n", 2, 15, "step 1 gives the record id twice: in endpoint 'customers(abc)' and in id:",
+                  fix: "write endpoint: customers and keep id:")
         expectOne("steps:\n  - endpoint: https://api.example/customers\n", 2, 15, "must be relative to the company")
         expectOne("steps:\n  - endpoint: salesOrders/salesOrderLines\n", 2, 15, "needs a key to navigate further")
         expectOne("steps:\n  - endpoint: \"customers?$top=1\"\n", 2, 15, "contains a query string")

@@ -99,6 +99,21 @@ public struct EndpointPath: Sendable, Hashable, CustomStringConvertible {
         return .success(EndpointPath(segments: segments, action: action))
     }
 
+    /// `customers(<id>)` → (`customers`, `<id>`); `parent(<p>)/children(<id>)` →
+    /// (`parent(<p>)/children`, `<id>`): an endpoint whose last segment addresses one record, split
+    /// into the collection and the record key, as the step's `id:` gives it. Nil when the last
+    /// segment has no key. The parts are not validated here (`parse` and `keyProblem` do that).
+    public static func splitRecordKey(_ text: String) -> (collection: String, key: String)? {
+        let parts = splitOutsideParentheses(text)
+        guard let last = parts.last, last.hasSuffix(")"), let open = last.firstIndex(of: "("), open != last.startIndex else {
+            return nil
+        }
+        let name = last[..<open]
+        let key = last[last.index(after: open)..<last.index(before: last.endIndex)]
+        let prefix = parts.dropLast().map(String.init)
+        return ((prefix + [String(name)]).joined(separator: "/"), String(key))
+    }
+
     /// Why `key` cannot be one path component, or nil when it can.
     static func keyProblem(_ key: String) -> String? {
         if key.isEmpty { return "is empty" }

@@ -20,15 +20,21 @@ public struct Manifest: Sendable, Hashable {
     public let declaresParams: Bool
     /// The steps in order (never empty).
     public let steps: [StepTemplate]
+    /// Top-level `description:`, kept for people and tools; it changes nothing in the run.
+    public let description: String?
+    /// Top-level `version:` as written (`3`, `"0.1.0"`); it changes nothing in the run.
+    public let version: String?
 
     public init(name: String, path: String, bytes: [UInt8], params: [ParamDeclaration],
-                declaresParams: Bool, steps: [StepTemplate]) {
+                declaresParams: Bool, steps: [StepTemplate], description: String? = nil, version: String? = nil) {
         self.name = name
         self.path = path
         self.bytes = bytes
         self.params = params
         self.declaresParams = declaresParams
         self.steps = steps
+        self.description = description
+        self.version = version
     }
 
     /// The step named `name`, if any.
@@ -106,8 +112,9 @@ public enum IntTemplate: Sendable, Hashable {
     case template(String)
 }
 
-/// A GET step's OData query options as written (`params:` on the step). String options may hold
-/// `${{ }}` references. List forms of `select`, `orderby` and `expand` are joined with commas.
+/// A GET step's OData query options as written (under the step's `params:`, or on the step itself).
+/// String options may hold `${{ }}` references. List forms of `select`, `orderby` and `expand` are
+/// joined with commas.
 public typealias QueryTemplate = ODataOptions<IntTemplate>
 
 extension ODataOptions where Integer == IntTemplate {
@@ -141,6 +148,8 @@ public struct StepTemplate: Sendable, Hashable {
     public let location: SourceLocation
     /// Every `${{ }}` reference in the step, in document order.
     public let references: [Reference]
+    /// `description:`, kept for people and tools; it changes nothing in the run.
+    public var description: String? = nil
 
     /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
     /// whose inputs failed).

@@ -32,11 +32,15 @@ public struct ManifestDiagnostic: Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// What to do about it, in one line.
     public var fix: String
+    /// A warning reports something accepted that may be a mistake (an undeclared `--set` key);
+    /// it never stops a run. Errors are everything else.
+    public var isWarning = false
 
-    public init(_ location: SourceLocation, _ message: String, fix: String) {
+    public init(_ location: SourceLocation, _ message: String, fix: String, isWarning: Bool = false) {
         self.location = location
         self.message = message
         self.fix = fix
+        self.isWarning = isWarning
     }
 
     public var path: String { location.path }
@@ -44,7 +48,7 @@ public struct ManifestDiagnostic: Sendable, Hashable, CustomStringConvertible {
     public var column: Int { location.column }
 
     public var description: String {
-        "\(location): error: \(message)\n  fix: \(fix)"
+        "\(location): \(isWarning ? "warning" : "error"): \(message)\n  fix: \(fix)"
     }
 }
 

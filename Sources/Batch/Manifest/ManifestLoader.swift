@@ -9,9 +9,12 @@ import Yams
 /// which keys fit which method, endpoint shapes, references to unknown or later steps and to
 /// undeclared params. `prepare` adds the params layering checks so a CLI gets one complete list.
 public enum ManifestLoader {
-    public static let topLevelKeys = ["name", "params", "steps"]
-    public static let stepKeys = ["name", "action", "method", "endpoint", "id", "data", "params", "etag",
+    /// `description` and `version` are read and kept (the Python tool's packs write them).
+    public static let topLevelKeys = ["name", "description", "version", "params", "steps"]
+    public static let stepKeys = ["name", "description", "action", "method", "endpoint", "id", "data", "params", "etag",
                                   "idempotency_key", "pre_image"]
+    /// Query options: under a GET step's `params:`, or on the step itself (the Python tool's packs
+    /// write them there; they mean the same).
     public static let queryKeys = ["filter", "select", "top", "skip", "orderby", "expand"]
     public static let paramDeclarationKeys = ["description", "default", "required"]
 
@@ -36,7 +39,9 @@ public enum ManifestLoader {
         guard let manifest else { throw ManifestError(diagnostics: diagnostics) }
         let (params, paramDiagnostics) = ParamSet.layerCollecting(manifest: manifest, paramsFile: paramsFile, sets: sets)
         let all = diagnostics + paramDiagnostics
-        guard all.isEmpty else { throw ManifestError(diagnostics: all) }
+        // On failure the warnings (undeclared `--set` keys) go with the errors: a typo'd key
+        // explains a missing param.
+        guard all.isEmpty else { throw ManifestError(diagnostics: all + params.warnings) }
         return (manifest, params)
     }
 

@@ -47,12 +47,18 @@ struct ManifestParser {
         var params: [ParamDeclaration] = []
         var declaresParams = false
         var stepsNode: Node?
+        var description: String?
+        var version: String?
         for entry in doc.entries(of: top, sink: &sink) {
             switch entry.key {
             case "name":
                 if let s = string(entry.value, key: "name") {
                     if s.isEmpty { sink.error(doc.location(entry.value), "'name' is empty", fix: "give the batch a name or remove name:") } else { name = s }
                 }
+            case "description":
+                description = string(entry.value, key: "description")
+            case "version":
+                version = string(entry.value, key: "version")
             case "params":
                 declaresParams = true
                 params = parseParams(entry.value)
@@ -71,7 +77,8 @@ struct ManifestParser {
         }
         checkNames(steps)
         checkReferences(steps, params: params, declaresParams: declaresParams)
-        return Manifest(name: name, path: doc.path, bytes: bytes, params: params, declaresParams: declaresParams, steps: steps)
+        return Manifest(name: name, path: doc.path, bytes: bytes, params: params, declaresParams: declaresParams, steps: steps,
+                        description: description, version: version)
     }
 
     // MARK: params
@@ -165,7 +172,13 @@ struct ManifestParser {
         var idempotencyKey: String?
         var preImage = true
         var preImageGiven = false
+        var description: String?
         var templates: [(String, Mark?)] = []
+        /// Query option keys given under `params:`, and query options written on the step itself
+        /// (read after the loop, so `params:` may come before or after them).
+        var keysUnderParams = Set<String>()
+        var stepLevelQuery: [MappingEntry] = []
+        var methodValue: String?
 
         for entry in doc.entries(of: mapping, sink: &sink) {
             let valueLoc = doc.location(entry.value)
@@ -176,13 +189,21 @@ struct ManifestParser {
                     else if TemplateSyntax.containsTemplate(s) { sink.error(valueLoc, "a step name cannot contain a reference", fix: "use a fixed name") }
                     else { name = s; nameLocations[seq] = valueLoc }
                 }
+            case "description":
+                description = string(entry.value, key: "description")
             case "action", "method":
                 if let first = methodKey {
-                    sink.error(doc.location(entry.keyNode), "step \(seq) declares both '\(first)' and '\(entry.key)'",
-                               fix: "keep one of them; they mean the same")
+                    // The Python tool uses action: and ignores method: when both are given.
+                    let other = entry.key == "method" ? first : entry.key
+                    let this = entry.value.scalar?.string
+                    let same = this != nil && methodValue != nil && this!.lowercased() == methodValue!.lowercased()
+                    sink.error(doc.location(entry.keyNode), "step \(seq) declares both '\(first)' and '\(entry.key)'"
+                               + (same ? "" : " with different values"),
+                               fix: "keep one of them: remove method: (they mean the same; the Python tool reads \(other): when both are given)")
                     continue
                 }
                 methodKey = entry.key
+                methodValue = entry.value.scalar?.string
                 fields[.method] = valueLoc
                 guard let s = string(entry.value, key: entry.key) else { continue }
                 if TemplateSyntax.containsTemplate(s) {
@@ -220,7 +241,7 @@ struct ManifestParser {
             case "params":
                 fields[.params] = valueLoc
                 hasQuery = true
-                query = parseQuery(entry.value, templates: &templates)
+                query = parseQuery(entry.value, templates: &templates, given: &keysUnderParams)
             case "etag":
                 fields[.etag] = valueLoc
                 if let s = string(entry.value, key: "etag") {
@@ -241,11 +262,43 @@ struct ManifestParser {
                 preImage = bool(entry.value, key: "pre_image") ?? true
             default:
                 if ManifestLoader.queryKeys.contains(entry.key) {
-                    sink.error(doc.location(entry.keyNode), "'\(entry.key)' is a query option and must sit under the step's params:",
-                               fix: "write params: { \(entry.key): … }")
+                    stepLevelQuery.append(entry)
                 } else {
-                    unknownKey(entry, known: ManifestLoader.stepKeys, where: "step", aliases: Self.stepKeyAliases)
+                    unknownKey(entry, known: ManifestLoader.stepKeys + ManifestLoader.queryKeys, where: "step", aliases: Self.stepKeyAliases)
                 }
+            }
+        }
+        // Query options on the step mean the same as under params: (the Python tool drops them
+        // silently; bcli sends them). One option given both ways is an error naming the one to drop.
+        for entry in stepLevelQuery {
+            if fields[.params] == nil { fields[.params] = doc.location(entry.keyNode) }
+            hasQuery = true
+            if keysUnderParams.contains(entry.key) {
+                sink.error(doc.location(entry.keyNode), "step \(seq) gives '\(entry.key)' twice: on the step and under params:",
+                           fix: "remove the step-level \(entry.key): (the Python tool ignores it and uses params: \(entry.key))")
+                continue
+            }
+            parseQueryOption(entry, into: &query, templates: &templates)
+        }
+
+        // `endpoint: customers(<id>)` means `endpoint: customers` with `id: <id>`.
+        var idFromEndpoint = false
+        if let endpointNode, let split = EndpointPath.splitRecordKey(endpoint), !split.collection.isEmpty {
+            if fields[.id] != nil {
+                sink.error(doc.location(endpointNode), "step \(seq) gives the record id twice: in endpoint '\(endpoint)' and in id:",
+                           fix: "write endpoint: \(split.collection) and keep id:")
+                endpoint = split.collection  // one error, not a second one about the endpoint's shape
+            } else if split.key.isEmpty {
+                sink.error(doc.location(endpointNode), "key '' in endpoint '\(endpoint)' is empty", fix: "give a single record id, e.g. a GUID")
+            } else {
+                if let problem = EndpointPath.keyProblem(split.key), !TemplateSyntax.containsTemplate(split.key) {
+                    sink.error(doc.location(endpointNode), "key '\(split.key)' in endpoint '\(endpoint)' \(problem)",
+                               fix: "give a single record id, e.g. a GUID")
+                }
+                endpoint = split.collection
+                id = split.key
+                fields[.id] = doc.location(endpointNode)
+                idFromEndpoint = true
             }
         }
 
@@ -266,6 +319,11 @@ struct ManifestParser {
                                         hasQuery: hasQuery, hasETag: fields[.etag] != nil,
                                         hasIdempotencyKey: fields[.idempotencyKey] != nil, preImageGiven: preImageGiven)
             for violation in StepRules.violations(shape, stepName: stepName) {
+                if idFromEndpoint, violation.field == .id {
+                    sink.error(fields[.id] ?? stepLoc, "post step '\(stepName)' addresses a single record (endpoint '\(endpoint)(\(id ?? ""))'), but post creates a record and BC assigns its id",
+                               fix: "write endpoint: \(endpoint); to act on a record write endpoint: entitySet(<id>)/Ns.action")
+                    continue
+                }
                 sink.error(fields[violation.field] ?? stepLoc, violation.message, fix: violation.fix)
             }
         }
@@ -285,7 +343,7 @@ struct ManifestParser {
 
         return StepTemplate(seq: seq, name: stepName, nameIsAssigned: name == nil, method: method, endpoint: endpoint,
                             id: id, data: data, query: query, etag: etag, idempotencyKey: idempotencyKey,
-                            preImage: preImage, location: stepLoc, references: references)
+                            preImage: preImage, location: stepLoc, references: references, description: description)
     }
 
     /// `data:` is a mapping (its strings may hold references) or a string that is exactly one
@@ -312,7 +370,7 @@ struct ManifestParser {
         }
     }
 
-    mutating func parseQuery(_ node: Node, templates: inout [(String, Mark?)]) -> QueryTemplate {
+    mutating func parseQuery(_ node: Node, templates: inout [(String, Mark?)], given: inout Set<String>) -> QueryTemplate {
         var query = QueryTemplate()
         guard case .mapping(let mapping) = node else {
             sink.error(doc.location(node), "step 'params' must be a mapping of query options, found \(kind(node))",
@@ -320,23 +378,33 @@ struct ManifestParser {
             return query
         }
         for entry in doc.entries(of: mapping, sink: &sink) {
-            switch entry.key {
-            case "filter":
-                query.filter = queryString(entry, templates: &templates, allowList: false)
-            case "select":
-                query.select = queryString(entry, templates: &templates, allowList: true)
-            case "orderby":
-                query.orderby = queryString(entry, templates: &templates, allowList: true)
-            case "expand":
-                query.expand = queryString(entry, templates: &templates, allowList: true)
-            case "top", "skip":
-                let value = queryInt(entry, templates: &templates)
-                if entry.key == "top" { query.top = value } else { query.skip = value }
-            default:
+            if ManifestLoader.queryKeys.contains(entry.key) {
+                given.insert(entry.key)
+                parseQueryOption(entry, into: &query, templates: &templates)
+            } else {
                 unknownKey(entry, known: ManifestLoader.queryKeys, where: "query option", aliases: ["limit": "top", "offset": "skip", "order": "orderby", "order_by": "orderby", "where": "filter", "fields": "select"])
             }
         }
         return query
+    }
+
+    /// One query option (`entry.key` is one of `ManifestLoader.queryKeys`), under `params:` or on
+    /// the step: the one reading of each.
+    mutating func parseQueryOption(_ entry: MappingEntry, into query: inout QueryTemplate, templates: inout [(String, Mark?)]) {
+        switch entry.key {
+        case "filter":
+            query.filter = queryString(entry, templates: &templates, allowList: false)
+        case "select":
+            query.select = queryString(entry, templates: &templates, allowList: true)
+        case "orderby":
+            query.orderby = queryString(entry, templates: &templates, allowList: true)
+        case "expand":
+            query.expand = queryString(entry, templates: &templates, allowList: true)
+        case "top":
+            query.top = queryInt(entry, templates: &templates)
+        default:
+            query.skip = queryInt(entry, templates: &templates)
+        }
     }
 
     mutating func queryString(_ entry: MappingEntry, templates: inout [(String, Mark?)], allowList: Bool) -> String? {
@@ -368,6 +436,8 @@ struct ManifestParser {
         case .string(let s)? where TemplateSyntax.containsTemplate(s):
             templates.append((s, entry.value.mark))
             return .template(s)
+        case .string(let s)? where !s.isEmpty && s.count <= 15 && s.allSatisfy(\.isASCIIDigit):
+            return .literal(Int(s)!)  // a quoted number (`top: "50"`), as the Python tool reads it
         case nil where entry.value.scalar != nil:
             return nil  // already reported
         default:

@@ -6,9 +6,10 @@ import Yams
 /// The params a run uses, after layering: declared defaults, then `--params FILE`, then each
 /// `--set key=value` in order (later wins).
 ///
-/// Undeclared keys: when the manifest has a `params:` block, a `--set`/`--params` key it does not
-/// declare is an error with a "did you mean" (a typo would otherwise be silently ignored while the
-/// default is used); a manifest without a `params:` block accepts any key.
+/// Undeclared keys, when the manifest has a `params:` block: a `--set` key it does not declare is
+/// accepted, as the Python tool accepts it, with a warning and a "did you mean" (`warnings`; a typo
+/// would otherwise go unnoticed while the default is used); a `--params` file key it does not
+/// declare is an error. A manifest without a `params:` block accepts any key silently.
 public struct ParamSet: Sendable, Hashable {
     /// Where a value came from, for echoing and for `batch diff`.
     public enum Source: String, Sendable, Hashable {
@@ -17,10 +18,14 @@ public struct ParamSet: Sendable, Hashable {
 
     public let values: [String: JSONValue]
     public let sources: [String: Source]
+    /// What was accepted but may be a mistake (an undeclared `--set` key), for the caller to print
+    /// on stderr before the run. Never stops a run.
+    public let warnings: [ManifestDiagnostic]
 
-    public init(values: [String: JSONValue], sources: [String: Source] = [:]) {
+    public init(values: [String: JSONValue], sources: [String: Source] = [:], warnings: [ManifestDiagnostic] = []) {
         self.values = values
         self.sources = sources
+        self.warnings = warnings
     }
 
     /// The params as one JSON object.
@@ -36,7 +41,8 @@ public struct ParamSet: Sendable, Hashable {
     /// that every required param and every param a step references has a value.
     public static func layer(manifest: Manifest, paramsFile: String?, sets: [String]) throws(ManifestError) -> ParamSet {
         let (set, diagnostics) = layerCollecting(manifest: manifest, paramsFile: paramsFile, sets: sets)
-        guard diagnostics.isEmpty else { throw ManifestError(diagnostics: diagnostics) }
+        // On failure the warnings go with the errors: a typo'd `--set` key explains a missing param.
+        guard diagnostics.isEmpty else { throw ManifestError(diagnostics: diagnostics + set.warnings) }
         return set
     }
 
@@ -45,6 +51,7 @@ public struct ParamSet: Sendable, Hashable {
 
     static func layerCollecting(manifest: Manifest, paramsFile: String?, sets: [String]) -> (ParamSet, [ManifestDiagnostic]) {
         var sink = DiagnosticSink()
+        var warnings: [ManifestDiagnostic] = []
         var values: [String: JSONValue] = [:]
         var sources: [String: Source] = [:]
         let declared = manifest.params.map(\.name)
@@ -77,8 +84,12 @@ public struct ParamSet: Sendable, Hashable {
                 continue
             }
             if manifest.declaresParams, !declared.contains(key) {
-                undeclared(key, at: loc, declared: declared, manifest: manifest, sink: &sink)
-                continue
+                let guess = Suggestion.closest(to: key, in: declared)
+                warnings.append(ManifestDiagnostic(
+                    loc, "param '\(key)' is not declared by \(manifest.path)" + (guess.map { " (did you mean '\($0)'?)" } ?? "")
+                        + "; it is accepted, but no step can use it",
+                    fix: guess.map { "write \($0) instead of \(key)" } ?? "declare it under params: in the manifest, or drop --set \(key)",
+                    isWarning: true))
             }
             switch parseSetValue(raw) {
             case .success(let v):
@@ -103,7 +114,7 @@ public struct ParamSet: Sendable, Hashable {
                                : "pass --set \(ref.name)=<value>, or declare it under params: with a default")
             }
         }
-        return (ParamSet(values: values, sources: sources), sink.diagnostics)
+        return (ParamSet(values: values, sources: sources, warnings: ManifestError.normalise(warnings)), sink.diagnostics)
     }
 
     private static func undeclared(_ key: String, at loc: SourceLocation, declared: [String], manifest: Manifest, sink: inout DiagnosticSink) {

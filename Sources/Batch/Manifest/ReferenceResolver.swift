@@ -68,10 +68,19 @@ public enum ReferenceResolver {
             }
             let endpointText = try context.text(step.endpoint, field: "endpoint")
             let path: EndpointPath
+            // A templated endpoint that resolves to `entitySet(<id>)` means the set and that id, as
+            // the parser reads a written one.
+            var keyFromEndpoint: String?
             switch EndpointPath.parse(endpointText) {
             case .success(let p): path = p
             case .failure(let e):
-                throw UnresolvedReason(field: "endpoint", reference: step.endpoint == endpointText ? nil : step.endpoint, message: e.message)
+                if step.id == nil, let split = EndpointPath.splitRecordKey(endpointText), !split.collection.isEmpty,
+                   case .success(let p) = EndpointPath.parse(split.collection) {
+                    path = p
+                    keyFromEndpoint = split.key
+                } else {
+                    throw UnresolvedReason(field: "endpoint", reference: step.endpoint == endpointText ? nil : step.endpoint, message: e.message)
+                }
             }
             var id: String?
             if let template = step.id {
@@ -80,6 +89,11 @@ public enum ReferenceResolver {
                     throw UnresolvedReason(field: "id", reference: template == text ? nil : template, message: "id '\(text)' \(problem)")
                 }
                 id = text
+            } else if let key = keyFromEndpoint {
+                if let problem = EndpointPath.keyProblem(key) {
+                    throw UnresolvedReason(field: "endpoint", reference: step.endpoint, message: "key '\(key)' \(problem)")
+                }
+                id = key
             }
             var data: JSONValue?
             if let template = step.data {

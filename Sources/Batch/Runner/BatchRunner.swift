@@ -49,40 +49,47 @@ public final class BatchRunner: Sendable {
         observer.runStarted(runID: runID, steps: manifest.steps.count)
 
         var outputs: [String: JSONValue] = [:]
+        var keyed: [String: [Int64]] = [:]
         var reports: [StepReport] = []
         var cancelled = false
         for template in manifest.steps {
             if cancellation.isCancelled { cancelled = true; break }
-            let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs)
+            let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs,
+                                           keyed: &keyed)
             reports.append(report)
             observer.stepFinished(report)
-            if options.failFast, report.status != .committed { break }
+            if options.failFast, report.status != .committed, report.status != .replayed { break }
         }
         if cancellation.isCancelled { cancelled = true }
 
         let committed = reports.filter { $0.status == .committed }.count
+        let replayed = reports.filter { $0.status == .replayed }.count
         let failed = reports.filter { $0.status == .failed }.count
         let unknown = reports.filter { $0.status == nil }.count
         let skipped = reports.filter { $0.status == .skipped }.count
         // The same rule `state` and `list` report with. A skipped step did not do what the manifest
         // asked (its inputs were missing), so it counts against the run like a failure; a step
-        // the run never reached (fail-fast, SIGINT) keeps it from `completed` too.
+        // the run never reached (fail-fast, SIGINT) keeps it from `completed` too. A replayed step
+        // landed (its write was committed by the original), as the ledger's counts read it.
         var counts = StepCounts()
         counts.total = reports.count
-        (counts.committed, counts.failed, counts.unknown, counts.skipped) = (committed, failed, unknown, skipped)
+        (counts.committed, counts.failed, counts.unknown, counts.skipped) = (committed + replayed, failed, unknown, skipped)
+        counts.replayed = replayed
         let state = RunStateRule.derive(
             stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: .batch,
             stepCount: manifest.steps.count, counts: counts)
         let record = try run.finish(state)
         return RunSummary(
             runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
-            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports)
+            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports, replayed: replayed)
     }
 
     // MARK: - One step
 
+    /// - Parameter keyed: the ids of this run's step rows sent with each idempotency key, in order.
     private func execute(
-        _ template: StepTemplate, total: Int, runID: String, params: ParamSet, outputs: inout [String: JSONValue]
+        _ template: StepTemplate, total: Int, runID: String, params: ParamSet, outputs: inout [String: JSONValue],
+        keyed: inout [String: [Int64]]
     ) async throws(StoreError) -> StepReport {
         let clock = ContinuousClock()
         let started = clock.now
@@ -125,9 +132,32 @@ public final class BatchRunner: Sendable {
 
         var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: recorded, url: url)
         intent.idempotencyKey = step.idempotencyKey
+
+        // 3. A write whose idempotency key an earlier step of this run sent is not sent again
+        // (docs/ledger.md, "Idempotency replay").
+        if method.isWrite, let key = step.idempotencyKey, let earlier = keyed[key] {
+            switch try replayDecision(key: key, earlier: earlier, method: recorded, url: url) {
+            case .send:
+                break
+            case .refuse(let reason):
+                let id = try store.ledger.writeSkipped(intent, reason: reason)
+                return report(.skipped, url: url, stepID: id, message: reason, method: recorded, endpoint: step.endpoint)
+            case .replay(let original, let note):
+                let id = try store.ledger.writeReplayed(intent, of: original, note: note)
+                var parsed: JSONValue?
+                if let digest = original.responseDigest {
+                    let bytes = try store.objects.get(digest)
+                    parsed = bytes.isEmpty ? nil : try? JSONValue(parsing: bytes)
+                }
+                outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
+                let label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
+                return report(.replayed, url: url, stepID: id, recordID: original.recordID, label: label, message: note,
+                              clientRequestID: original.clientRequestID, method: recorded, endpoint: step.endpoint)
+            }
+        }
         var ifMatch = step.etag
 
-        // 3. Before PATCH/DELETE: GET the record, store it as the pre-image, take its ETag.
+        // 4. Before PATCH/DELETE: GET the record, store it as the pre-image, take its ETag.
         if step.preImage, step.method == .patch || step.method == .delete, step.id != nil {
             let preRequest = BCRequest(method: .get, url: url, clientRequestID: intent.clientRequestID)
             switch await exchange.fetch(preRequest) {
@@ -154,7 +184,7 @@ public final class BatchRunner: Sendable {
             method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID,
             idempotencyKey: step.idempotencyKey)
 
-        // 4–6. Blobs, the intent row (committed before the request leaves), send, then the
+        // 5–7. Blobs, the intent row (committed before the request leaves), send, then the
         // response blobs and the outcome row (RecordedExchange).
         var recordID: String?
         var label: String?
@@ -179,6 +209,7 @@ public final class BatchRunner: Sendable {
             }
             outcome.recordID = recordID
         }
+        if method.isWrite, let key = step.idempotencyKey { keyed[key, default: []].append(ending.stepID) }
         switch ending {
         case .unknown(let stepID, let error):
             // Sent, no answer: it may have been committed. The intent has no outcome (reads
@@ -200,6 +231,40 @@ public final class BatchRunner: Sendable {
     }
 
     static func ms(_ d: Duration) -> Int { d.wholeMilliseconds }
+
+    // MARK: - Idempotency replay
+
+    enum ReplayDecision {
+        /// No earlier step landed the key, nor may have: send the request.
+        case send
+        /// An earlier step committed the key: record this one `replayed`, pointing at `original`.
+        case replay(original: StepRecord, note: String)
+        /// Not sent and not replayed: the step is recorded `skipped` with the reason.
+        case refuse(String)
+    }
+
+    /// What to do with a write whose idempotency key `key` the steps `earlier` (row ids, in order)
+    /// were sent with, decided from their rows in the ledger:
+    /// - the first one `committed` is the original: replay it, if it was the same method on the
+    ///   same URL (a key names one write; any other step with it is refused);
+    /// - else one whose outcome is unknown (sent, no answer) may have landed: refuse, never risk a
+    ///   second write;
+    /// - else (all failed): send, as the Python tool does.
+    func replayDecision(key: String, earlier: [Int64], method: RecordedMethod, url: String) throws(StoreError) -> ReplayDecision {
+        var rows: [StepRecord] = []
+        for id in earlier { if let row = try store.ledger.step(id: id) { rows.append(row) } }
+        func who(_ s: StepRecord) -> String { "step \(s.seq) (\(s.name))" }
+        if let original = rows.first(where: { $0.status == .committed }) {
+            guard original.method == method, original.url == url else {
+                return .refuse("not sent: idempotency_key '\(key)' was committed by \(who(original)) for \(original.method) \(original.url), not for this \(method) \(url); give each write its own key")
+            }
+            return .replay(original: original, note: "replayed: idempotency_key '\(key)' was committed by \(who(original)); not sent again")
+        }
+        if let unsure = rows.first(where: { $0.status == nil }) {
+            return .refuse("not sent: idempotency_key '\(key)' was sent by \(who(unsure)), whose outcome is unknown (it may have landed); check Business Central for client-request-id \(unsure.clientRequestID) and reconcile before sending this write again")
+        }
+        return .send
+    }
 }
 
 extension Duration {

@@ -12,8 +12,9 @@ public struct StepReport: Sendable {
     public let method: RecordedMethod
     public let endpoint: String
     public let url: String
-    /// `committed`, `failed` or `skipped`; nil when the outcome is unknown (sent, no answer: it
-    /// may have landed).
+    /// `committed`, `failed`, `skipped` or `replayed` (not sent: its idempotency key was committed
+    /// by an earlier step of the run, whose record id and outputs it carries; `message` names
+    /// that step); nil when the outcome is unknown (sent, no answer: it may have landed).
     public let status: StepStatus?
     public let httpStatus: Int?
     public let recordID: String?
@@ -27,7 +28,7 @@ public struct StepReport: Sendable {
     public let clientRequestID: String?
     public let stepID: Int64?
 
-    /// `committed`, `failed`, `skipped`, or `unknown`: the spelling in every output.
+    /// `committed`, `failed`, `skipped`, `replayed` or `unknown`: the spelling in every output.
     public var statusName: String { status?.rawValue ?? StepStatus.unknownName }
 }
 
@@ -48,6 +49,9 @@ public struct RunSummary: Sendable {
     public let recordDigest: Digest?
     public let cancelled: Bool
     public let reports: [StepReport]
+    /// Steps not sent because an earlier step of the run committed their idempotency key (they
+    /// landed; not counted in `committed`).
+    public var replayed: Int = 0
 }
 
 /// Set from a signal handler; the runner checks it between steps.
