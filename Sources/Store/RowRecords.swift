@@ -3,9 +3,11 @@ import Hashing
 
 // The ledger's tables as GRDB records. Each column name is spelled once, in the record's
 // `CodingKeys`, which are the columns of typed requests too (filter, order, updates): a `String`
-// coding key is a GRDB `ColumnExpression`, so `Columns` is the keys themselves. The records hold
-// the columns as stored (digests as bare hex, enums as their spelling); `StepRecord`, `RunRecord`
-// and `BlobRef` are what the rest of bcli reads, converted from these in one place each.
+// coding key is a GRDB `ColumnExpression`, so `Columns` is the keys themselves (`RefRow` and
+// `PrunedRunRow` name their digest column as a `Column`, which `GC.liveSet` lists beside the
+// records' `digests`). The records hold the columns as stored (digests as bare hex, enums as
+// their spelling); `StepRecord`, `RunRecord` and `BlobRef` are what the rest of bcli reads,
+// converted from these in one place each.
 
 /// A row of `step`.
 struct StepRow: Codable, FetchableRecord, PersistableRecord {
@@ -167,16 +169,11 @@ struct ObjectRow: Codable, FetchableRecord, PersistableRecord {
     var mediaType: String?
     var createdAt: String
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, ColumnExpression {
         case digest, size, mediaType = "media_type", createdAt = "created_at"
     }
 
-    enum Columns {
-        static let digest = Column(CodingKeys.digest)
-        static let size = Column(CodingKeys.size)
-        static let mediaType = Column(CodingKeys.mediaType)
-        static let createdAt = Column(CodingKeys.createdAt)
-    }
+    typealias Columns = CodingKeys
 
     /// The index rows of these digests (any number: asked for in chunks under SQLite's limit).
     static func fetchAll(_ db: Database, digests: [String]) throws -> [ObjectRow] {
