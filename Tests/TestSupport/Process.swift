@@ -59,10 +59,21 @@ public final class ChildProcess: @unchecked Sendable {
     private let stdoutDrain: PipeDrain
     private let stderrDrain: PipeDrain
 
-    public init(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil) throws {
+    /// `fds`: extra descriptors for the child, each opened for writing on a path, as the shell's
+    /// `3>PATH` (`[3: path]`). The path may be a FIFO (`makeFIFO`) read with `FIFOReader`, so the
+    /// child writes into a pipe. The child is then started through `/bin/sh -c 'exec …'`.
+    public init(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil,
+                fds: [Int32: String] = [:]) throws {
         command = [executable] + args
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = args
+        if fds.isEmpty {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = args
+        } else {
+            let redirects = fds.sorted { $0.key < $1.key }
+                .map { "\($0.key)>'\($0.value.replacingOccurrences(of: "'", with: "'\\''"))'" }.joined(separator: " ")
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "exec \"$0\" \"$@\" " + redirects, executable] + args
+        }
         var environment = ProcessInfo.processInfo.environment
         environment["BCLI_STORE"] = nil
         environment["BCLI_PROFILE"] = nil
@@ -141,10 +152,10 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// Runs a binary to completion (see `ChildProcess` for the environment) and captures both streams.
+/// Runs a binary to completion (see `ChildProcess` for the environment and `fds`) and captures both streams.
 public func run(_ executable: String, _ args: [String], env: [String: String] = [:], stdin: Data? = nil,
-                timeout: Double = defaultProcessTimeout) throws -> Completed {
-    try ChildProcess(executable, args, env: env, stdin: stdin).wait(timeout: timeout)
+                fds: [Int32: String] = [:], timeout: Double = defaultProcessTimeout) throws -> Completed {
+    try ChildProcess(executable, args, env: env, stdin: stdin, fds: fds).wait(timeout: timeout)
 }
 
 /// Runs the `bcli` the build produced.
@@ -156,8 +167,49 @@ public func bcli(_ args: [String], env: [String: String] = [:], stdin: Data? = n
 /// `bcli` for async tests: the child is awaited on a thread of its own, never on the Swift
 /// concurrency pool, so an in-process sandbox keeps answering while the test waits.
 public func bcliAsync(_ args: [String], env: [String: String] = [:], stdin: Data? = nil,
-                      timeout: Double = defaultProcessTimeout) async throws -> Completed {
-    try await offload { try run(Paths.bcli, args, env: env, stdin: stdin, timeout: timeout) }
+                      fds: [Int32: String] = [:], timeout: Double = defaultProcessTimeout) async throws -> Completed {
+    try await offload { try run(Paths.bcli, args, env: env, stdin: stdin, fds: fds, timeout: timeout) }
+}
+
+/// Makes a FIFO (a named pipe) at `path`, for `ChildProcess`'s `fds`.
+public func makeFIFO(_ path: String) throws {
+    guard mkfifo(path, 0o600) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+}
+
+/// The reading end of a FIFO, on a thread of its own: it opens the FIFO (which waits for the
+/// writer), reads to EOF, or — with `closeAfter` — closes its end once it has read that many
+/// lines (0: right after opening), so the writer finds its reader gone.
+public final class FIFOReader: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var data = Data()
+    private var sawEOF = false
+
+    public init(_ path: String, closeAfter: Int? = nil) {
+        Thread { [self] in
+            defer { done.signal() }
+            guard let handle = FileHandle(forReadingAtPath: path) else { return }
+            defer { try? handle.close() }
+            var lines = 0
+            while closeAfter.map({ lines < $0 }) ?? true {
+                let chunk = handle.availableData
+                if chunk.isEmpty { sawEOF = true; return }
+                data.append(chunk)
+                lines += chunk.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            }
+        }.start()
+    }
+
+    /// Waits for the reader to finish; what it read, and whether it saw EOF.
+    public func wait() -> (data: Data, eof: Bool) {
+        done.wait()
+        done.signal()  // for the next call
+        return (data, sawEOF)
+    }
+
+    /// The lines read (without newlines).
+    public func lines() -> [String] {
+        String(decoding: wait().data, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
 }
 
 /// Runs blocking work (child processes, long loops) on a thread of its own. Not on
