@@ -10,6 +10,8 @@ struct Authenticator: Sendable {
     let secrets: [String: String]
     let store: EntityStore
     let lifetimeSeconds: Int
+    /// Device codes handed out by `/devicecode` (the device authorization grant).
+    let deviceCodes = DeviceCodes()
 
     init(credentials: [SandboxCredential], store: EntityStore, lifetimeSeconds: Int) {
         var secrets: [String: String] = [:]
@@ -44,9 +46,12 @@ struct Authenticator: Sendable {
             throw TokenError(status: 400, error: "invalid_request",
                              description: "The request body must contain the following parameter: 'grant_type'.", code: 900144)
         }
+        if grant == DeviceCodes.grantType {
+            return try await mint(clientID: try await deviceCodes.poll(form: form))
+        }
         guard grant == "client_credentials" else {
             throw TokenError(status: 400, error: "unsupported_grant_type",
-                             description: "The sandbox supports grant_type=client_credentials only.", code: 70003)
+                             description: "The sandbox supports grant_type=client_credentials and \(DeviceCodes.grantType) only.", code: 70003)
         }
         guard let clientID = form["client_id"], !clientID.isEmpty else {
             throw TokenError(status: 400, error: "invalid_request",
@@ -68,6 +73,17 @@ struct Authenticator: Sendable {
             throw TokenError(status: 401, error: "invalid_client",
                              description: "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value.", code: 7000215)
         }
+        return try await mint(clientID: clientID)
+    }
+
+    /// Answers `POST /{tenant}/oauth2/v2.0/devicecode` (the device authorization request).
+    func issueDeviceCode(formBody: [UInt8]) async throws -> JSONValue {
+        let form = Dictionary(FormDecoding.decode(String(decoding: formBody, as: UTF8.self)), uniquingKeysWith: { a, _ in a })
+        return try await deviceCodes.start(form: form, knownClients: Set(secrets.keys))
+    }
+
+    /// A new bearer token for `clientID`, stored until it expires.
+    private func mint(clientID: String) async throws -> JSONValue {
         var bytes = [UInt8](repeating: 0, count: 24)
         for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
         let token = "sbx." + bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()

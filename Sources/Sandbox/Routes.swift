@@ -21,6 +21,8 @@ enum APINamespace: Sendable, Equatable {
 /// Where a request goes, decided from its method and path alone.
 enum SandboxRoute: Sendable, Equatable {
     case token(tenant: String)
+    /// `/{tenant}/oauth2/v2.0/devicecode`: the device authorization request.
+    case deviceCode(tenant: String)
     case journal
     case faults
     case release
@@ -30,7 +32,7 @@ enum SandboxRoute: Sendable, Equatable {
 
     /// Parses a raw (percent-encoded) request path.
     ///
-    /// Shapes: `/{tenant}/oauth2/v2.0/token`; `/_sandbox/{journal|faults|release|health}`;
+    /// Shapes: `/{tenant}/oauth2/v2.0/token` and `…/devicecode`; `/_sandbox/{journal|faults|release|health}`;
     /// `/v2.0/[{tenant}/]{environment}/api/v2.0/…` and `/v2.0/[{tenant}/]{environment}/api/{publisher}/{group}/{version}/…`.
     static func parse(path rawPath: String) throws(SandboxAPIError) -> SandboxRoute {
         let segments = rawPath.split(separator: "/", omittingEmptySubsequences: true)
@@ -47,6 +49,9 @@ enum SandboxRoute: Sendable, Equatable {
         }
         if segments.count == 4, segments[1] == "oauth2", segments[2] == "v2.0", segments[3] == "token" {
             return .token(tenant: first)
+        }
+        if segments.count == 4, segments[1] == "oauth2", segments[2] == "v2.0", segments[3] == "devicecode" {
+            return .deviceCode(tenant: first)
         }
         guard first == "v2.0" else { return .notFound(segment: first) }
         guard let apiIndex = segments.firstIndex(of: "api") else {

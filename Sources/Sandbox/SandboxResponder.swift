@@ -108,6 +108,15 @@ struct SandboxResponder: HTTPResponder {
             let body = try await request.collectBody(upTo: Self.maxBodyBytes)
             let token = try await authenticator.issueToken(formBody: Array(buffer: body))
             return try jsonResponse(.ok, token, headers: [.cacheControl: "no-store"])
+        case .deviceCode(let tenant):
+            guard request.method == .post else { throw SandboxAPIError.methodNotAllowed(request.method, "the device code endpoint") }
+            guard tenant.lowercased() == api.tenant.lowercased() else {
+                throw Authenticator.TokenError(status: 400, error: "invalid_tenant",
+                                               description: "Tenant '\(tenant)' not found; the sandbox tenant is '\(api.tenant)'.", code: 90002)
+            }
+            var request = request
+            let body = try await request.collectBody(upTo: Self.maxBodyBytes)
+            return try jsonResponse(.ok, try await authenticator.issueDeviceCode(formBody: Array(buffer: body)), headers: [.cacheControl: "no-store"])
         case .api(let tenant, let environment, let namespace, let resources):
             let client = try await authenticator.authenticate(authorization: request.headers[.authorization])
             guard await faults.enter(client: client) else {

@@ -41,6 +41,8 @@ public actor TokenProvider: BearerTokenSource {
     private let cache: TokenCache?
     private let httpClient: HTTPClient
     private let now: @Sendable () -> Date
+    private let sleep: @Sendable (Double) async throws -> Void
+    private let prompt: @Sendable (String) -> Void
     private var memory: CachedToken?
     private var inFlight: Task<CachedToken, any Error>?
     /// How many token requests this provider sent (for tests and diagnostics).
@@ -50,18 +52,24 @@ public actor TokenProvider: BearerTokenSource {
     ///   - cacheFile: the token cache (usually `ConfigPaths.tokenCacheFile(environment:)`);
     ///     nil keeps tokens in memory only.
     ///   - now: the clock, injectable so tests can move past the expiry margin.
+    ///   - sleep: waits between device-code polls (seconds); injectable so tests need not wait.
+    ///   - prompt: shows the device-code sign-in message (default: stderr).
     public init(
         profile: Profile,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         cacheFile: String?,
         httpClient: HTTPClient,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64(max(0, $0) * 1e9)) },
+        prompt: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("\n" + $0 + "\n\n").utf8)) }
     ) {
         self.profile = profile
         self.environment = environment
         self.cache = cacheFile.map(TokenCache.init(path:))
         self.httpClient = httpClient
         self.now = now
+        self.sleep = sleep
+        self.prompt = prompt
     }
 
     public func token() async throws(AuthError) -> String {
@@ -118,7 +126,10 @@ public actor TokenProvider: BearerTokenSource {
         var tokenURL: String
         var clientID: String
         var secret: String
-        var cacheKey: String { TokenCache.key(tokenURL: tokenURL, clientID: clientID) }
+        /// The device authorization endpoint, for `auth_method = "device_code"` (no secret then).
+        var deviceCodeURL: String? = nil
+        /// A device-code token acts for a user, a client-credentials one for the app: kept apart.
+        var cacheKey: String { TokenCache.key(tokenURL: tokenURL, clientID: clientID) + (deviceCodeURL == nil ? "" : " device_code") }
     }
 
     func resolveCredentials() throws(AuthError) -> Credentials {
@@ -130,6 +141,14 @@ public actor TokenProvider: BearerTokenSource {
         }
         guard let clientID = profile.clientID, !clientID.isEmpty else {
             throw .missingClientID(profile: profile.name)
+        }
+        if profile.authMethod == .deviceCode {
+            guard tokenURL.hasSuffix("/token") else {
+                throw .config(.invalidValue(path: "config.toml", line: nil, table: "profiles.\(profile.name)", key: "token_url",
+                                            message: "device_code sign-in needs a token_url ending in /token (the device code endpoint is the same URL ending in /devicecode)"))
+            }
+            return Credentials(tokenURL: tokenURL, clientID: clientID, secret: "",
+                               deviceCodeURL: String(tokenURL.dropLast("token".count)) + "devicecode")
         }
         var looked: [String] = []
         if let variable = profile.clientSecretEnv {
@@ -152,6 +171,13 @@ public actor TokenProvider: BearerTokenSource {
 
     private func fetch(_ credentials: Credentials) async throws -> CachedToken {
         fetchCount += 1
+        if let deviceCodeURL = credentials.deviceCodeURL {
+            let flow = DeviceCodeFlow(deviceCodeURL: deviceCodeURL, tokenURL: credentials.tokenURL, clientID: credentials.clientID,
+                                      profile: profile, httpClient: httpClient, now: now, sleep: sleep, prompt: prompt)
+            let token = try await flow.run()
+            if let cache { try? cache.write(key: credentials.cacheKey, token: token, now: now()) }
+            return token
+        }
         let form = FormEncoding.encode([
             ("grant_type", "client_credentials"),
             ("client_id", credentials.clientID),
@@ -176,22 +202,31 @@ public actor TokenProvider: BearerTokenSource {
             throw AuthError.unreachable(tokenURL: credentials.tokenURL, reason: TransportFailure.describe(error))
         }
 
+        let token = try Self.parseTokenResponse(status: status, body: body, tokenURL: credentials.tokenURL, sentAt: sentAt, profile: profile)
+        if let cache {
+            try? cache.write(key: credentials.cacheKey, token: token, now: now())
+        }
+        return token
+    }
+
+    /// A token endpoint's answer as a token, or the `AuthError` naming the fix.
+    static func parseTokenResponse(status: Int, body: [UInt8], tokenURL: String, sentAt: Date, profile: Profile) throws(AuthError) -> CachedToken {
         let json = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         guard (200..<300).contains(status) else {
             let code = json?["error"] as? String
             let text = json?["error_description"] as? String
-            throw AuthError.rejected(
-                tokenURL: credentials.tokenURL, status: status, error: code, errorDescription: text,
+            throw .rejected(
+                tokenURL: tokenURL, status: status, error: code, errorDescription: text,
                 hint: Self.hint(status: status, error: code, description: text, profile: profile))
         }
         guard let json else {
-            throw AuthError.invalidResponse(tokenURL: credentials.tokenURL, reason: "the body is not a JSON object")
+            throw .invalidResponse(tokenURL: tokenURL, reason: "the body is not a JSON object")
         }
         guard let accessToken = json["access_token"] as? String, !accessToken.isEmpty else {
-            throw AuthError.invalidResponse(tokenURL: credentials.tokenURL, reason: "no access_token in the response")
+            throw .invalidResponse(tokenURL: tokenURL, reason: "no access_token in the response")
         }
         if let type = json["token_type"] as? String, type.lowercased() != "bearer" {
-            throw AuthError.invalidResponse(tokenURL: credentials.tokenURL, reason: "token_type is \(type), expected Bearer")
+            throw .invalidResponse(tokenURL: tokenURL, reason: "token_type is \(type), expected Bearer")
         }
         let lifetime: TimeInterval
         if let n = json["expires_in"] as? NSNumber {
@@ -201,11 +236,7 @@ public actor TokenProvider: BearerTokenSource {
         } else {
             lifetime = 3600
         }
-        let token = CachedToken(accessToken: accessToken, expiresAt: sentAt.addingTimeInterval(lifetime))
-        if let cache {
-            try? cache.write(key: credentials.cacheKey, token: token, now: now())
-        }
-        return token
+        return CachedToken(accessToken: accessToken, expiresAt: sentAt.addingTimeInterval(lifetime))
     }
 
     /// The fix to name for a refused token request (Microsoft Entra's AADSTS codes).
