@@ -16,7 +16,7 @@ struct BCLI: AsyncParsableCommand {
             newer schema); 130 interrupted.
             """,
         version: ToolVersion.current,
-        subcommands: [BatchCommand.self, SandboxCommand.self]
+        subcommands: [BatchCommand.self, SandboxCommand.self, ConfigCommand.self]
     )
 
     /// Parses, runs, and maps every failure to a documented exit code (the exit table in

@@ -119,4 +119,39 @@ import TestSupport
             #expect(typoRun.stderr.contains("Did you mean `telemetry`?"))
         }
     }
+
+    @Test func configCheckListsKeysBcliDoesNotUseAndFlagsTypos() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let env = try env(sandbox, dir, config: Self.pythonConfig(sandbox))
+            let ok = try await bcliAsync(["config", "check", "--format", "json"], env: env)
+            #expect(ok.status == 0, "\(ok.stderr)")
+            let doc = try JSONValue(parsing: [UInt8](ok.stdout))
+            #expect(doc["format_version"] == 1)
+            #expect(doc["ok"] == true)
+            let keys = try #require(doc["keys"]?.arrayValue)
+            func status(_ key: String) -> String? { keys.first { $0["key"]?.stringValue == key }?["status"]?.stringValue }
+            #expect(status("telemetry.enabled") == "not-used")
+            #expect(status("audit.enabled") == "not-used")
+            #expect(status("defaults.format") == "used")
+            #expect(status("profiles.py.companies") == "used")
+
+            let typoDir = TempDir()
+            let typo = try self.env(sandbox, typoDir, config: Self.pythonConfig(sandbox) + "\nbackedn = \"x\"\n")
+            let flagged = try await bcliAsync(["config", "check"], env: typo)
+            #expect(flagged.status == 5, "\(flagged.stderr)")
+            #expect(flagged.out.contains("audit.backedn  UNKNOWN"))
+            #expect(flagged.out.contains("Did you mean `backend`?"))
+            // A run does not fail on it: the table is one bcli does not read.
+            let run = try await bcliAsync(["-p", "py", "-c", "CRONUS", "batch", "run", "--dry-run", Self.quickstart], env: typo)
+            #expect(run.status == 0, "\(run.stderr)")
+
+            let brokenDir = TempDir()
+            let broken = try self.env(sandbox, brokenDir, config: "[defaults]\nfromat = \"json\"\n")
+            let refused = try await bcliAsync(["config", "check"], env: broken)
+            #expect(refused.status == 5)
+            #expect(refused.stderr.contains("Did you mean `format`?"))
+        }
+    }
 }
