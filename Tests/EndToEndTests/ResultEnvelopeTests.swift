@@ -190,6 +190,53 @@ import TestSupport
         }
     }
 
+    /// A replayed step: `step_started` with `replayed: true`, `step_completed` with the key and
+    /// the original's seq and no `error` (the Python tool's keys); the bundle entry likewise.
+    @Test func replayedStepEventsAndBundleEntry() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let manifest = try writeManifest(dir, "replay.yaml", """
+                name: replay
+                steps:
+                  - name: c1
+                    action: post
+                    endpoint: customers
+                    idempotency_key: k-1
+                    data: { displayName: Replay Co }
+                  - name: c1_again
+                    action: post
+                    endpoint: customers
+                    idempotency_key: k-1
+                    data: { displayName: Replay Co }
+                """)
+            let events = dir.path + "/events"
+            try makeFIFO(events)
+            let reader = FIFOReader(events)
+            let r = try await bcliAsync(["batch", "run", "-p", "sandbox", manifest, "--progress-fd", "3", "-o", dir.path + "/bundle.json"],
+                                        env: sandbox.env(store: dir.path + "/store"), fds: [3: events])
+            #expect(r.status == 0, "\(r.stderr)")
+            let parsed = try reader.lines().map { try JSONValue(parsing: $0) }
+            #expect(parsed.count == 4)
+            #expect(parsed[2]["event"]?.stringValue == "step_started")
+            #expect(parsed[2]["replayed"] == true)
+            #expect(parsed[3]["status"]?.stringValue == "replayed")
+            #expect(parsed[3]["idempotency_key"]?.stringValue == "k-1")
+            #expect(parsed[3]["prior_seq"] == 1)
+            #expect(parsed[3]["error"] == nil)
+            #expect(parsed[1]["error"] == .null)
+
+            let bundle = try JSONValue(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.path + "/bundle.json"))))
+            let again = try #require(bundle["steps"]?.arrayValue?.last)
+            #expect(again["status"]?.stringValue == "ok")
+            #expect(again["replayed"] == true)
+            #expect(again["prior_seq"] == 1)
+            #expect(again["idempotency_key"]?.stringValue == "k-1")
+            #expect(again["data"]?.arrayValue?.first?["displayName"]?.stringValue == "Replay Co")
+            #expect(try await sandbox.journal().count == 1)
+        }
+    }
+
     @Test func fdsThatAreNotOpenAndBothResultOptionsAreUsageErrors() async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
