@@ -154,4 +154,34 @@ import TestSupport
             #expect(refused.stderr.contains("Did you mean `format`?"))
         }
     }
+
+    /// `auth_method = "device_code"` through the real binary: the URL and the code on stderr, the
+    /// sandbox approves after two polls, the run goes on.
+    @Test func deviceCodeSignInShowsTheCodeOnStderrAndRuns() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let device = """
+
+                [profiles.dev]
+                tenant_id = "sandbox"
+                environment = "production"
+                company_id = "4d1f3c2a-5b6e-4f70-8a91-b2c3d4e5f601"
+                auth_method = "device_code"
+                client_id = "bcli-sandbox"
+                base_url = "\(sandbox.url)"
+                token_url = "\(sandbox.url)/sandbox/oauth2/v2.0/token"
+                """
+            let env = try env(sandbox, dir, config: Self.pythonConfig(sandbox, extraProfile: device))
+            let run = try await bcliAsync(["-p", "dev", "batch", "run", Self.quickstart], env: env)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("https://microsoft.com/devicelogin"))
+            #expect(run.stderr.contains("enter the code"))
+            #expect(!run.out.contains("devicelogin"))
+            // The token is cached: the next command does not ask.
+            let again = try await bcliAsync(["-p", "dev", "batch", "run", Self.quickstart], env: env)
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(!again.stderr.contains("enter the code"))
+        }
+    }
 }
