@@ -45,8 +45,11 @@ public enum Importer {
             if let parent = bundle.run["parent_run_id"]?.stringValue, (try? store.ledger.run(parent)) == nil {
                 throw BundleError.missingParent(runID: bundle.runID, parent: parent)
             }
+            // A target in the bundle's own run is a `replayed` row naming its original step, which
+            // this import inserts first (steps go in seq order); any other is a rollback's parent.
             for step in bundle.steps {
-                if let targetRun = step["target_step"]?["run_id"]?.stringValue, (try? store.ledger.run(targetRun)) == nil {
+                if let targetRun = step["target_step"]?["run_id"]?.stringValue, targetRun != bundle.runID,
+                   (try? store.ledger.run(targetRun)) == nil {
                     throw BundleError.missingParent(runID: bundle.runID, parent: targetRun)
                 }
             }

@@ -173,6 +173,19 @@ import TestSupport
             #expect(rows[1].requestDigest == nil && rows[1].httpStatus == nil)
             #expect(rows[1].responseDigest == rows[0].responseDigest)
             #expect(try store.run(runID).state == .completed)
+
+            // The run verifies, and its bundle imports into another store with the replayed row
+            // still naming its original (a target in its own run is not a missing parent).
+            let verify = try await bcliAsync(["batch", "verify", runID], env: sandbox.env(store: dir.path + "/store"))
+            #expect(verify.status == 0, "\(verify.stderr)")
+            let bundle = dir.path + "/replay.tar"
+            let export = try await bcliAsync(["batch", "export", runID, "-o", bundle], env: sandbox.env(store: dir.path + "/store"))
+            #expect(export.status == 0, "\(export.stderr)")
+            let imported = try await bcliAsync(["batch", "import", bundle], env: sandbox.env(store: dir.path + "/store2"))
+            #expect(imported.status == 0, "\(imported.stderr)")
+            let copy = try LedgerStore(root: dir.path + "/store2").ledger.steps(runID: runID)
+            #expect(copy.map(\.statusName) == ["committed", "replayed", "committed", "committed"])
+            #expect(copy.count == 4 && copy[1].targetStepID == copy[0].id)
         }
     }
 }
