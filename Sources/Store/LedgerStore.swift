@@ -97,24 +97,36 @@ public final class LedgerStore: Sendable {
         let root = self.root
         return try ledger.write { db in
             try Ledger.stamp(runID, state: state, db)
-            let previous = try RefRow.fetchOne(db, key: LedgerStore.headRef).flatMap { try? Digest(parsing: $0.digest) }
-            guard let runRow = try RunQuery.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]).first else {
-                throw StoreError.runNotFound(runID)
-            }
-            let run = runRow.record(lockHeld: { _ in true })
-            let steps = try StepRow.fetchRecords(db, StepRow.ofRun(runID))
-            let document = RunRecordDocument.make(run: run, steps: steps, previous: previous)
-            let bytes: [UInt8]
-            do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
-            let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
-            try Ledger.indexObjects([blob], db)
-            _ = try RunRow.filter(key: runID).updateAll(db, [
-                RunRow.Columns.recordDigest.set(to: blob.digest.hex), RunRow.Columns.previousRecordDigest.set(to: previous?.hex),
-            ])
-            try Ledger.setRef(LedgerStore.headRef, blob.digest, db)
-            try HeadFile.write(blob.digest, root: root)
-            return blob.digest
+            return try LedgerStore.chainRecord(runID, objects: objects, root: root, db)
         }
+    }
+
+    /// Writes the run's record as it stands, chained to the previous finished run's record, and
+    /// moves `refs/head` (row and file) to it, in the caller's transaction: the second half of
+    /// `finishRun`, and how an imported run (which keeps the stamp and finish time it came with)
+    /// joins the chain. An imported run's record also carries its import facts (`imported`).
+    static func chainRecord(_ runID: String, objects: ObjectStore, root: String, _ db: Database) throws -> Digest {
+        let previous = try RefRow.fetchOne(db, key: LedgerStore.headRef).flatMap { try? Digest(parsing: $0.digest) }
+        guard let runRow = try RunQuery.fetchAll(db, sql: RunQuery.select(where: "r.id = ?"), arguments: [runID]).first else {
+            throw StoreError.runNotFound(runID)
+        }
+        let run = runRow.record(lockHeld: { _ in true })
+        let steps = try StepRow.fetchRecords(db, StepRow.ofRun(runID))
+        var document = RunRecordDocument.make(run: run, steps: steps, previous: previous)
+        if run.kind == .imported, let facts = try ImportedRunFacts.fetch(runID, db), case .object(var fields) = document {
+            fields[RunRecordDocument.importedKey] = facts.json
+            document = .object(fields)
+        }
+        let bytes: [UInt8]
+        do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
+        let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
+        try Ledger.indexObjects([blob], db)
+        _ = try RunRow.filter(key: runID).updateAll(db, [
+            RunRow.Columns.recordDigest.set(to: blob.digest.hex), RunRow.Columns.previousRecordDigest.set(to: previous?.hex),
+        ])
+        try Ledger.setRef(LedgerStore.headRef, blob.digest, db)
+        try HeadFile.write(blob.digest, root: root)
+        return blob.digest
     }
 }
 
@@ -123,6 +135,8 @@ public final class LedgerStore: Sendable {
 public enum RunRecordDocument {
     public static let mediaType = "application/vnd.bcli.run-record+json"
     public static let formatVersion = 1
+    /// The key of an imported run's import facts in its record (absent from every other record).
+    public static let importedKey = "imported"
 
     public static func make(run: RunRecord, steps: [StepRecord], previous: Digest?) -> JSONValue {
         .object([

@@ -224,3 +224,43 @@ struct PrunedRunRow: Codable, FetchableRecord, PersistableRecord {
 
 /// A digest column's bare hex as a `Digest` (the columns' CHECK keeps them 64 lowercase hex).
 private func columnDigest(_ hex: String?) -> Digest? { hex.flatMap { try? Digest(parsing: $0) } }
+
+/// A row of `imported_run`: where an `imported` run came from (migration 6). `source_digest` is a
+/// blob (the source file's bytes); `python_manifest_hash` is a hash-only value (no bytes exist).
+struct ImportedRunRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "imported_run"
+
+    var runID: String
+    var sourceFile: String
+    var sourceDigest: String
+    var sourceWalRecovered: Bool
+    var pythonSchemaVersion: Int?
+    var pythonManifestHash: String?
+    var importedAt: String
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case runID = "run_id", sourceFile = "source_file", sourceDigest = "source_digest"
+        case sourceWalRecovered = "source_wal_recovered", pythonSchemaVersion = "python_schema_version"
+        case pythonManifestHash = "python_manifest_hash", importedAt = "imported_at"
+    }
+
+    typealias Columns = CodingKeys
+}
+
+/// A row of `imported_step`: what the Python tool recorded for a step that `step` has no column
+/// for. `python_body_hash` is a hash-only value (no bytes exist).
+struct ImportedStepRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "imported_step"
+
+    var stepID: Int64
+    var pythonStepID: Int64
+    var pythonMethod: String
+    var pythonBodyHash: String?
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case stepID = "step_id", pythonStepID = "python_step_id", pythonMethod = "python_method"
+        case pythonBodyHash = "python_body_hash"
+    }
+
+    typealias Columns = CodingKeys
+}

@@ -35,6 +35,9 @@ public enum StepStatus: String, Sendable, CaseIterable, Codable {
 public enum RunKind: String, Sendable, CaseIterable, Codable {
     case batch
     case rollback
+    /// A run the Python tool (bc-cli) recorded, brought in by `batch import-python-ledger`: its
+    /// rows and states as that tool wrote them, no blobs but its source file (see `PythonLedger`).
+    case imported
 }
 
 /// The version of bcli recorded on every run row.

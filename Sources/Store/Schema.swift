@@ -12,7 +12,9 @@ enum Schema {
     /// The run states migration 4 allows (every `RunState`). Frozen like `v1RunStates`.
     static let v4RunStates = v1RunStates + ",'in_doubt','interrupted'"
     static let stepStatuses = StepStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
-    static let runKinds = RunKind.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+    /// The run kinds migration 1 allowed. Frozen like `v1RunStates` (migration 4 kept them;
+    /// migration 6 adds `imported`).
+    static let v1RunKinds = "'batch','rollback'"
 
     /// A CHECK that a column holds a bare 64-hex digest (or NULL).
     static func digestCheck(_ column: String) -> String {
@@ -29,7 +31,7 @@ enum Schema {
 
         CREATE TABLE run (
             id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
-            kind TEXT NOT NULL CHECK (kind IN (\(runKinds))),
+            kind TEXT NOT NULL CHECK (kind IN (\(v1RunKinds))),
             parent_run_id TEXT REFERENCES run(id),
             name TEXT,
             manifest_digest TEXT REFERENCES object(digest) \(digestCheck("manifest_digest")),
@@ -152,6 +154,74 @@ enum Schema {
         CREATE INDEX run_parent ON run (parent_run_id) WHERE parent_run_id IS NOT NULL;
         """
 
+    /// Runs imported from the Python tool's ledger (`batch import-python-ledger`): run kind
+    /// `imported` in the `run.kind` CHECK (`run` is rebuilt exactly as migration 4 did it: create
+    /// `run_v6`, copy every column, drop, rename, re-create the indexes; GRDB runs it with foreign
+    /// keys off and `PRAGMA foreign_key_check` before commit), and two side tables for what the
+    /// Python tool recorded that has no place in `run`/`step`:
+    ///
+    /// - `imported_run`: the source file's name, the blob holding its bytes (`source_digest`, a
+    ///   real blob), whether a `-wal` was recovered into the copy, the Python ledger's schema
+    ///   version and `python_manifest_hash` (its stamped state is `run.state`);
+    /// - `imported_step`: the Python row id, its method as written, and `python_body_hash`.
+    ///
+    /// `python_manifest_hash` and `python_body_hash` are **hash-only values**: SHA-256 hex the
+    /// Python tool computed (of the manifest file; of `json.dumps(data, sort_keys=True)`), with
+    /// no bytes anywhere. They are named `*_hash`, not `*_digest`, are no foreign keys into
+    /// `object`, and `gc` and `verify` never look for blobs under them. Both tables cascade on
+    /// delete, so `gc --prune-runs-older-than` can prune an imported run like any other.
+    static let v6 = """
+        CREATE TABLE run_v6 (
+            id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+            kind TEXT NOT NULL CHECK (kind IN ('batch','rollback','imported')),
+            parent_run_id TEXT REFERENCES run(id),
+            name TEXT,
+            manifest_digest TEXT REFERENCES object(digest) \(digestCheck("manifest_digest")),
+            manifest_path TEXT,
+            params_digest TEXT REFERENCES object(digest) \(digestCheck("params_digest")),
+            profile TEXT,
+            environment TEXT,
+            company TEXT,
+            base_url TEXT,
+            state TEXT NOT NULL CHECK (state IN (\(v4RunStates))),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            tool_version TEXT NOT NULL,
+            durability TEXT NOT NULL CHECK (durability IN ('process','full')),
+            record_digest TEXT REFERENCES object(digest) \(digestCheck("record_digest")),
+            previous_record_digest TEXT \(digestCheck("previous_record_digest")),
+            step_count INTEGER CHECK (step_count IS NULL OR step_count >= 0)
+        );
+        INSERT INTO run_v6 (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest, step_count)
+        SELECT id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest, step_count
+        FROM run;
+        DROP TABLE run;
+        ALTER TABLE run_v6 RENAME TO run;
+        CREATE INDEX run_started_at ON run (started_at);
+        CREATE INDEX run_parent ON run (parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+        CREATE TABLE imported_run (
+            run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+            source_file TEXT NOT NULL,
+            source_digest TEXT NOT NULL REFERENCES object(digest) \(digestCheck("source_digest")),
+            source_wal_recovered INTEGER NOT NULL CHECK (source_wal_recovered IN (0, 1)),
+            python_schema_version INTEGER,
+            python_manifest_hash TEXT,
+            imported_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE imported_step (
+            step_id INTEGER PRIMARY KEY REFERENCES step(id) ON DELETE CASCADE,
+            python_step_id INTEGER NOT NULL,
+            python_method TEXT NOT NULL,
+            python_body_hash TEXT
+        );
+        """
+
     /// Every migration, oldest first. Identifiers are permanent.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -163,6 +233,7 @@ enum Schema {
         // applies it writes the file from the ledger's head once (`LedgerStore.init`); from then on
         // a missing file is damage, not a store from before the file existed.
         m.registerMigration(headFileMigration) { _ in }
+        m.registerMigration("6-imported-runs") { db in try db.execute(sql: v6) }
         return m
     }
 

@@ -27,6 +27,10 @@ public struct VerifyProblem: Sendable, Equatable {
         case ledgerDamaged = "ledger-damaged"
         /// The `refs/head` file and the ledger's head disagree: the ledger was replaced.
         case headMismatch = "head-mismatch"
+        /// Not a failure (kept in `VerifyReport.hashOnly`, never in `problems`): a value an
+        /// imported run holds only as a hash, with no bytes anywhere (the Python tool's
+        /// `manifest_hash` and `body_hash`), so there is nothing to re-hash.
+        case hashOnly = "hash-only"
     }
 
     public let kind: Kind
@@ -60,6 +64,9 @@ public struct VerifyReport: Sendable {
     public var bytesChecked: Int64 = 0
     /// Record digests walked from `refs/head` (newest first), when the chain was checked.
     public var chain: [Digest] = []
+    /// Findings that are not failures: values imported runs hold as hashes only ("hash only, no
+    /// bytes"). A hash-only value is never reported `missing`.
+    public var hashOnly: [VerifyProblem] = []
     public var isOK: Bool { problems.isEmpty }
 
     public init() {}
@@ -208,6 +215,7 @@ public struct StoreVerifier {
                 report.problems.append(problem)
             }
         }
+        if run.kind == .imported { checkImported(run, steps: steps, into: &report) }
         guard let recordDigest = run.recordDigest else {
             if run.finishedAt != nil {
                 report.problems.append(.init(.recordInvalid, runID: run.id, subject: "record", digest: nil,
@@ -223,6 +231,45 @@ public struct StoreVerifier {
         report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: recordDigest, runID: run.id,
                                                     previous: run.previousRecordDigest, run: rowRun, steps: rowSteps,
                                                     strictLocalIDs: imported[run.id] == nil)
+    }
+
+    /// An imported run: its source blob (the Python tool's file) is re-hashed like any blob, its
+    /// import facts must equal those its record captured, and its hash-only values are reported
+    /// as such ("hash only, no bytes"), not as missing blobs.
+    mutating func checkImported(_ run: RunRecord, steps: [StepRecord], into report: inout VerifyReport) {
+        guard let facts = try? store.ledger.importedFacts(runID: run.id) else {
+            report.problems.append(.init(.recordInvalid, runID: run.id, subject: "imported", digest: nil,
+                                         detail: "the run is of kind imported but has no import facts (imported_run row)"))
+            return
+        }
+        if sizes[facts.sourceDigest.hex] == nil { try? loadSizes(for: [facts.sourceDigest]) }
+        let verdict = verdict(facts.sourceDigest)
+        report.blobsChecked += 1
+        if case .ok(let size) = verdict { report.bytesChecked += size }
+        if let problem = Self.problem(for: verdict, runID: run.id, subject: "python source \(facts.sourceFile)", digest: facts.sourceDigest) {
+            report.problems.append(problem)
+        }
+        if let record = run.recordDigest, self.verdict(record).isOK, let bytes = try? store.objects.get(record),
+           let doc = try? JSONValue(parsing: bytes) {
+            let was = doc[RunRecordDocument.importedKey] ?? .null
+            if was != facts.json {
+                report.problems.append(.init(.rowChanged, runID: run.id, subject: "imported", digest: record,
+                    detail: "the import facts changed since the run was imported: record \(RecordComparison.show(was)), rows \(RecordComparison.show(facts.json))"))
+            }
+        }
+        let note = "hash only, no bytes"
+        if let hash = facts.pythonManifestHash {
+            report.hashOnly.append(.init(.hashOnly, runID: run.id, subject: "manifest (python manifest_hash)", digest: nil,
+                detail: "\(note): sha256 \(hash) of the manifest file the Python tool ran; it kept no copy"))
+        }
+        let names = Dictionary(steps.map { ($0.seq, $0.name) }, uniquingKeysWith: { a, _ in a })
+        for step in facts.steps {
+            guard let hash = step.pythonBodyHash else { continue }
+            report.hashOnly.append(.init(.hashOnly, runID: run.id, subject: "step \(step.seq) (\(names[step.seq] ?? "?")) python body_hash", digest: nil,
+                detail: "\(note): sha256 \(hash) of json.dumps(data, sort_keys=True), not of the bytes sent; the Python tool kept no body"))
+        }
+        let count = report.hashOnly.filter { $0.runID == run.id }.count
+        report.notes.append("run \(run.id) was imported from the Python tool's \(facts.sourceFile) (kept as \(facts.sourceDigest)\(facts.sourceWalRecovered ? ", its -wal recovered into it" : "")); \(count) value(s) are hash only, no bytes")
     }
 
     /// Walks records back through `previous_record`; returns the record digests seen.

@@ -100,6 +100,7 @@ extension ExitStatus {
         case let error as BundleError: self = error.exitStatus
         case let error as DiffError: self = error.exitStatus
         case let error as RollbackRefusal: self.init(error)
+        case let error as PythonLedgerError: self.init(error)
         default: return nil
         }
     }
@@ -148,6 +149,32 @@ extension ExitStatus {
     /// A rollback refused before anything was sent: 8.
     init(_ refusal: RollbackRefusal) {
         self = .refused
+    }
+
+    /// A Python ledger that could not be imported: a missing folder → 4; a file that is not a
+    /// ledger of the Python tool → 5; the store's own errors as for every command; any other
+    /// refusal (a run id of another kind here, rows that break a rule) → 1.
+    init(_ error: PythonLedgerError) {
+        switch error {
+        case .folderMissing: self = .notFound
+        case .notAPythonLedger: self = .invalidInput
+        case .unimportable, .collision: self = .failure
+        case .store(_, let e): self.init(e)
+        }
+    }
+
+    /// `batch import-python-ledger` over a folder: 0 when every file was imported or was already;
+    /// else the worst refusal — a file that is not a Python ledger (5) over a store that cannot be
+    /// used (9) over any other refusal (1). The other files are imported either way.
+    init(pythonImport results: [PythonImportResult]) {
+        let codes = results.compactMap { r -> ExitStatus? in
+            if case .refused(let e) = r.outcome { return ExitStatus(e) }
+            return nil
+        }
+        if codes.isEmpty { self = .ok }
+        else if codes.contains(.invalidInput) { self = .invalidInput }
+        else if codes.contains(.storeUnusable) { self = .storeUnusable }
+        else { self = .failure }
     }
 
     /// How a finished run (batch or rollback) ended: ok → 0; a step failed, skipped or unknown

@@ -107,6 +107,8 @@ struct VerifyJSONReport: JSONReport {
     let chain: [String]
     let problems: [Problem]
     let notes: [String]
+    /// Not failures: values imported runs hold as hashes only ("hash only, no bytes").
+    let hashOnly: [Problem]
 }
 
 extension VerifyJSONReport {
@@ -116,7 +118,10 @@ extension VerifyJSONReport {
                   problems: report.problems.map {
                       Problem(kind: $0.kind.rawValue, runID: $0.runID, subject: $0.subject, digest: $0.digest?.description, detail: $0.detail)
                   },
-                  notes: report.notes)
+                  notes: report.notes,
+                  hashOnly: report.hashOnly.map {
+                      Problem(kind: $0.kind.rawValue, runID: $0.runID, subject: $0.subject, digest: $0.digest?.description, detail: $0.detail)
+                  })
     }
 }
 
@@ -366,5 +371,73 @@ extension RollbackResultReport {
                       ItemResult(seq: $0.item.step.seq, name: $0.item.step.name, action: $0.item.action.symbol, status: $0.status.rawValue,
                                  httpStatus: $0.httpStatus, conflict: $0.conflict, message: $0.message, newRecordID: $0.newRecordID)
                   })
+    }
+}
+
+// MARK: - import-python-ledger
+
+/// `batch import-python-ledger --format json`: one entry per `.db` file.
+struct PythonImportReport: JSONReport {
+    struct File: Encodable {
+        let file: String
+        /// `imported`, `already` (imported before; nothing added) or `refused`.
+        let result: String
+        let runID: String?
+        let state: RunState?
+        let steps: Int?
+        let sourceDigest: String?
+        let walRecovered: Bool?
+        let recordDigest: String?
+        /// For `already`: the file's bytes differ from those imported (the Python tool changed it since).
+        let sourceChanged: Bool?
+        /// For `refused`: `not-a-python-ledger`, `unimportable`, `collision` or `store`.
+        let reason: String?
+        let error: String?
+    }
+
+    let formatVersion = 1
+    let folder: String
+    let imported: Int
+    let already: Int
+    let refused: Int
+    let files: [File]
+}
+
+extension PythonImportReport {
+    init(folder: String, results: [PythonImportResult]) {
+        var files: [File] = []
+        var counts = (imported: 0, already: 0, refused: 0)
+        for r in results {
+            switch r.outcome {
+            case let .imported(runID, steps, state, source, wal, record):
+                counts.imported += 1
+                files.append(File(file: r.file, result: "imported", runID: runID, state: state, steps: steps, sourceDigest: source.description,
+                                  walRecovered: wal, recordDigest: record.description, sourceChanged: nil, reason: nil, error: nil))
+            case let .alreadyImported(runID, changed):
+                counts.already += 1
+                files.append(File(file: r.file, result: "already", runID: runID, state: nil, steps: nil, sourceDigest: nil,
+                                  walRecovered: nil, recordDigest: nil, sourceChanged: changed, reason: nil, error: nil))
+            case let .refused(error):
+                counts.refused += 1
+                let runID: String? = if case .collision(_, let id, _) = error { id } else { nil }
+                files.append(File(file: r.file, result: "refused", runID: runID, state: nil, steps: nil, sourceDigest: nil,
+                                  walRecovered: nil, recordDigest: nil, sourceChanged: nil, reason: error.reasonName,
+                                  error: error.description))
+            }
+        }
+        self.init(folder: folder, imported: counts.imported, already: counts.already, refused: counts.refused, files: files)
+    }
+}
+
+extension PythonLedgerError {
+    /// The `reason` word of a refused file in `import-python-ledger --format json`.
+    var reasonName: String {
+        switch self {
+        case .folderMissing: return "folder-missing"
+        case .notAPythonLedger: return "not-a-python-ledger"
+        case .unimportable: return "unimportable"
+        case .collision: return "collision"
+        case .store: return "store"
+        }
     }
 }

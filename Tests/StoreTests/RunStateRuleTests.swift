@@ -226,7 +226,7 @@ import Hashing
         let dir = TempDir()
         let store = try makeStore(dir)
         let combos = Self.combinations()
-        #expect(combos.count == 9 * 2 * 2 * 5 * 165)  // 165 multisets of up to 3 of 8 statuses
+        #expect(combos.count == 9 * 2 * RunKind.allCases.count * 5 * 165)  // 165 multisets of up to 3 of 8 statuses; kinds batch, rollback, imported
         var expected: [String: RunState] = [:]
         var ids: [String] = []
         try store.ledger.queue.write { db in
