@@ -100,6 +100,9 @@ import TestSupport
                 token_url = "\(sandbox.url)/sandbox/oauth2/v2.0/token"
                 """
             let env = try env(sandbox, dir, config: Self.pythonConfig(sandbox, extraProfile: browser))
+            let check = try await bcliAsync(["config", "check"], env: env)
+            #expect(check.status == 0, "\(check.stderr)")
+            #expect(check.out.contains("profiles.web.auth_method  used — browser sign-in is not supported by bcli"))
             let web = try await bcliAsync(["-p", "web", "batch", "run", Self.quickstart], env: env)
             #expect(web.status == 3, "\(web.stderr)")
             #expect(web.stderr.contains("auth_method = \"device_code\""))

@@ -89,7 +89,10 @@ public struct ConfigInventory: Sendable {
                 for name in table.keys {
                     guard case .table(let profile)? = table[name] else { continue }
                     for key in profile.keys {
-                        let (status, note) = Self.profileNotes[key] ?? (.unknown, "")
+                        var (status, note) = Self.profileNotes[key] ?? (.unknown, "")
+                        if key == "auth_method", config.fileProfiles[name]?.authMethod == .browser {
+                            note = "browser sign-in is not supported by bcli (a token request fails, exit 3): use device_code"
+                        }
                         entries.append(Entry(key: "profiles.\(name).\(key)", status: status, note: note))
                     }
                     for category in config.fileProfiles[name]?.allowedCategories ?? []
