@@ -117,7 +117,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing", "Support", "TestSupport"]),
+        .testTarget(name: "BusinessCentralTests", dependencies: ["BusinessCentral", "Sandbox", "Hashing", "Support", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "BatchTests", dependencies: ["Batch", "Store", "Hashing", "BusinessCentral", "Support", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: [
             "Hashing", "Store", "Sandbox", "TestSupport",
