@@ -159,14 +159,19 @@ struct RunCommand: AsyncParsableCommand {
         return (bytes, digest)
     }
 
-    /// The whole manifest and its params, validated before anything else happens. A params file
-    /// that is not there is "not found" (exit 4), as a missing manifest is.
+    /// The whole manifest and its params, validated before anything else happens; the params'
+    /// warnings go to stderr (runs and dry runs). A params file that is not there is "not found"
+    /// (exit 4), as a missing manifest is.
     private func prepare(_ bytes: [UInt8]) throws -> (manifest: Manifest, params: ParamSet) {
         if let paramsFile, !FileManager.default.fileExists(atPath: paramsFile) {
             throw CLIFailure(.notFound, "cannot read params file \(paramsFile): no such file — check the path (it is relative to the current directory)")
         }
         do {
-            return try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)
+            let prepared = try ManifestLoader.prepare(bytes: bytes, path: manifest, paramsFile: paramsFile, sets: sets)
+            // Accepted, as the Python tool accepts them, but said (an undeclared `--set` key). The
+            // description reads `<where>: warning: <what>` and its fix, like an error's.
+            for warning in prepared.params.warnings { Terminal.note(warning.description) }
+            return prepared
         } catch {
             Terminal.note(error.description)
             throw CLIFailure(.invalidInput, "\(manifest) is not a valid manifest (\(error.diagnostics.count) problem(s) above); nothing was sent")

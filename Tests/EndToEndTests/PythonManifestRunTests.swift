@@ -82,6 +82,35 @@ import TestSupport
         }
     }
 
+    /// An undeclared `--set` key is accepted, as the Python tool accepts it, and said on stderr
+    /// (with a "did you mean"), for a run and for a dry run alike.
+    @Test func anUndeclaredSetKeyRunsWithAWarningOnStderr() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox { sandbox in
+            let dir = TempDir("bcli-py-set-warning")
+            let manifest = """
+                name: set warning
+                params:
+                  top:
+                    default: 1
+                steps:
+                  - name: customers
+                    action: get
+                    endpoint: customers
+                """
+            for extra in [[], ["--dry-run"]] {
+                let r = try await Self.run(sandbox, dir, "warn.yaml", manifest, ["--set", "undeclared=1", "--set", "tpo=2"] + extra)
+                #expect(r.status == 0, "\(extra): \(r.stderr)")
+                let warnings = r.stderr.split(separator: "\n").filter { $0.contains(": warning: ") }
+                #expect(warnings.count == 2, "\(extra): \(r.stderr)")
+                #expect(warnings.contains { $0.contains("param 'undeclared' is not declared") }, "\(extra): \(r.stderr)")
+                #expect(warnings.contains { $0.contains("param 'tpo' is not declared") && $0.contains("did you mean 'top'?") },
+                        "\(extra): \(r.stderr)")
+                #expect(r.stderr.contains("fix: declare it under params: in the manifest, or drop --set undeclared"), "\(r.stderr)")
+            }
+        }
+    }
+
     /// The CRONUS pack's shape: options under `params:` chained from an earlier step's list result,
     /// plus writes written the Python tool's way (`method: PATCH`, `endpoint: customers(<id>)`).
     @Test func theCronusPacksShapeChainsStepsAndWritesByKeyedEndpoint() async throws {
