@@ -202,6 +202,6 @@ struct FaultTests {
         #expect(try SandboxFault(parsing: "limit").concurrent == 5)
         #expect(try SandboxLatency(parsing: "200") == .fixed(milliseconds: 200))
         #expect(try SandboxLatency(parsing: "5-10") == .random(min: 5, max: 10, seed: 0))
-        #expect(throws: SandboxConfigurationError.self) { try SandboxLatency(parsing: "10-5") }
+        #expect(throws: SandboxConfigurationError.invalidLatency("10-5")) { try SandboxLatency(parsing: "10-5") }
     }
 }

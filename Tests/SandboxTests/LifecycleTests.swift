@@ -13,7 +13,8 @@ struct LifecycleTests {
         let port = try #require(Int(baseURL.split(separator: ":").last ?? ""))
         #expect(port > 0)
         #expect(baseURL == "http://127.0.0.1:\(port)")
-        await #expect(throws: SandboxServerError.self) { _ = try await server.start() }
+        let second = await #expect(throws: SandboxServerError.self) { _ = try await server.start() }
+        if case .alreadyRunning? = second {} else { Issue.record("expected alreadyRunning, got \(String(describing: second))") }
 
         let clash = try SandboxServer(configuration: SandboxConfiguration(port: port))
         let bindError = await #expect(throws: IOError.self) { _ = try await clash.start() }  // bind(2) refused
@@ -44,14 +45,22 @@ struct LifecycleTests {
         let dir = TempDir("bcli-sandbox-tests")
         let directory = dir.path
         try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory + "/settings.json"))
-        #expect(throws: SandboxConfigurationError.self) {
+        let settings = #expect(throws: SandboxConfigurationError.self) {
             _ = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: directory))
         }
+        guard case .invalidSettings(directory + "/settings.json", _)? = settings else {
+            Issue.record("expected invalidSettings naming settings.json, got \(String(describing: settings))")
+            return
+        }
         try Data("x".utf8).write(to: URL(fileURLWithPath: directory + "/file"))
-        #expect(throws: SandboxConfigurationError.self) {
+        let data = #expect(throws: SandboxConfigurationError.self) {
             _ = try SandboxServer(configuration: SandboxConfiguration(dataDirectory: directory + "/file"))
         }
-        #expect(throws: SandboxConfigurationError.self) {
+        guard case .dataDirectory(directory + "/file", _)? = data else {
+            Issue.record("expected dataDirectory naming the file, got \(String(describing: data))")
+            return
+        }
+        #expect(throws: SandboxConfigurationError.invalidLogLevel("loud")) {
             _ = try SandboxServer(configuration: SandboxConfiguration(), logLevel: "loud")
         }
     }

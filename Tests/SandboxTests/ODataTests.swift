@@ -144,6 +144,9 @@ struct ODataTests {
         #expect(try FilterParser.parse("x ge -2.5e1") == .compare(property: "x", .ge, .number(-25)))
         #expect(try FilterParser.parse("t eq 1970-01-01T00:01:00Z") == .compare(property: "t", .eq, .dateTime(60)))
         #expect(try FilterParser.parse("t eq 1970-01-01T01:00:00+01:00") == .compare(property: "t", .eq, .dateTime(0)))
-        #expect(throws: SandboxAPIError.self) { try FilterParser.parse("a eq eq 1") }
+        let error = #expect(throws: SandboxAPIError.self) { try FilterParser.parse("a eq eq 1") }
+        #expect(error?.status == .badRequest)
+        #expect(error?.code == "BadRequest")
+        #expect(error?.message == "Syntax error in $filter: unexpected keyword 'eq'.")
     }
 }
