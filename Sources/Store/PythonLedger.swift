@@ -95,6 +95,11 @@ public enum PythonImportOutcome: Sendable {
 public struct PythonImportResult: Sendable {
     public let file: String
     public let outcome: PythonImportOutcome
+
+    public init(file: String, outcome: PythonImportOutcome) {
+        self.file = file
+        self.outcome = outcome
+    }
 }
 
 /// An imported run's import facts (`imported_run`, `imported_step`), as its run record carries
