@@ -91,8 +91,10 @@ final class ProgressStream: @unchecked Sendable {
 /// `idempotency_key`, `prior_seq`), then bcli's own (`run_id`, `step_id`, `url`, `http_status`,
 /// `record_id`, `client_request_id`, `correlation_id`, `bc_error_code`).
 ///
-/// The runner reports a step once it has finished, so `step_started` is written just before its
-/// `step_completed` (with the step's `intent_at` time from the ledger in `intent_ts`).
+/// `step_started` is written when the runner reports the step's intent row committed, before its
+/// request is sent (a replayed step: once its row is written), with the row's `intent_at` in
+/// `intent_ts`. A step never sent (skipped, or stopped by its pre-image GET) gets its
+/// `step_started` just before its `step_completed`.
 struct ProgressObserver: RunObserver {
     let stream: ProgressStream
     let store: LedgerStore
@@ -104,6 +106,15 @@ struct ProgressObserver: RunObserver {
     }
 
     func runStarted(runID: String, steps: Int) { self.runID.value = runID }
+
+    func stepStarted(_ s: StepStart) {
+        guard stream.markStarted(s.seq) else { return }
+        stream.emit([("event", .string("step_started")), ("seq", .number(Double(s.seq))), ("name", .string(s.name)),
+                     ("method", .string(s.method.rawValue)), ("endpoint", .string(s.endpoint))]
+                    + (s.replayed ? [("replayed", .bool(true))] : [])
+                    + [("run_id", .string(runID.value ?? "")), ("step_id", .number(Double(s.stepID))), ("url", .string(s.url)),
+                       ("client_request_id", .string(s.clientRequestID)), ("intent_ts", s.intentAt.map(JSONValue.string) ?? .null)])
+    }
 
     func stepFinished(_ r: StepReport) {
         let row = r.stepID.flatMap { try? store.ledger.step(id: $0) }
@@ -149,6 +160,7 @@ struct RunObservers: RunObserver {
     let all: [any RunObserver]
 
     func runStarted(runID: String, steps: Int) { for o in all { o.runStarted(runID: runID, steps: steps) } }
+    func stepStarted(_ start: StepStart) { for o in all { o.stepStarted(start) } }
     func stepFinished(_ report: StepReport) { for o in all { o.stepFinished(report) } }
 }
 

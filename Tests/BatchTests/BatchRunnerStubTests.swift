@@ -233,3 +233,49 @@ import TestSupport
         #expect(r.run.state == .inDoubt)
     }
 }
+
+/// `stepStarted` comes once the intent row is committed and before the request leaves: the
+/// observer has seen it (with the row's id, client-request-id and `intent_at`) while the stub
+/// is being called, before the answer and before `stepFinished`.
+@Suite struct BatchRunnerStepStartedTests {
+    final class Log: RunObserver, @unchecked Sendable {
+        private let lock = NSLock()
+        private var _events: [String] = []
+        private var _starts: [StepStart] = []
+        var events: [String] { lock.withLock { _events } }
+        var starts: [StepStart] { lock.withLock { _starts } }
+        func add(_ event: String) { lock.withLock { _events.append(event) } }
+        func runStarted(runID: String, steps: Int) {}
+        func stepStarted(_ start: StepStart) {
+            lock.withLock { _starts.append(start) }
+            add("started \(start.seq)")
+        }
+        func stepFinished(_ report: StepReport) { add("finished \(report.seq)") }
+    }
+
+    @Test func stepStartedComesAfterTheIntentAndBeforeTheSend() async throws {
+        let world = try StubWorld()
+        let log = Log()
+        let stub = StubTransport([
+            StubTransport.json(201, #"{"id":"\#(BatchRunnerStubTests.alpine)","number":"C1"}"#),
+            StubTransport.json(201, #"{"id":"\#(BatchRunnerStubTests.coho)","number":"C2"}"#),
+            StubTransport.json(201, #"{"id":"0f0e0d0c-0000-0000-0000-00000000000c"}"#),
+        ], onSend: { request in log.add("send \(request.clientRequestID ?? "")") })
+        let bytes = Array(BatchRunnerStubTests.threePosts.utf8)
+        let (manifest, params) = try ManifestLoader.prepare(bytes: bytes, path: world.dir.path + "/m.yaml", paramsFile: nil, sets: [])
+        let blob = try world.store.put(bytes, mediaType: "application/yaml")
+        let summary = try await BatchRunner(store: world.store, client: stub, profile: StubWorld.profile)
+            .run(manifest: manifest, manifestBlob: blob, params: params, observer: log, cancellation: CancellationFlag())
+        let starts = log.starts
+        #expect(starts.map(\.seq) == [1, 2, 3])
+        #expect(log.events == [1, 2, 3].flatMap { seq in
+            ["started \(seq)", "send \(starts.first { $0.seq == seq }?.clientRequestID ?? "?")", "finished \(seq)"]
+        })
+        let rows = try world.store.ledger.steps(runID: summary.runID)
+        for start in starts {
+            let row = try #require(rows.first { $0.id == start.stepID })
+            #expect(row.seq == start.seq && row.clientRequestID == start.clientRequestID && row.intentAt == start.intentAt)
+            #expect(start.method == .http(.post) && start.endpoint == "customers" && start.url.hasSuffix("/customers") && !start.replayed)
+        }
+    }
+}

@@ -42,14 +42,18 @@ struct RecordedExchange: Sendable {
     ///     is committed.
     ///   - adjust: fills in what only the caller knows (record id, rollback URL, messages) on the
     ///     outcome built from an answer, before it is committed.
+    ///   - intentCommitted: called with the intent row's id once it is committed, before the
+    ///     request is sent (the runner's `stepStarted`).
     func send(
         _ intent: StepIntent, _ request: BCRequest, started: ContinuousClock.Instant? = nil,
-        adjust: (BCResponse, inout StepOutcome) -> Void = { _, _ in }
+        adjust: (BCResponse, inout StepOutcome) -> Void = { _, _ in },
+        intentCommitted: (Int64) -> Void = { _ in }
     ) async throws(StoreError) -> Ending {
         var intent = intent
         (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: request.body, request: request, store: store)
         let stepID = try store.ledger.writeIntent(intent)
         let started = started ?? ContinuousClock.now
+        intentCommitted(stepID)
 
         switch await fetch(request) {
         case .failure(let error) where error.outcomeUnknown:

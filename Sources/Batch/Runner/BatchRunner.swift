@@ -55,7 +55,7 @@ public final class BatchRunner: Sendable {
         for template in manifest.steps {
             if cancellation.isCancelled { cancelled = true; break }
             let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs,
-                                           keyed: &keyed)
+                                           keyed: &keyed, observer: observer)
             reports.append(report)
             observer.stepFinished(report)
             if options.failFast, report.status != .committed, report.status != .replayed { break }
@@ -86,10 +86,13 @@ public final class BatchRunner: Sendable {
 
     // MARK: - One step
 
-    /// - Parameter keyed: the ids of this run's step rows sent with each idempotency key, in order.
+    /// - Parameters:
+    ///   - keyed: the ids of this run's step rows sent with each idempotency key, in order.
+    ///   - observer: told `stepStarted` once the intent row is committed, before the request leaves
+    ///     (and for a replayed step once its row is written).
     private func execute(
         _ template: StepTemplate, total: Int, runID: String, params: ParamSet, outputs: inout [String: JSONValue],
-        keyed: inout [String: [Int64]]
+        keyed: inout [String: [Int64]], observer: any RunObserver
     ) async throws(StoreError) -> StepReport {
         let clock = ContinuousClock()
         let started = clock.now
@@ -132,6 +135,12 @@ public final class BatchRunner: Sendable {
 
         var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: recorded, url: url)
         intent.idempotencyKey = step.idempotencyKey
+        func announce(_ stepID: Int64, clientRequestID: String, replayed: Bool = false) {
+            let intentAt = (try? store.ledger.step(id: stepID))?.intentAt
+            observer.stepStarted(StepStart(seq: step.seq, total: total, name: step.name, method: recorded, endpoint: step.endpoint,
+                                           url: url, stepID: stepID, clientRequestID: clientRequestID, intentAt: intentAt,
+                                           replayed: replayed))
+        }
 
         // 3. A write whose idempotency key an earlier step of this run sent is not sent again
         // (docs/ledger.md, "Idempotency replay").
@@ -144,6 +153,7 @@ public final class BatchRunner: Sendable {
                 return report(.skipped, url: url, stepID: id, message: reason, method: recorded, endpoint: step.endpoint)
             case .replay(let original, let note):
                 let id = try store.ledger.writeReplayed(intent, of: original, note: note)
+                announce(id, clientRequestID: original.clientRequestID, replayed: true)
                 var parsed: JSONValue?
                 if let digest = original.responseDigest {
                     let bytes = try store.objects.get(digest)
@@ -190,7 +200,7 @@ public final class BatchRunner: Sendable {
         var label: String?
         var count: Int?
         var parsed: JSONValue?
-        let ending = try await exchange.send(intent, request, started: started) { response, outcome in
+        let ending = try await exchange.send(intent, request, started: started, adjust: { response, outcome in
             parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
             if response.isSuccess {
                 switch step.method {
@@ -208,7 +218,7 @@ public final class BatchRunner: Sendable {
                 label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
             }
             outcome.recordID = recordID
-        }
+        }, intentCommitted: { id in announce(id, clientRequestID: intent.clientRequestID) })
         if method.isWrite, let key = step.idempotencyKey { keyed[key, default: []].append(ending.stepID) }
         switch ending {
         case .unknown(let stepID, let error):

@@ -32,9 +32,34 @@ public struct StepReport: Sendable {
     public var statusName: String { status?.rawValue ?? StepStatus.unknownName }
 }
 
+/// A step whose intent row is committed and whose request is about to leave (or, for a replayed
+/// step, whose `replayed` row is written). Reported before the step's `StepReport`.
+public struct StepStart: Sendable {
+    public let seq: Int
+    public let total: Int
+    public let name: String
+    public let method: RecordedMethod
+    public let endpoint: String
+    public let url: String
+    /// The intent row's id.
+    public let stepID: Int64
+    public let clientRequestID: String
+    /// The intent row's `intent_at`; nil if it could not be read back.
+    public let intentAt: String?
+    /// Not sent: an earlier step of the run committed its idempotency key.
+    public let replayed: Bool
+}
+
 public protocol RunObserver: Sendable {
     func runStarted(runID: String, steps: Int)
+    /// After the step's intent row is committed, before its request is sent. Not called for a
+    /// step that is never sent (skipped, or refused by its pre-image GET): its `stepFinished` comes alone.
+    func stepStarted(_ start: StepStart)
     func stepFinished(_ report: StepReport)
+}
+
+extension RunObserver {
+    public func stepStarted(_ start: StepStart) {}
 }
 
 /// The outcome of `BatchRunner.run`.
