@@ -334,12 +334,10 @@ struct RollbackPlanRecreateTests {
         ])
     }
 
-    /// Bug: without `--recreate-deleted`, a PATCH of a record the run later deleted *without a
-    /// pre-image* is told to "pass --recreate-deleted to re-create it with these fields restored" —
-    /// but the flag cannot re-create it (the deletion has no pre-image; with the flag the same plan
-    /// says "it cannot be re-created"). `afterDeletion` matches any irreversible classification of
-    /// the deletion when the flag is off, not only the "pass --recreate-deleted" one.
-    @Test(.disabled("bug: afterDeletion advises --recreate-deleted for a deletion that has no pre-image"))
+    /// Without `--recreate-deleted`, a PATCH of a record the run later deleted *without a
+    /// pre-image* is not told to "pass --recreate-deleted": the flag could not re-create it (with
+    /// the flag the same plan says "it cannot be re-created"), so both plans say the same.
+    @Test
     func withoutTheFlagAndNoDeletionPreImageTheFlagIsNotAdvised() throws {
         let f = try F()
         try Self.patchedThenDeleted(f, deletionPreImage: nil)
@@ -391,14 +389,13 @@ struct RollbackPlanRecreateTests {
             reason: "the run deleted this record afterwards (step 2 drop); an earlier rollback re-created it (new id new-1) without these fields: restore them on new-1 by hand"))
     }
 
-    /// Bug: a rollback with `--recreate-deleted` re-creates the record with the *oldest* pre-image
+    /// A rollback with `--recreate-deleted` re-creates the record with the *oldest* pre-image
     /// value of every field (PATCH 1's `A`), and plans each PATCH as "nothing to undo". If it stops
-    /// after the re-creation (SIGINT, or a crash after the POST committed), the next plan compares
-    /// each PATCH's own pre-image with what the POST sent: PATCH 2's pre-image `B` differs from the
-    /// `A` sent, so PATCH 2 becomes "irreversible … without these fields: restore them on <new id>
-    /// by hand" — advice that would write the wrong (intermediate) value back. The comparison in
-    /// `afterDeletion` should accept a field whose value an older PATCH of the record supersedes.
-    @Test(.disabled("bug: after an interrupted re-creation, a newer PATCH's superseded pre-image reads as missing"))
+    /// after the re-creation (SIGINT, or a crash after the POST committed), the next plan judges
+    /// each PATCH against what the POST sent, taking a field's value from the oldest PATCH that
+    /// still owes it: PATCH 2's own pre-image `B` is superseded by PATCH 1's `A`, so PATCH 2 is not
+    /// "restore them on <new id> by hand" (which would write the intermediate value back).
+    @Test
     func anInterruptedReCreationLeavesNothingToUndoForEveryPATCHItMerged() throws {
         let f = try F()
         let steps = try Self.patchedThenDeleted(f)

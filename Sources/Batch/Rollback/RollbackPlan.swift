@@ -101,6 +101,17 @@ public enum RollbackPlanner {
         for step in steps where step.method == .delete && (wrote.contains(step.status) || step.status == .rolledBack) {
             if let key = recordKey(step), vanished[key] == nil { deletions[key] = step }
         }
+        // The value each field had before the run, as far as the record's PATCHes older than
+        // `seq` that are still owed a restore tell it: the oldest pre-image value wins.
+        func preRun(_ key: String, olderThan seq: Int) -> [String: JSONValue] {
+            var values: [String: JSONValue] = [:]
+            for older in restorable.filter({ recordKey($0) == key && $0.seq < seq }).sorted(by: { $0.seq > $1.seq }) {
+                if case .restore(_, let fields) = classify(older, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase) {
+                    values.merge(fields) { _, old in old }
+                }
+            }
+            return values
+        }
         var items: [RollbackItem] = []
         var undone: [StepRecord] = []
         for step in steps.sorted(by: { $0.seq > $1.seq }) {
@@ -134,16 +145,13 @@ public enum RollbackPlanner {
             var action = classify(step, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
             if let key, let deletion = deletions[key], deletion.seq > step.seq {
                 action = afterDeletion(action, deletion: deletion, attempts: byTarget[deletion.id] ?? [],
+                                       superseded: preRun(key, olderThan: step.seq),
                                        recreateDeleted: recreateDeleted, blob: blob, rebase: rebase)
             }
             if case .recreate(let url, var body) = action, let key {
                 // Restores owed by older PATCHes of the record go into the re-creation (the
                 // oldest pre-image value wins), since the record they target no longer exists.
-                for older in restorable.filter({ recordKey($0) == key && $0.seq < step.seq }).sorted(by: { $0.seq > $1.seq }) {
-                    if case .restore(_, let fields) = classify(older, recreateDeleted: recreateDeleted, blob: blob, rebase: rebase) {
-                        body.merge(fields) { _, old in old }
-                    }
-                }
+                body.merge(preRun(key, olderThan: step.seq)) { _, pre in pre }
                 action = .recreate(collectionURL: url, body: body)
             }
             let needsETag: Bool
@@ -162,16 +170,18 @@ public enum RollbackPlanner {
     /// A restore PATCH of a record the run deleted afterwards cannot be sent (it could only answer
     /// 404). Its fields go into the re-creation of the record instead: planned now
     /// (`--recreate-deleted`), or done by an earlier rollback whose request carried them.
+    /// `superseded` holds the pre-image values of the record's older PATCHes still owed a restore
+    /// (the oldest wins): a re-creation carries those instead of this PATCH's own.
     static func afterDeletion(
-        _ action: RollbackAction, deletion: StepRecord, attempts: [StepRecord], recreateDeleted: Bool,
-        blob: (Digest) throws -> [UInt8], rebase: (String) -> String
+        _ action: RollbackAction, deletion: StepRecord, attempts: [StepRecord], superseded: [String: JSONValue] = [:],
+        recreateDeleted: Bool, blob: (Digest) throws -> [UInt8], rebase: (String) -> String
     ) -> RollbackAction {
         guard case .restore(_, let fields) = action else { return action }
         let later = "the run deleted this record afterwards (step \(deletion.seq) \(deletion.name))"
         if let earlier = attempts.last(where: { $0.method == .post && $0.status == .committed }) {
             let sent = earlier.requestDigest.flatMap { try? blob($0) }.flatMap { try? JSONValue(parsing: $0) }?.objectValue ?? [:]
             let newID = earlier.recordID ?? "?"
-            if fields.allSatisfy({ sent[$0.key] == $0.value }) {
+            if fields.allSatisfy({ sent[$0.key] == (superseded[$0.key] ?? $0.value) }) {
                 return .nothing(reason: "\(later); an earlier rollback re-created it (new id \(newID)) with these fields restored")
             }
             return .irreversible(reason: "\(later); an earlier rollback re-created it (new id \(newID)) without these fields: restore them on \(newID) by hand")
@@ -180,7 +190,11 @@ public enum RollbackPlanner {
         case .recreate:
             return .nothing(reason: "\(later); its re-creation carries these fields' pre-run values")
         case .irreversible where !recreateDeleted:
-            return .irreversible(reason: "\(later); pass --recreate-deleted to re-create it with these fields restored")
+            // Advise the flag only if it would re-create the record (the deletion has a pre-image).
+            if case .recreate = classify(deletion, recreateDeleted: true, blob: blob, rebase: rebase) {
+                return .irreversible(reason: "\(later); pass --recreate-deleted to re-create it with these fields restored")
+            }
+            return .irreversible(reason: "\(later) and it cannot be re-created; restore the record by hand")
         default:
             return .irreversible(reason: "\(later) and it cannot be re-created; restore the record by hand")
         }
