@@ -101,6 +101,7 @@ extension ExitStatus {
         case let error as DiffError: self = error.exitStatus
         case let error as RollbackRefusal: self.init(error)
         case let error as PythonLedgerError: self.init(error)
+        case let error as CompanyResolutionError: self.init(error)
         default: return nil
         }
     }
@@ -184,6 +185,17 @@ extension ExitStatus {
         case .ok: self = .ok
         case .stepsFailed, .inDoubt: self = .failure
         case .interrupted: self = .interrupted
+        }
+    }
+
+    /// A company name that could not be turned into an id: no such company, or several match → 2
+    /// (pick another with -c, as an unknown alias is a usage error); the companies endpoint
+    /// answered an error → by its HTTP status; an answer that is not a companies list → 7.
+    init(_ error: CompanyResolutionError) {
+        switch error {
+        case .notFound, .ambiguous: self = .usage
+        case .http(_, let status, _): self.init(httpStatus: status)
+        case .invalidResponse: self = .remote5xx
         }
     }
 

@@ -27,6 +27,12 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Profile from config.toml, or the built-in `sandbox` (default: $BCLI_PROFILE, then [defaults].profile).")
     var profile: String?
 
+    @Option(name: [.short, .customLong("env")], help: "The Business Central environment (replaces the profile's; default: $BCLI_ENVIRONMENT).")
+    var env: String?
+
+    @Option(name: [.short, .customLong("company")], help: "A company alias of the profile, a company name (looked up through the companies endpoint and cached) or a company id (default: $BCLI_COMPANY).")
+    var company: String?
+
     @Option(name: .customLong("set"), help: ArgumentHelp("A parameter value, key=value (repeatable; wins over --params).", valueName: "key=value"))
     var sets: [String] = []
 
@@ -99,9 +105,16 @@ struct RunCommand: AsyncParsableCommand {
             let config = try BCConfig.load(environment: environment)
             envelope.set(requestedProfile: self.profile ?? environment[BCConfig.profileVariable] ?? config.defaults.profile
                          ?? BCConfig.fallbackProfileName)
-            profile = try config.profile(named: self.profile)
+            var selected = try config.profile(named: self.profile)
+            if let env, !env.isEmpty { selected.environment = env }
+            if let company, !company.isEmpty { selected = try selected.selectingCompany(company) }
+            profile = selected
         } catch { throw CLIFailure(error) }
         envelope.set(profile: profile)
+        // The endpoint policy (allowed_endpoints, allowed_categories, disable_standard_api) is
+        // checked on the whole manifest before any request, dry runs included.
+        let refusals = PolicyGate.check(prepared.manifest.steps, profile: profile)
+        if !refusals.isEmpty { throw CLIFailure(.refused, PolicyGate.message(refusals, profile: profile.name)) }
         let format = RecordFormat.resolve(self.format, defaultName: profile.defaultFormat)
         let writes = prepared.manifest.writeSteps
         if profile.disableWrites && !writes.isEmpty && !dryRun {
@@ -120,12 +133,16 @@ struct RunCommand: AsyncParsableCommand {
         let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
             // SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second aborts at once.
             let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
+            // A company given by name (`company_name`, `-c NAME`) becomes its id through the
+            // companies endpoint (cached), before any step's URL is built.
+            let profile = try await CompanyResolver(client: client, cacheFile: CompanyResolver.cacheFile(environment: environment))
+                .resolve(session.profile)
             let runID = RunID.generate()
-            Terminal.note("run \(runID)  store \(store.root)  profile \(session.profile.name)")
+            Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)")
             var options = BatchRunner.Options()
             options.failFast = failFast
             do throws(StoreError) {
-                return try await BatchRunner(store: store, client: client, profile: session.profile, options: options)
+                return try await BatchRunner(store: store, client: client, profile: profile, options: options)
                     .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
                          observer: RunObservers(all: observers), cancellation: session.cancellation, runID: runID)
             } catch {

@@ -131,6 +131,7 @@ struct ExitTableTests {
         let refusals: [RollbackRefusal] = [
             .rollbackOfRollback(runID: "r", parentRunID: "p"),
             .runLocked(runID: "r"),
+            .importedRun(runID: "r"),
             .recordedProfileMissing(name: "p"),
             .recordedProfileDisablesWrites(name: "p"),
             .profileDisablesWrites(name: "p"),
@@ -138,6 +139,15 @@ struct ExitTableTests {
             .alreadyRolledBack(runID: "r"),
         ]
         for refusal in refusals { #expect(ExitStatus(for: refusal) == .refused, "\(refusal)") }
+    }
+
+    @Test func companyResolutionErrors() {
+        #expect(ExitStatus(for: CompanyResolutionError.notFound(value: "x", profile: "p", environment: "e", companies: [], aliases: [])) == .usage)
+        #expect(ExitStatus(for: CompanyResolutionError.ambiguous(value: "x", matches: ["a", "b"])) == .usage)
+        #expect(ExitStatus(for: CompanyResolutionError.http(url: "u", status: 401, message: nil)) == .auth)
+        #expect(ExitStatus(for: CompanyResolutionError.http(url: "u", status: 404, message: nil)) == .notFound)
+        #expect(ExitStatus(for: CompanyResolutionError.http(url: "u", status: 500, message: nil)) == .remote5xx)
+        #expect(ExitStatus(for: CompanyResolutionError.invalidResponse(url: "u")) == .remote5xx)
     }
 
     /// A finished run's verdict: ok 0, a step failed, skipped or unknown 1, interrupted 130.
