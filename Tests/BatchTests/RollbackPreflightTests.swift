@@ -64,6 +64,15 @@ struct RollbackPreflightTests {
         #expect(refusal?.description == "run 0123456789abcdef0123456789abcdef is itself a rollback; roll back its parent fedcba9876543210fedcba9876543210 instead")
     }
 
+    /// A run imported from the Python tool's ledger has no pre-images or ETags: refused with the
+    /// way to undo it, not mistaken for a rollback run.
+    @Test func refusesAnImportedRun() {
+        let refusal = Self.refusal(Self.run(kind: .imported))
+        #expect(refusal == .importedRun(runID: Self.run().id))
+        #expect(refusal?.description.contains("imported from the Python tool's ledger") == true)
+        #expect(refusal?.description.contains("itself a rollback") == false)
+    }
+
     /// The run's own refusals come before config.toml is read: a broken config does not hide them.
     @Test func refusesBeforeReadingConfig() {
         var read = false

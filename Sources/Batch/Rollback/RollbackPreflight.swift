@@ -6,6 +6,9 @@ import Store
 public enum RollbackRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// The run is itself a rollback: roll back its parent instead.
     case rollbackOfRollback(runID: String, parentRunID: String?)
+    /// The run was imported from the Python tool's ledger: bcli holds no request bodies,
+    /// pre-images or ETags for it, so it cannot plan a safe undo.
+    case importedRun(runID: String)
     /// Another process holds the run's lock (it is still executing).
     case runLocked(runID: String)
     /// The profile the run recorded is gone from config.toml, so its `disable_writes` cannot be checked.
@@ -23,6 +26,8 @@ public enum RollbackRefusal: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .rollbackOfRollback(let id, let parent):
             return "run \(id) is itself a rollback; roll back its parent \(parent ?? "?") instead"
+        case .importedRun(let id):
+            return "run \(id) was imported from the Python tool's ledger: bcli has no pre-images or ETags for it, so it cannot plan a safe undo — roll it back with the Python tool, or by hand from `bcli batch state \(id)`"
         case .runLocked(let id):
             return StoreError.runLocked(id).description
         case .recordedProfileMissing(let name):
@@ -56,6 +61,7 @@ public struct RollbackPreflight: Sendable {
     /// - Throws: `RollbackRefusal`, or the `ConfigError` of loading config.toml or the chosen profile.
     public init(original: RunRecord, lockHeld: Bool, requestedProfile: String?,
                 loadConfig: () throws(ConfigError) -> BCConfig) throws {
+        if original.kind == .imported { throw RollbackRefusal.importedRun(runID: original.id) }
         guard original.kind == .batch else {
             throw RollbackRefusal.rollbackOfRollback(runID: original.id, parentRunID: original.parentRunID)
         }
