@@ -194,28 +194,27 @@ struct ConfigReader {
 
     // MARK: Typed accessors
 
-    func string(_ t: TOMLTable, _ key: String, table: String) throws(ConfigError) -> String? {
+    /// The value of `key` when `extract` accepts it, nil when the key is absent, else the error
+    /// naming what was `expected`: the one shape of every typed accessor below.
+    private func typed<T>(_ t: TOMLTable, _ key: String, _ table: String, expected: String,
+                          _ extract: (TOMLValue) -> T?) throws(ConfigError) -> T? {
         guard let value = t[key] else { return nil }
-        guard case .string(let s) = value else {
-            throw invalid(t, key, table, "expected a string (in double quotes), got \(value.typeName)")
+        guard let typed = extract(value) else {
+            throw invalid(t, key, table, "expected \(expected), got \(value.typeName)")
         }
-        return s
+        return typed
+    }
+
+    func string(_ t: TOMLTable, _ key: String, table: String) throws(ConfigError) -> String? {
+        try typed(t, key, table, expected: "a string (in double quotes)") { if case .string(let s) = $0 { s } else { nil } }
     }
 
     func bool(_ t: TOMLTable, _ key: String, table: String) throws(ConfigError) -> Bool? {
-        guard let value = t[key] else { return nil }
-        guard case .boolean(let b) = value else {
-            throw invalid(t, key, table, "expected true or false (unquoted), got \(value.typeName)")
-        }
-        return b
+        try typed(t, key, table, expected: "true or false (unquoted)") { if case .boolean(let b) = $0 { b } else { nil } }
     }
 
     func integer(_ t: TOMLTable, _ key: String, table: String) throws(ConfigError) -> Int64? {
-        guard let value = t[key] else { return nil }
-        guard case .integer(let i) = value else {
-            throw invalid(t, key, table, "expected an integer, got \(value.typeName)")
-        }
-        return i
+        try typed(t, key, table, expected: "an integer") { if case .integer(let i) = $0 { i } else { nil } }
     }
 
     /// `quotedNumbers`: also a string holding a number (the Python tool's `config set` writes
