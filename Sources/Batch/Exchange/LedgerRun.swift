@@ -37,3 +37,28 @@ final class LedgerRun: Sendable {
     /// Releases the run's lock (also released when the value goes away).
     func release() { lock.release() }
 }
+
+/// What a writer of runs (the runner, the rollback executor) works with: the store it records
+/// into, the one exchange that sends and records each request, and the profile it runs against.
+struct RunContext: Sendable {
+    let exchange: RecordedExchange
+    let profile: Profile
+    var store: LedgerStore { exchange.store }
+
+    /// - Parameter transport: what sends the requests (a `BCClient`, or a stub in tests).
+    init(store: LedgerStore, transport: any BCTransport, profile: Profile) {
+        self.exchange = RecordedExchange(store: store, transport: transport)
+        self.profile = profile
+    }
+}
+
+/// A type that writes runs through a `RunContext`: its store, exchange and profile read through.
+protocol RunWriter {
+    var context: RunContext { get }
+}
+
+extension RunWriter {
+    var store: LedgerStore { context.store }
+    var exchange: RecordedExchange { context.exchange }
+    var profile: Profile { context.profile }
+}

@@ -6,7 +6,7 @@ import Store
 /// Carries out a `RollbackPlan` as a run of its own (kind `rollback`, parent = the run undone),
 /// with an intent row before and an outcome row after every compensating request, so a crash
 /// during a rollback is as recoverable as a crash during a run.
-public final class RollbackExecutor: Sendable {
+public final class RollbackExecutor: Sendable, RunWriter {
     public struct Options: Sendable {
         /// `--force`: send `If-Match: *` instead of the recorded ETag (recorded as `*` in the ledger).
         public var force = false
@@ -34,16 +34,11 @@ public final class RollbackExecutor: Sendable {
         public let cancelled: Bool
     }
 
-    let store: LedgerStore
-    let exchange: RecordedExchange
-    let profile: Profile
+    let context: RunContext
     let options: Options
 
-    /// - Parameter client: what sends the compensations (a `BCClient`, or a stub in tests).
     public init(store: LedgerStore, client: any BCTransport, profile: Profile, options: Options = Options()) {
-        self.store = store
-        self.exchange = RecordedExchange(store: store, transport: client)
-        self.profile = profile
+        self.context = RunContext(store: store, transport: client, profile: profile)
         self.options = options
     }
 

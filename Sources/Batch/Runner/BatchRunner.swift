@@ -8,23 +8,18 @@ import Store
 /// The request body is encoded once as RFC 8785 JSON; those bytes are stored, hashed and sent.
 /// Each step's request goes through `RecordedExchange` (blobs, intent committed, send, outcome),
 /// and the run row through `LedgerRun` (lock, start, stamp).
-public final class BatchRunner: Sendable {
+public final class BatchRunner: Sendable, RunWriter {
     public struct Options: Sendable {
         public var failFast = false
         public var toolVersion = ToolVersion.current
         public init() {}
     }
 
-    let store: LedgerStore
-    let exchange: RecordedExchange
-    let profile: Profile
+    let context: RunContext
     let options: Options
 
-    /// - Parameter client: what sends the requests (a `BCClient`, or a stub in tests).
     public init(store: LedgerStore, client: any BCTransport, profile: Profile, options: Options = Options()) {
-        self.store = store
-        self.exchange = RecordedExchange(store: store, transport: client)
-        self.profile = profile
+        self.context = RunContext(store: store, transport: client, profile: profile)
         self.options = options
     }
 
@@ -101,8 +96,9 @@ public final class BatchRunner: Sendable {
                     label: String? = nil, count: Int? = nil, message: String? = nil, code: String? = nil,
                     correlation: String? = nil, clientRequestID: String? = nil, method: RecordedMethod = literal,
                     endpoint: String = template.endpoint) -> StepReport {
-            StepReport(seq: template.seq, total: total, name: template.name, method: method, endpoint: endpoint,
-                       url: url, status: status, httpStatus: http, recordID: recordID, label: label, recordCount: count,
+            StepReport(step: StepIdentity(seq: template.seq, total: total, name: template.name, method: method,
+                                          endpoint: endpoint, url: url),
+                       status: status, httpStatus: http, recordID: recordID, label: label, recordCount: count,
                        durationMs: Self.ms(clock.now - started), message: message, bcErrorCode: code,
                        correlationID: correlation, clientRequestID: clientRequestID, stepID: stepID)
         }
@@ -137,8 +133,9 @@ public final class BatchRunner: Sendable {
         intent.idempotencyKey = step.idempotencyKey
         func announce(_ stepID: Int64, clientRequestID: String, replayed: Bool = false) {
             let intentAt = (try? store.ledger.step(id: stepID))?.intentAt
-            observer.stepStarted(StepStart(seq: step.seq, total: total, name: step.name, method: recorded, endpoint: step.endpoint,
-                                           url: url, stepID: stepID, clientRequestID: clientRequestID, intentAt: intentAt,
+            observer.stepStarted(StepStart(step: StepIdentity(seq: step.seq, total: total, name: step.name, method: recorded,
+                                                              endpoint: step.endpoint, url: url),
+                                           stepID: stepID, clientRequestID: clientRequestID, intentAt: intentAt,
                                            replayed: replayed))
         }
 

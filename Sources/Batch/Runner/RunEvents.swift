@@ -4,14 +4,10 @@ import Store
 
 /// What the runner reports about each step as it goes; the command layer turns these into
 /// terminal lines or JSON. Value types only, so observers never touch runner state.
+@dynamicMemberLookup
 public struct StepReport: Sendable {
-    public let seq: Int
-    public let total: Int
-    public let name: String
-    /// `.unresolved` (`?`) when a `${{ }}` method did not resolve and the step was skipped.
-    public let method: RecordedMethod
-    public let endpoint: String
-    public let url: String
+    /// Which step (`report.seq`, `report.url`, … read through to it).
+    public let step: StepIdentity
     /// `committed`, `failed`, `skipped` or `replayed` (not sent: its idempotency key was committed
     /// by an earlier step of the run, whose record id and outputs it carries; `message` names
     /// that step); nil when the outcome is unknown (sent, no answer: it may have landed).
@@ -30,17 +26,28 @@ public struct StepReport: Sendable {
 
     /// `committed`, `failed`, `skipped`, `replayed` or `unknown`: the spelling in every output.
     public var statusName: String { status?.rawValue ?? StepStatus.unknownName }
+
+    public subscript<T>(dynamicMember path: KeyPath<StepIdentity, T>) -> T { step[keyPath: path] }
+}
+
+/// The facts that name a step in every event about it: where it stands in the manifest and what
+/// it sends where. `StepStart` and `StepReport` both lead with one.
+public struct StepIdentity: Sendable {
+    public let seq: Int
+    public let total: Int
+    public let name: String
+    /// `.unresolved` (`?`) when a `${{ }}` method did not resolve and the step was skipped.
+    public let method: RecordedMethod
+    public let endpoint: String
+    public let url: String
 }
 
 /// A step whose intent row is committed and whose request is about to leave (or, for a replayed
 /// step, whose `replayed` row is written). Reported before the step's `StepReport`.
+@dynamicMemberLookup
 public struct StepStart: Sendable {
-    public let seq: Int
-    public let total: Int
-    public let name: String
-    public let method: RecordedMethod
-    public let endpoint: String
-    public let url: String
+    /// Which step (`start.seq`, `start.url`, … read through to it).
+    public let step: StepIdentity
     /// The intent row's id.
     public let stepID: Int64
     public let clientRequestID: String
@@ -48,6 +55,8 @@ public struct StepStart: Sendable {
     public let intentAt: String?
     /// Not sent: an earlier step of the run committed its idempotency key.
     public let replayed: Bool
+
+    public subscript<T>(dynamicMember path: KeyPath<StepIdentity, T>) -> T { step[keyPath: path] }
 }
 
 public protocol RunObserver: Sendable {
