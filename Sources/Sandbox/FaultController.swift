@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hashing
 import Support
 
@@ -76,7 +77,7 @@ actor FaultController {
     }
 
     /// Decides latency, hold and pre-handler errors (429/503) for an API request.
-    func beforeRequest(method: String, clientRequestID: String?) -> Decision {
+    func beforeRequest(method: HTTPRequest.Method, clientRequestID: String?) -> Decision {
         var decision = Decision()
         switch latency {
         case .fixed(let ms): decision.delayMilliseconds += ms
@@ -114,7 +115,7 @@ actor FaultController {
     }
 
     /// After a write committed: whether to drop the connection without answering.
-    func dropAfterCommit(method: String, clientRequestID: String?) -> Bool {
+    func dropAfterCommit(method: HTTPRequest.Method, clientRequestID: String?) -> Bool {
         var drop = false
         for index in armed.indices where armed[index].fault.kind == .drop {
             guard armed[index].fault.filterMatches(method: method, clientRequestID: clientRequestID) else { continue }

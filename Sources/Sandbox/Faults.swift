@@ -1,3 +1,5 @@
+import HTTPTypes
+
 /// One fault the sandbox injects, parsed from `KIND[:key=value,…]`.
 ///
 /// Why counters rather than wall-clock rates: a test that says "the 3rd request gets a 429" or
@@ -28,7 +30,7 @@ public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
     public var seed: UInt64 = 0
     public var times: Int?
     public var requestID: String?
-    public var method: String?
+    public var method: FaultMethod?
     public var retryAfter: Int?
     public var milliseconds: Int?
     public var minMilliseconds: Int?
@@ -87,8 +89,7 @@ public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
                 rate = r
             case "request-id": requestID = value
             case "method":
-                let m = value.uppercased()
-                guard ["GET", "POST", "PATCH", "DELETE", "WRITE"].contains(m) else {
+                guard let m = FaultMethod(spec: value) else {
                     throw .invalidFault(spec: spec, reason: "method must be GET, POST, PATCH, DELETE or write")
                 }
                 method = m
@@ -124,20 +125,48 @@ public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
         if let minMilliseconds { params.append("min=\(minMilliseconds)") }
         if let maxMilliseconds { params.append("max=\(maxMilliseconds)") }
         if let requestID { params.append("request-id=\(requestID)") }
-        if let method { params.append("method=\(method == "WRITE" ? "write" : method)") }
+        if let method { params.append("method=\(method.specName)") }
         return params.isEmpty ? kind.rawValue : "\(kind.rawValue):\(params.joined(separator: ","))"
     }
 
     /// Whether the filters (not the selector) accept this request.
-    func filterMatches(method requestMethod: String, clientRequestID: String?) -> Bool {
+    func filterMatches(method requestMethod: HTTPRequest.Method, clientRequestID: String?) -> Bool {
         if let requestID, requestID != clientRequestID { return false }
-        if let method {
-            if method == "WRITE" {
-                if !["POST", "PATCH", "DELETE"].contains(requestMethod) { return false }
-            } else if method != requestMethod {
-                return false
-            }
-        }
+        if let method, !method.accepts(requestMethod) { return false }
         return true
+    }
+}
+
+/// Which requests a fault's `method=` filter accepts: one HTTP method, or every write
+/// (`method=write`: POST, PATCH, DELETE).
+public enum FaultMethod: Sendable, Equatable {
+    case only(HTTPRequest.Method)
+    case write
+
+    /// `GET`, `POST`, `PATCH`, `DELETE` or `write`, in any case.
+    init?(spec: String) {
+        switch spec.uppercased() {
+        case "GET": self = .only(.get)
+        case "POST": self = .only(.post)
+        case "PATCH": self = .only(.patch)
+        case "DELETE": self = .only(.delete)
+        case "WRITE": self = .write
+        default: return nil
+        }
+    }
+
+    /// The spelling in a fault spec.
+    var specName: String {
+        switch self {
+        case .only(let m): return m.rawValue
+        case .write: return "write"
+        }
+    }
+
+    func accepts(_ method: HTTPRequest.Method) -> Bool {
+        switch self {
+        case .only(let m): return m == method
+        case .write: return method == .post || method == .patch || method == .delete
+        }
     }
 }

@@ -140,7 +140,7 @@ struct SandboxResponder: HTTPResponder {
                             environment: String, namespace: APINamespace,
                             resources: [ResourceSegment]) async throws -> Response
     {
-        let method = request.method.rawValue
+        let method = request.method
         let decision = await faults.beforeRequest(method: method, clientRequestID: clientRequestID)
         if decision.delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(decision.delayMilliseconds)) }
         if decision.hold { await faults.waitWhileHeld() }
