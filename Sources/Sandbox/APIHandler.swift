@@ -51,6 +51,8 @@ struct APIHandler: Sendable {
     let tenant: String
     let environment: String
     let companies: [SandboxCompany]
+    /// Items per page of a collection GET when the client sends no `Prefer: odata.maxpagesize`.
+    var maxPageSize: Int = SandboxConfiguration.defaultMaxPageSize
 
     func handle(_ request: APIRequest, tenant requestTenant: String?, environment requestEnvironment: String,
                 namespace: APINamespace, resources: [ResourceSegment]) async throws -> APIResult
@@ -129,13 +131,8 @@ struct APIHandler: Sendable {
             case .get:
                 let options = try QueryOptions.parse(request.query, collection: true, set: definition)
                 let all = try await store.list(company: company.id, set: setKey, parentID: parentID).map(\.json)
-                let (items, total) = options.apply(to: all)
-                var body: [String: JSONValue] = [
-                    "@odata.context": .string(contextBase),
-                    "value": .array(items.map { .object(options.project($0)) }),
-                ]
-                if options.count { body["@odata.count"] = .number(Double(total)) }
-                return APIResult(response: try jsonResponse(.ok, .object(body)), committedWrite: false)
+                return APIResult(response: try collectionResponse(all, options: options, request: request, context: contextBase),
+                                 committedWrite: false)
             case .post:
                 _ = try QueryOptions.parse(request.query, collection: false, set: definition)
                 var fields = try bodyFields(request.body, definition: definition)
@@ -260,6 +257,56 @@ struct APIHandler: Sendable {
         }
         return fields
     }
+
+    /// One page of a collection, BC's way: at most `Prefer: odata.maxpagesize=N` items (echoed in
+    /// `Preference-Applied`), else `maxPageSize`; when more remain, `@odata.nextLink` is this URL
+    /// with the same options, `$skip` dropped, `$top` reduced to what is still owed, and `$skiptoken`.
+    private func collectionResponse(_ all: [[String: JSONValue]], options: QueryOptions, request: APIRequest,
+                                    context: String) throws -> Response
+    {
+        let preferred = PreferHeader.maxPageSize(request.headers[values: Self.preferHeader])
+        let page = options.page(all, pageSize: preferred ?? maxPageSize)
+        var body: [String: JSONValue] = [
+            "@odata.context": .string(context),
+            "value": .array(page.items.map { .object(options.project($0)) }),
+        ]
+        if options.count { body["@odata.count"] = .number(Double(page.count)) }
+        if let next = page.next { body["@odata.nextLink"] = .string(nextLink(request, next)) }
+        var headers: HTTPFields = [:]
+        if let preferred { headers[Self.preferenceAppliedHeader] = "odata.maxpagesize=\(preferred)" }
+        return try jsonResponse(.ok, .object(body), headers: headers)
+    }
+
+    /// The request's own URL with its parameters in their order, minus `$skip`, `$top` and
+    /// `$skiptoken`, then `$top` (what is still owed, if one was given) and the new `$skiptoken`.
+    private func nextLink(_ request: APIRequest, _ next: QueryOptions.NextPage) -> String {
+        var parameters = request.query.filter { !["$skip", "$top", "$skiptoken"].contains($0.name.lowercased()) }
+        if let top = next.top { parameters.append(("$top", String(top))) }
+        parameters.append(("$skiptoken", SkipToken.token(offset: next.offset)))
+        let query = parameters.map { Self.queryEncode($0.name) + "=" + Self.queryEncode($0.value) }.joined(separator: "&")
+        return request.origin + request.path + "?" + query
+    }
+
+    /// Percent-encodes a query name or value: everything but unreserved characters and `$ ( ) , : @ /`
+    /// (so `+`, `&`, `=`, `'`, spaces and non-ASCII bytes are escaped and decode back exactly).
+    static func queryEncode(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "$"),
+                 UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "@"), UInt8(ascii: "/"):
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = String(byte, radix: 16, uppercase: true)
+                result += byte < 16 ? "%0" + hex : "%" + hex
+            }
+        }
+        return result
+    }
+
+    static let preferHeader = HTTPField.Name("Prefer")!
+    static let preferenceAppliedHeader = HTTPField.Name("Preference-Applied")!
 
     private func entityResponse(_ status: HTTPResponse.Status, _ entity: StoredEntity, context: String, request: APIRequest,
                                 options: QueryOptions?, extraHeaders: HTTPFields) throws -> Response

@@ -24,6 +24,12 @@ public struct SandboxConfiguration: Sendable {
     public var tenant: String = SandboxDefaults.tenant
     /// The environment segment accepted in URLs.
     public var environment: String = SandboxDefaults.environment
+    /// Items per page of a collection GET when the client sends no `Prefer: odata.maxpagesize=N`
+    /// (BC's default: 20,000); more items are reached through `@odata.nextLink`. At least 1.
+    public var maxPageSize: Int = SandboxConfiguration.defaultMaxPageSize
+
+    /// Business Central's default page size.
+    public static let defaultMaxPageSize = 20_000
 
     public init(
         host: String = "127.0.0.1",

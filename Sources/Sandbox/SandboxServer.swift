@@ -35,7 +35,7 @@ public final class SandboxServer: Sendable {
         faults = FaultController(faults: configuration.faults, latency: configuration.latency)
         responder = SandboxResponder(
             api: APIHandler(store: store, tenant: configuration.tenant, environment: configuration.environment,
-                            companies: SandboxCompany.seeded),
+                            companies: SandboxCompany.seeded, maxPageSize: configuration.maxPageSize),
             authenticator: Authenticator(credentials: credentials, store: store,
                                          lifetimeSeconds: configuration.tokenLifetimeSeconds),
             faults: faults, store: store, logger: self.logger)

@@ -47,6 +47,9 @@ struct SandboxCommand: AsyncParsableCommand {
         @Flag(inversion: .prefixedNo, help: "Seed demo vendors (10000-40000) and items (1896-S, 1900-S, 1906-S), once.")
         var demoData = true
 
+        @Option(help: ArgumentHelp("Items per page of a collection GET without Prefer: odata.maxpagesize (BC: 20000); more come through @odata.nextLink.", valueName: "n"))
+        var maxPageSize = SandboxConfiguration.defaultMaxPageSize
+
         @Option(help: "Log level on stderr: trace, debug, info, notice, warning, error, critical.")
         var logLevel = "info"
 
@@ -61,6 +64,8 @@ struct SandboxCommand: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
             guard (0...65535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
+            guard maxPageSize >= 1 else { throw ValidationError("--max-page-size must be a positive integer (items per page), got \(maxPageSize)") }
+            configuration.maxPageSize = maxPageSize
             let server: SandboxServer
             do {
                 server = try SandboxServer(configuration: configuration, logLevel: logLevel)

@@ -16,8 +16,10 @@ struct QueryOptions: Sendable {
     var skip: Int?
     var orderBy: [OrderKey] = []
     var count = false
+    /// Where a page starts in the filtered, ordered collection (`$skiptoken`, issued in a nextLink).
+    var skipToken: Int?
 
-    static let collectionOptions: Set<String> = ["$filter", "$select", "$top", "$skip", "$orderby", "$count"]
+    static let collectionOptions: Set<String> = ["$filter", "$select", "$top", "$skip", "$orderby", "$count", "$skiptoken"]
     static let entityOptions: Set<String> = ["$select"]
 
     /// Parses the `$…` parameters; non-`$` parameters (e.g. `company`) are the caller's business.
@@ -74,6 +76,11 @@ struct QueryOptions: Sendable {
                     options.orderBy.append(OrderKey(property: property, descending: descending))
                 }
                 if options.orderBy.isEmpty { throw .badRequest("Syntax error in $orderby '\(value)'.") }
+            case "$skiptoken":
+                guard let offset = SkipToken.offset(value) else {
+                    throw .badRequest("The skip token '\(value)' is not valid: use the @odata.nextLink the sandbox returned, as it is.")
+                }
+                options.skipToken = offset
             case "$count":
                 switch value.lowercased() {
                 case "true": options.count = true
@@ -114,8 +121,28 @@ struct QueryOptions: Sendable {
         }
     }
 
-    /// Filters, orders, counts and pages a collection (before `$select`).
-    func apply(to entities: [[String: JSONValue]]) -> (items: [[String: JSONValue]], count: Int) {
+    /// One page of a collection and where the next one starts.
+    struct Page {
+        /// The page's items (before `$select`).
+        var items: [[String: JSONValue]]
+        /// The count after `$filter`, before paging (`@odata.count`, the same on every page).
+        var count: Int
+        /// Where the next page starts, when items remain.
+        var next: NextPage?
+    }
+
+    /// What a nextLink carries: the offset for `$skiptoken`, and the `$top` still owed if one was given.
+    struct NextPage: Equatable {
+        var offset: Int
+        var top: Int?
+    }
+
+    /// Filters, orders and counts a collection, then answers at most `pageSize` items from where
+    /// `$skiptoken` (then `$skip`) puts the start, within `$top`.
+    ///
+    /// Why offsets: the token is an absolute position in the filtered, ordered collection, so a
+    /// nextLink carries no `$skip` (it would skip twice) and `$top` only as what is still owed.
+    func page(_ entities: [[String: JSONValue]], pageSize: Int) -> Page {
         var items = entities
         if let filter { items = items.filter { FilterEvaluator.matches(filter, $0) } }
         let total = items.count
@@ -129,9 +156,13 @@ struct QueryOptions: Sendable {
                 return lhs.offset < rhs.offset
             }.map(\.element)
         }
-        if let skip { items = Array(items.dropFirst(skip)) }
-        if let top { items = Array(items.prefix(top)) }
-        return (items, total)
+        let (start, overflow) = (skipToken ?? 0).addingReportingOverflow(skip ?? 0)
+        let remaining = overflow ? [] : Array(items.dropFirst(start))
+        let owed = top.map { min($0, remaining.count) } ?? remaining.count
+        let size = max(1, pageSize)
+        guard owed > size else { return Page(items: Array(remaining.prefix(owed)), count: total, next: nil) }
+        return Page(items: Array(remaining.prefix(size)), count: total,
+                    next: NextPage(offset: start + size, top: top.map { $0 - size }))
     }
 
     /// Keeps only the `$select`ed properties (plus `@odata.etag`, which BC always returns).
@@ -141,6 +172,43 @@ struct QueryOptions: Sendable {
         if let etag = entity["@odata.etag"] { result["@odata.etag"] = etag }
         for field in select { result[field] = entity[field] ?? .null }
         return result
+    }
+}
+
+/// The sandbox's `$skiptoken`: `offset-N`, the position of the next page's first item in the
+/// filtered, ordered collection. Anything else is a token the sandbox did not issue.
+enum SkipToken {
+    static let prefix = "offset-"
+
+    static func token(offset: Int) -> String { prefix + String(offset) }
+
+    static func offset(_ token: String) -> Int? {
+        guard token.hasPrefix(prefix) else { return nil }
+        let digits = token.dropFirst(prefix.count)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+}
+
+/// The `Prefer` request header (RFC 7240): comma-separated preferences, each `name[=value]` with
+/// optional `;` parameters; only a preference's first instance counts.
+enum PreferHeader {
+    /// `odata.maxpagesize=N` among the preferences of every `Prefer` line; nil when absent or when
+    /// its first instance is not a positive integer (an invalid preference is ignored, as BC does).
+    static func maxPageSize(_ lines: [String]) -> Int? {
+        for line in lines {
+            for preference in line.split(separator: ",") {
+                let main = preference.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                let parts = main.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts[0].trimmingWhitespace.lowercased() == "odata.maxpagesize" else { continue }
+                guard parts.count == 2 else { return nil }
+                var value = parts[1].trimmingWhitespace
+                if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+                guard value.allSatisfy({ $0.isASCII && $0.isNumber }), let n = Int(value), n > 0 else { return nil }
+                return n
+            }
+        }
+        return nil
     }
 }
 
