@@ -258,13 +258,14 @@ struct APIHandler: Sendable {
         return fields
     }
 
-    /// One page of a collection, BC's way: at most `Prefer: odata.maxpagesize=N` items (echoed in
-    /// `Preference-Applied`), else `maxPageSize`; when more remain, `@odata.nextLink` is this URL
+    /// One page of a collection, BC's way: at most `Prefer: odata.maxpagesize=N` items, capped at
+    /// the server's `maxPageSize` (the size applied is echoed in `Preference-Applied`), else
+    /// `maxPageSize`; when more remain, `@odata.nextLink` is this URL
     /// with the same options, `$skip` dropped, `$top` reduced to what is still owed, and `$skiptoken`.
     private func collectionResponse(_ all: [[String: JSONValue]], options: QueryOptions, request: APIRequest,
                                     context: String) throws -> Response
     {
-        let preferred = PreferHeader.maxPageSize(request.headers[values: Self.preferHeader])
+        let preferred = PreferHeader.maxPageSize(request.headers[values: Self.preferHeader]).map { min($0, maxPageSize) }
         let page = options.page(all, pageSize: preferred ?? maxPageSize)
         var body: [String: JSONValue] = [
             "@odata.context": .string(context),

@@ -281,6 +281,12 @@ public struct RunBundle: Sendable {
             for key in ["request_digest", "request_headers_digest", "pre_image_digest", "response_digest", "response_headers_digest"] {
                 _ = named(key, s, "\(label) \(key.replacingOccurrences(of: "_digest", with: "").replacingOccurrences(of: "_", with: " "))")
             }
+            for page in s["pages"]?.arrayValue ?? [] {
+                let row = page.objectValue ?? [:]
+                let number = row["page"].map(RecordComparison.show) ?? "?"
+                _ = named("response_digest", row, "\(label) page \(number) response")
+                _ = named("response_headers_digest", row, "\(label) page \(number) response headers")
+            }
         }
         if (index["record_digest"] ?? .null) != (run["record_digest"] ?? .null) {
             report.problems.append(.init(.bundle, runID: runID, subject: indexName, digest: record, detail: "record_digest differs from \(runName)"))

@@ -146,6 +146,7 @@ public enum GC {
         let columns: [(table: String, columns: [Column])] = [
             (RunRow.databaseTableName, RunRow.Columns.digests),
             (StepRow.databaseTableName, StepRow.Columns.digests),
+            (StepPageRow.databaseTableName, StepPageRow.Columns.digests),
             (RefRow.databaseTableName, [RefRow.Columns.digest]),
             (PrunedRunRow.databaseTableName, [PrunedRunRow.Columns.recordDigest]),
         ]

@@ -144,6 +144,22 @@ public enum Importer {
             bcCorrelationID: try text(s, "bc_correlation_id"), rollbackURL: try text(s, "rollback_url"),
             errorMessage: try text(s, "error_message"), durationMs: try int(s, "duration_ms").map(Int.init)
         ).insert(db)
+        let stepID = db.lastInsertedRowID
+        switch s["pages"] {
+        case nil, .null?: break
+        case .array(let pages)?:
+            for item in pages {
+                guard let p = item.objectValue, let page = try int(p, "page"), page >= 1 else {
+                    throw BundleError.notABundle("a page of step \(seq) has no valid page number")
+                }
+                try StepPageRow(stepID: stepID, page: Int(page), url: try required(p, "url"),
+                                httpStatus: try int(p, "http_status").map(Int.init), responseDigest: try hex(p, "response_digest"),
+                                responseHeadersDigest: try hex(p, "response_headers_digest"), requestID: try text(p, "request_id"),
+                                durationMs: try int(p, "duration_ms").map(Int.init)).insert(db)
+            }
+        default:
+            throw BundleError.notABundle("pages of step \(seq) is not an array")
+        }
     }
 
     /// A step's `method`, refused unless bcli records that spelling (reading the row back would fail).

@@ -91,10 +91,15 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Commits the outcome of a step whose intent was written.
-    public func writeOutcome(stepID: Int64, _ o: StepOutcome) throws(StoreError) {
+    /// Commits the outcome of a step whose intent was written, with the pages it followed (a GET
+    /// with `all: true`), in one transaction.
+    public func writeOutcome(stepID: Int64, _ o: StepOutcome, pages: [NewStepPage] = []) throws(StoreError) {
         try write { db in
             try Ledger.indexObjects([o.response, o.responseHeaders].compactMap { $0 }, db)
+            for page in pages {
+                try Ledger.indexObjects([page.response, page.responseHeaders].compactMap { $0 }, db)
+                try StepPageRow(stepID: stepID, page).insert(db)
+            }
             typealias Key = StepRow.CodingKeys
             let changed = try StepRow.filter(key: stepID).updateAll(db, [
                 Column(Key.outcomeAt).set(to: Timestamp.now()), Column(Key.status).set(to: o.status.rawValue),
@@ -294,7 +299,7 @@ public final class Ledger: Sendable {
 
     public func step(id: Int64) throws(StoreError) -> StepRecord? {
         try read { db in
-            try StepRow.fetchOne(db, key: id)?.record()
+            try StepRow.fetchRecord(db, id: id)
         }
     }
 

@@ -174,8 +174,29 @@ public enum RunRecordDocument {
     }
 
     /// A step's row as JSON, shared with `state --format json` and exports.
+    /// A step with pages (a GET that followed `@odata.nextLink`) carries `pages`; other steps
+    /// have no such key, so records written before pages existed read the same.
     public static func stepJSON(_ s: StepRecord) -> JSONValue {
+        var fields = stepFields(s)
+        if !s.pages.isEmpty { fields["pages"] = .array(s.pages.map(pageJSON)) }
+        return .object(fields)
+    }
+
+    /// One page of a paged GET as JSON (records, bundles, `state --format json`).
+    public static func pageJSON(_ p: StepPage) -> JSONValue {
         .object([
+            "page": .number(Double(p.page)),
+            "url": .string(p.url),
+            "http_status": p.httpStatus.map { .number(Double($0)) } ?? .null,
+            "response_digest": dig(p.responseDigest),
+            "response_headers_digest": dig(p.responseHeadersDigest),
+            "request_id": str(p.requestID),
+            "duration_ms": p.durationMs.map { .number(Double($0)) } ?? .null,
+        ])
+    }
+
+    static func stepFields(_ s: StepRecord) -> [String: JSONValue] {
+        [
             "step_id": .number(Double(s.id)),
             "seq": .number(Double(s.seq)),
             "name": .string(s.name),
@@ -205,7 +226,7 @@ public enum RunRecordDocument {
             "rollback_url": str(s.rollbackURL),
             "error_message": str(s.errorMessage),
             "duration_ms": s.durationMs.map { .number(Double($0)) } ?? .null,
-        ])
+        ]
     }
 
     static func str(_ s: String?) -> JSONValue { s.map { .string($0) } ?? .null }

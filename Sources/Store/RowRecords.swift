@@ -88,8 +88,21 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
             bcCorrelationID: bcCorrelationID, rollbackURL: rollbackURL, errorMessage: errorMessage, durationMs: durationMs)
     }
 
+    /// The steps `request` selects, each with its pages (`step_page`, one query for all of them).
     static func fetchRecords(_ db: Database, _ request: QueryInterfaceRequest<StepRow>) throws -> [StepRecord] {
-        try request.fetchAll(db).map { try $0.record() }
+        var steps = try request.fetchAll(db).map { try $0.record() }
+        let pages = try StepPageRow.pages(of: steps.map(\.id), db)
+        if !pages.isEmpty {
+            for i in steps.indices { steps[i].pages = pages[steps[i].id] ?? [] }
+        }
+        return steps
+    }
+
+    /// One step with its pages.
+    static func fetchRecord(_ db: Database, id: Int64) throws -> StepRecord? {
+        guard var step = try StepRow.fetchOne(db, key: id)?.record() else { return nil }
+        step.pages = try StepPageRow.pages(of: [id], db)[id] ?? []
+        return step
     }
 }
 
@@ -101,6 +114,59 @@ extension StepRow {
             requestDigest: intent.request?.digest.hex, requestHeadersDigest: intent.requestHeaders?.digest.hex,
             idempotencyKey: intent.idempotencyKey, clientRequestID: intent.clientRequestID, ifMatch: intent.ifMatch,
             preImageDigest: intent.preImage?.digest.hex, targetStepID: intent.targetStepID, intentAt: intentAt)
+    }
+}
+
+/// A row of `step_page`: one page of a GET that followed `@odata.nextLink` (migration 7).
+struct StepPageRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "step_page"
+
+    var stepID: Int64
+    var page: Int
+    var url: String
+    var httpStatus: Int?
+    var responseDigest: String?
+    var responseHeadersDigest: String?
+    var requestID: String?
+    var durationMs: Int?
+
+    enum CodingKeys: String, CodingKey, ColumnExpression {
+        case stepID = "step_id", page, url, httpStatus = "http_status", responseDigest = "response_digest"
+        case responseHeadersDigest = "response_headers_digest", requestID = "request_id", durationMs = "duration_ms"
+
+        /// The columns that name a blob.
+        static let digests = [CodingKeys.responseDigest, .responseHeadersDigest].map { Column($0) }
+    }
+
+    typealias Columns = CodingKeys
+
+    var record: StepPage {
+        StepPage(page: page, url: url, httpStatus: httpStatus, responseDigest: columnDigest(responseDigest),
+                 responseHeadersDigest: columnDigest(responseHeadersDigest), requestID: requestID, durationMs: durationMs)
+    }
+
+    /// The pages of these steps, by step id, in page order (asked for in chunks under SQLite's limit).
+    static func pages(of stepIDs: [Int64], _ db: Database) throws -> [Int64: [StepPage]] {
+        var out: [Int64: [StepPage]] = [:]
+        for start in stride(from: 0, to: stepIDs.count, by: 500) {
+            let chunk = Array(stepIDs[start..<min(start + 500, stepIDs.count)])
+            for row in try StepPageRow.filter(chunk.contains(Columns.stepID)).order(Columns.stepID, Columns.page).fetchAll(db) {
+                out[row.stepID, default: []].append(row.record)
+            }
+        }
+        return out
+    }
+}
+
+extension StepPageRow {
+    init(stepID: Int64, _ p: NewStepPage) {
+        self.init(stepID: stepID, page: p.page, url: p.url, httpStatus: p.httpStatus, responseDigest: p.response?.digest.hex,
+                  responseHeadersDigest: p.responseHeaders?.digest.hex, requestID: p.requestID, durationMs: p.durationMs)
+    }
+
+    init(stepID: Int64, _ p: StepPage) {
+        self.init(stepID: stepID, page: p.page, url: p.url, httpStatus: p.httpStatus, responseDigest: p.responseDigest?.hex,
+                  responseHeadersDigest: p.responseHeadersDigest?.hex, requestID: p.requestID, durationMs: p.durationMs)
     }
 }
 

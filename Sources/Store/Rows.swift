@@ -93,6 +93,35 @@ public struct StepOutcome: Sendable {
     public init(status: StepStatus) { self.status = status }
 }
 
+/// One page of a GET that followed `@odata.nextLink`, as the outcome commits it: the URL fetched
+/// and the exact bytes of the page's body and headers (blobs already stored). Pages are numbered
+/// from 1 (the step's own request).
+public struct NewStepPage: Sendable {
+    public var page: Int
+    public var url: String
+    public var httpStatus: Int?
+    public var response: BlobRef?
+    public var responseHeaders: BlobRef?
+    public var requestID: String?
+    public var durationMs: Int?
+
+    public init(page: Int, url: String) {
+        self.page = page
+        self.url = url
+    }
+}
+
+/// One page of a paged GET as read back (`step_page`).
+public struct StepPage: Sendable, Equatable {
+    public var page: Int
+    public var url: String
+    public var httpStatus: Int?
+    public var responseDigest: Digest?
+    public var responseHeadersDigest: Digest?
+    public var requestID: String?
+    public var durationMs: Int?
+}
+
 /// A run as read back, with its state derived from its steps when it never finished.
 public struct RunRecord: Sendable, Equatable {
     public var id: String
@@ -170,6 +199,10 @@ public struct StepRecord: Sendable, Equatable {
     public var rollbackURL: String?
     public var errorMessage: String?
     public var durationMs: Int?
+    /// The pages a GET with `all: true` received when it followed `@odata.nextLink`, in order;
+    /// empty for every other step (one page: the step's own response). With pages, the step's
+    /// `responseDigest` names the assembled body (`PageAssembly`).
+    public var pages: [StepPage] = []
 
     /// `committed`, `failed`, … or `unknown` for an intent with no outcome.
     public var statusName: String { status?.rawValue ?? StepStatus.unknownName }
@@ -182,6 +215,10 @@ public struct StepRecord: Sendable, Equatable {
         if let d = preImageDigest { out.append(("pre_image", d)) }
         if let d = responseDigest { out.append(("response", d)) }
         if let d = responseHeadersDigest { out.append(("response_headers", d)) }
+        for p in pages {
+            if let d = p.responseDigest { out.append(("page_\(p.page)_response", d)) }
+            if let d = p.responseHeadersDigest { out.append(("page_\(p.page)_response_headers", d)) }
+        }
         return out
     }
 }

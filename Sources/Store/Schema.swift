@@ -222,6 +222,26 @@ enum Schema {
         );
         """
 
+    /// The pages of a GET that followed `@odata.nextLink` (a step with `all: true`): one row per
+    /// page received, in order, each naming the exact bytes of that page's body and headers as
+    /// blobs. The step row itself names the *assembled* body (every page's `value` in one array,
+    /// `PageAssembly`), which is what references, `diff` and `show --response` read; these rows are
+    /// the evidence it was assembled from (`verify` recomputes it). A step that got one page has
+    /// no rows here. Cascades with its step, so `gc --prune-runs-older-than` prunes them too.
+    static let v7 = """
+        CREATE TABLE step_page (
+            step_id INTEGER NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+            page INTEGER NOT NULL CHECK (page >= 1),
+            url TEXT NOT NULL,
+            http_status INTEGER,
+            response_digest TEXT REFERENCES object(digest) \(digestCheck("response_digest")),
+            response_headers_digest TEXT REFERENCES object(digest) \(digestCheck("response_headers_digest")),
+            request_id TEXT,
+            duration_ms INTEGER,
+            PRIMARY KEY (step_id, page)
+        ) WITHOUT ROWID;
+        """
+
     /// Every migration, oldest first. Identifiers are permanent.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -234,6 +254,7 @@ enum Schema {
         // a missing file is damage, not a store from before the file existed.
         m.registerMigration(headFileMigration) { _ in }
         m.registerMigration("6-imported-runs") { db in try db.execute(sql: v6) }
+        m.registerMigration("7-step-pages") { db in try db.execute(sql: v7) }
         return m
     }
 

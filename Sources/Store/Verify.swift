@@ -27,6 +27,8 @@ public struct VerifyProblem: Sendable, Equatable {
         case ledgerDamaged = "ledger-damaged"
         /// The `refs/head` file and the ledger's head disagree: the ledger was replaced.
         case headMismatch = "head-mismatch"
+        /// A paged GET's recorded body is not the assembly of its recorded pages (`PageAssembly`).
+        case pagesMismatch = "pages-mismatch"
         /// Not a failure (kept in `VerifyReport.hashOnly`, never in `problems`): a value an
         /// imported run holds only as a hash, with no bytes anywhere (the Python tool's
         /// `manifest_hash` and `body_hash`), so there is nothing to re-hash.
@@ -215,6 +217,7 @@ public struct StoreVerifier {
                 report.problems.append(problem)
             }
         }
+        for step in steps where !step.pages.isEmpty { checkPages(step, runID: run.id, into: &report) }
         if run.kind == .imported { checkImported(run, steps: steps, into: &report) }
         guard let recordDigest = run.recordDigest else {
             if run.finishedAt != nil {
@@ -231,6 +234,30 @@ public struct StoreVerifier {
         report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: recordDigest, runID: run.id,
                                                     previous: run.previousRecordDigest, run: rowRun, steps: rowSteps,
                                                     strictLocalIDs: imported[run.id] == nil)
+    }
+
+    /// A GET that followed `@odata.nextLink` and got every page: its recorded body must be the
+    /// assembly of its page blobs (`PageAssembly`), byte for byte. Skipped when a blob is missing
+    /// or damaged (already reported) or a page failed (the body is then that page's error).
+    mutating func checkPages(_ step: StepRecord, runID: String, into report: inout VerifyReport) {
+        guard step.pages.allSatisfy({ (200..<300).contains($0.httpStatus ?? 0) }), let recorded = step.responseDigest,
+              verdict(recorded).isOK else { return }
+        var bodies: [[UInt8]] = []
+        for page in step.pages {
+            guard let d = page.responseDigest, verdict(d).isOK, let bytes = try? store.objects.get(d) else { return }
+            bodies.append(bytes)
+        }
+        let subject = "step \(step.seq) (\(step.name)) pages"
+        do {
+            let assembled = SHA256.hash(try PageAssembly.assemble(bytes: bodies))
+            if assembled != recorded {
+                report.problems.append(.init(.pagesMismatch, runID: runID, subject: subject, digest: recorded,
+                    detail: "the recorded response is not the assembly of its \(step.pages.count) pages (they assemble to \(assembled))"))
+            }
+        } catch {
+            report.problems.append(.init(.pagesMismatch, runID: runID, subject: subject, digest: recorded,
+                                         detail: "the recorded pages cannot be assembled: \(error)"))
+        }
     }
 
     /// An imported run: its source blob (the Python tool's file) is re-hashed like any blob, its

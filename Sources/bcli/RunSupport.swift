@@ -79,7 +79,10 @@ struct StepPrinter: RunObserver {
         switch r.status {
         case .committed?:
             switch r.method.http {
-            case .get?: tail = "✓ \(r.recordCount.map { "\($0) record(s)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
+            case .get?:
+                let pages = (r.pages ?? 1) > 1 ? " in \(r.pages!) pages" : ""
+                tail = "✓ \(r.recordCount.map { "\($0) record(s)\(pages)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
+                    + (r.message.map { " — \($0)" } ?? "")
             case .post?: tail = "✓ created \(r.label ?? r.recordID ?? "") \(timing)"
             case .patch?: tail = "✓ updated \(r.label ?? r.recordID ?? "") \(timing)"
             case .delete?: tail = "✓ deleted \(r.recordID ?? "") \(timing)"

@@ -12,7 +12,9 @@ struct ShowCommand: ParsableCommand {
             Without --step: the manifest bytes. With --step N|NAME and no other flag: the step's row as JSON \
             (digests, status, client_request_id and correlation ids). --request / --response / --pre-image: that \
             body. --headers: the request headers (with --response, the response headers). --pretty re-indents JSON; \
-            without it the bytes are exactly what was sent or received.
+            without it the bytes are exactly what was sent or received. A get with all: true that read several \
+            pages records the assembled body as its response; --response --page K prints page K exactly as \
+            received (with --headers, its headers).
             """
     )
 
@@ -36,6 +38,9 @@ struct ShowCommand: ParsableCommand {
     @Flag(help: "Headers instead of the body (request headers unless --response).")
     var headers = false
 
+    @Option(help: ArgumentHelp("With --response: page K of a get that followed @odata.nextLink, as received.", valueName: "K"))
+    var page: Int?
+
     @Flag(help: "Pretty-print JSON (not the stored bytes).")
     var pretty = false
 
@@ -47,6 +52,10 @@ struct ShowCommand: ParsableCommand {
             throw ValidationError("--request, --response, --pre-image and --headers need --step N|NAME")
         }
         if preImage && headers { throw ValidationError("a pre-image has no stored headers; drop --headers") }
+        if let page {
+            guard response else { throw ValidationError("--page K needs --response (pages are responses)") }
+            guard page >= 1 else { throw ValidationError("--page must be 1 or more, got \(page)") }
+        }
     }
 
     func run() throws {
@@ -67,6 +76,18 @@ struct ShowCommand: ParsableCommand {
             }
             let label = "step \(s.seq) (\(s.name), \(s.method))"
             let choice: (Digest?, String)
+            if let page {
+                guard !s.pages.isEmpty else {
+                    throw CLIFailure(.notFound, "\(label) recorded no pages (it read one page: drop --page; only a get with all: true that followed @odata.nextLink has pages)")
+                }
+                guard let p = s.pages.first(where: { $0.page == page }) else {
+                    throw CLIFailure(.notFound, "\(label) has pages 1–\(s.pages.count), not \(page)")
+                }
+                let (digest, what) = headers ? (p.responseHeadersDigest, "headers") : (p.responseDigest, "body")
+                guard let digest else { throw CLIFailure(.notFound, "page \(page) of \(label) has no \(what) (HTTP \(p.httpStatus.map(String.init) ?? "none"))") }
+                try emit(store.objects.get(digest))
+                return
+            }
             switch (request, response, preImage, headers) {
             case (_, true, _, true): choice = (s.responseHeadersDigest, "no response headers (no response was recorded)")
             case (_, _, _, true): choice = (s.requestHeadersDigest, "no request headers (no request was sent)")

@@ -133,7 +133,7 @@ struct PagingTests {
         }
     }
 
-    @Test("the server's page size applies without Prefer (SandboxConfiguration.maxPageSize); Prefer overrides it")
+    @Test("the server's page size applies without Prefer (SandboxConfiguration.maxPageSize) and caps a larger Prefer")
     func serverDefaultPageSize() async throws {
         var configuration = SandboxConfiguration()
         configuration.maxPageSize = 2
@@ -143,8 +143,17 @@ struct PagingTests {
             #expect(all.map(\.values.count) == [2, 2, 2, 1])
             #expect(all.flatMap(numbers) == ["P1", "P2", "P3", "P4", "P5", "P6", "P7"])
             #expect(all.allSatisfy { $0.header("Preference-Applied") == nil })
-            let preferred = try await pages(h, h.url("customers"), headers: ["Prefer": "odata.maxpagesize=5"])
-            #expect(preferred.map(\.values.count) == [5, 2])
+            let larger = try await pages(h, h.url("customers"), headers: ["Prefer": "odata.maxpagesize=5"])
+            #expect(larger.map(\.values.count) == [2, 2, 2, 1])
+            #expect(larger.allSatisfy { $0.header("Preference-Applied") == "odata.maxpagesize=2" })
+        }
+        var roomy = SandboxConfiguration()
+        roomy.maxPageSize = 6
+        try await Harness.with(roomy) { h in
+            try await seedSeven(h)
+            let smaller = try await pages(h, h.url("customers"), headers: ["Prefer": "odata.maxpagesize=5"])
+            #expect(smaller.map(\.values.count) == [5, 2])
+            #expect(smaller.allSatisfy { $0.header("Preference-Applied") == "odata.maxpagesize=5" })
         }
         #expect(SandboxConfiguration().maxPageSize == 20_000)
     }

@@ -1,4 +1,5 @@
 import BusinessCentral
+import Hashing
 import Store
 
 /// One HTTP exchange, recorded in the order the ledger's contract demands (docs/ledger.md, "The
@@ -23,9 +24,9 @@ struct RecordedExchange: Sendable {
         /// The request may have been sent and no answer came: a write that may have landed. The
         /// intent keeps no outcome (it reads `unknown`); the reason is noted beside it.
         case unknown(stepID: Int64, error: BCTransportError)
-        /// No answer, and nothing can have landed (not sent, or a read): a `failed` outcome
-        /// carrying the error is committed.
-        case failed(stepID: Int64, error: BCTransportError)
+        /// No answer, and nothing can have landed (not sent, or a read), or a paged GET stopped
+        /// short: a `failed` outcome carrying `reason` is committed.
+        case failed(stepID: Int64, reason: String)
 
         var stepID: Int64 {
             switch self {
@@ -44,8 +45,12 @@ struct RecordedExchange: Sendable {
     ///     outcome built from an answer, before it is committed.
     ///   - intentCommitted: called with the intent row's id once it is committed, before the
     ///     request is sent (the runner's `stepStarted`).
+    ///   - followPages: a GET with `all: true`: when the answer is 2xx and carries
+    ///     `@odata.nextLink`, follow it to the last page (`PageFollower`). The outcome then names the
+    ///     assembled body, and the pages are committed with it; a page that fails makes the step
+    ///     `failed` with that page's answer.
     func send(
-        _ intent: StepIntent, _ request: BCRequest, started: ContinuousClock.Instant? = nil,
+        _ intent: StepIntent, _ request: BCRequest, started: ContinuousClock.Instant? = nil, followPages: Bool = false,
         adjust: (BCResponse, inout StepOutcome) -> Void = { _, _ in },
         intentCommitted: (Int64) -> Void = { _ in }
     ) async throws(StoreError) -> Ending {
@@ -64,12 +69,39 @@ struct RecordedExchange: Sendable {
             outcome.errorMessage = error.description
             outcome.durationMs = (ContinuousClock.now - started).wholeMilliseconds
             try store.ledger.writeOutcome(stepID: stepID, outcome)
-            return .failed(stepID: stepID, error: error)
-        case .success(let response):
-            var outcome = try ResponseRecorder.outcome(
-                for: response, store: store, durationMs: (ContinuousClock.now - started).wholeMilliseconds)
+            return .failed(stepID: stepID, reason: error.description)
+        case .success(let first):
+            var response = first
+            var pages: [NewStepPage] = []
+            var stopped: String?
+            if followPages, !request.isWrite, first.isSuccess,
+               let body = try? JSONValue(parsing: first.body), PageAssembly.nextLink(in: body) != nil {
+                switch try await PageFollower(store: store, fetch: fetch).follow(request, first: first) {
+                case .complete(let assembled, let all):
+                    (response, pages) = (assembled, all)
+                case .pageFailed(let page, let failed, let all):
+                    (response, pages) = (failed, all)
+                    stopped = "page \(page) of \(all.count) answered \(failed.status)"
+                case .stopped(let reason, let all):
+                    pages = all
+                    stopped = reason
+                }
+            }
+            let durationMs = (ContinuousClock.now - started).wholeMilliseconds
+            if let stopped, response.isSuccess {
+                // Stopped with no failed answer to record (no answer, or a link not followed): the
+                // pages received are kept, the step is `failed` with the reason.
+                var outcome = StepOutcome(status: .failed)
+                outcome.httpStatus = first.status
+                outcome.errorMessage = stopped
+                outcome.durationMs = durationMs
+                try store.ledger.writeOutcome(stepID: stepID, outcome, pages: pages)
+                return .failed(stepID: stepID, reason: stopped)
+            }
+            var outcome = try ResponseRecorder.outcome(for: response, store: store, durationMs: durationMs)
+            if let stopped { outcome.errorMessage = stopped + ": " + (outcome.errorMessage ?? "HTTP \(response.status)") }
             adjust(response, &outcome)
-            try store.ledger.writeOutcome(stepID: stepID, outcome)
+            try store.ledger.writeOutcome(stepID: stepID, outcome, pages: pages)
             return .answered(stepID: stepID, response: response, outcome: outcome)
         }
     }

@@ -150,6 +150,9 @@ public struct StepTemplate: Sendable, Hashable {
     public let references: [Reference]
     /// `description:`, kept for people and tools; it changes nothing in the run.
     public var description: String? = nil
+    /// `all: true` on a get of a collection: follow `@odata.nextLink` to the last page (the
+    /// Python tool's `--all`); pages are `page_size` records (`Prefer: odata.maxpagesize`).
+    public var all: Bool = false
 
     /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
     /// whose inputs failed).

@@ -22,6 +22,7 @@ struct ManifestParser {
         "if_match": "etag", "if-match": "etag", "ifmatch": "etag",
         "idempotency-key": "idempotency_key", "idempotencykey": "idempotency_key",
         "preimage": "pre_image", "pre-image": "pre_image",
+        "paginate": "all", "all_pages": "all", "allpages": "all", "follow_next_link": "all", "next_link": "all",
         "url": "endpoint", "path": "endpoint", "entity": "endpoint", "entityset": "endpoint",
         "record_id": "id", "recordid": "id", "key": "id", "verb": "method", "type": "action",
     ]
@@ -172,6 +173,7 @@ struct ManifestParser {
         var idempotencyKey: String?
         var preImage = true
         var preImageGiven = false
+        var all = false
         var description: String?
         var templates: [(String, Mark?)] = []
         /// Query option keys given under `params:`, and query options written on the step itself
@@ -260,6 +262,9 @@ struct ManifestParser {
                 fields[.preImage] = valueLoc
                 preImageGiven = true
                 preImage = bool(entry.value, key: "pre_image") ?? true
+            case "all":
+                fields[.all] = valueLoc
+                all = bool(entry.value, key: "all") ?? false
             default:
                 if ManifestLoader.queryKeys.contains(entry.key) {
                     stepLevelQuery.append(entry)
@@ -317,7 +322,8 @@ struct ManifestParser {
         if case .literal(let verb) = method {
             let shape = StepRules.Shape(verb: verb, endpoint: endpointPath, hasID: id != nil, hasData: data != nil || fields[.data] != nil,
                                         hasQuery: hasQuery, hasETag: fields[.etag] != nil,
-                                        hasIdempotencyKey: fields[.idempotencyKey] != nil, preImageGiven: preImageGiven)
+                                        hasIdempotencyKey: fields[.idempotencyKey] != nil, preImageGiven: preImageGiven,
+                                        allGiven: fields[.all] != nil)
             for violation in StepRules.violations(shape, stepName: stepName) {
                 if idFromEndpoint, violation.field == .id {
                     sink.error(fields[.id] ?? stepLoc, "post step '\(stepName)' addresses a single record (endpoint '\(endpoint)(\(id ?? ""))'), but post creates a record and BC assigns its id",
@@ -343,7 +349,7 @@ struct ManifestParser {
 
         return StepTemplate(seq: seq, name: stepName, nameIsAssigned: name == nil, method: method, endpoint: endpoint,
                             id: id, data: data, query: query, etag: etag, idempotencyKey: idempotencyKey,
-                            preImage: preImage, location: stepLoc, references: references, description: description)
+                            preImage: preImage, location: stepLoc, references: references, description: description, all: all)
     }
 
     /// `data:` is a mapping (its strings may hold references) or a string that is exactly one

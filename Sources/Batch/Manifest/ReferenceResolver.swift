@@ -18,6 +18,8 @@ public struct ResolvedStep: Sendable, Hashable {
     /// True only for a PATCH/DELETE on a record whose manifest did not opt out: the runner GETs
     /// the record first and stores it as the pre-image.
     public let preImage: Bool
+    /// Follow `@odata.nextLink` to the last page (a get of a collection with `all: true`).
+    public var all: Bool = false
 
     /// Canonical text of `endpointPath` (below `companies({id})/`).
     public var endpoint: String { endpointPath.description }
@@ -109,14 +111,16 @@ public enum ReferenceResolver {
 
             if case .template = step.method {
                 let shape = StepRules.Shape(verb: verb, endpoint: path, hasID: id != nil, hasData: data != nil, hasQuery: !step.query.isEmpty,
-                                            hasETag: etag != nil, hasIdempotencyKey: idempotencyKey != nil, preImageGiven: false)
+                                            hasETag: etag != nil, hasIdempotencyKey: idempotencyKey != nil, preImageGiven: false,
+                                            allGiven: step.all)
                 if let v = StepRules.violations(shape, stepName: step.name).first {
                     throw UnresolvedReason(field: "action", reference: nil, message: "\(v.message) (\(v.fix))")
                 }
             }
             let preImage = step.preImage && (verb == .patch || verb == .delete) && !path.isAction && id != nil
             return .success(ResolvedStep(seq: step.seq, name: step.name, method: verb, endpointPath: path, id: id, data: data,
-                                         query: query, etag: etag, idempotencyKey: idempotencyKey, preImage: preImage))
+                                         query: query, etag: etag, idempotencyKey: idempotencyKey, preImage: preImage,
+                                         all: step.all && verb == .get && id == nil && !path.isAction))
         } catch let reason as UnresolvedReason {
             return .failure(reason)
         } catch {

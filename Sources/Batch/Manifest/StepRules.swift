@@ -2,22 +2,23 @@
 /// again at run time to steps whose method is a template (so both paths give the same messages).
 enum StepRules {
     enum Field: Hashable {
-        case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage
+        case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage, all
     }
 
     /// A step as the rules see it: its method, its endpoint, and which keys it gives (`id`,
-    /// `data`, query `params`, `etag`, `idempotency_key`, `pre_image`).
+    /// `data`, query `params`, `etag`, `idempotency_key`, `pre_image`, `all`).
     struct Shape {
         var verb: HTTPVerb
         var endpoint: EndpointPath?
         var given: Set<Field>
 
         init(verb: HTTPVerb, endpoint: EndpointPath?, hasID: Bool, hasData: Bool, hasQuery: Bool, hasETag: Bool,
-             hasIdempotencyKey: Bool, preImageGiven: Bool) {
+             hasIdempotencyKey: Bool, preImageGiven: Bool, allGiven: Bool = false) {
             self.verb = verb
             self.endpoint = endpoint
             let flags: [(Bool, Field)] = [(hasID, .id), (hasData, .data), (hasQuery, .params), (hasETag, .etag),
-                                          (hasIdempotencyKey, .idempotencyKey), (preImageGiven, .preImage)]
+                                          (hasIdempotencyKey, .idempotencyKey), (preImageGiven, .preImage),
+                                          (allGiven, .all)]
             given = Set(flags.filter(\.0).map(\.1))
         }
     }
@@ -73,6 +74,15 @@ enum StepRules {
         if s.given.contains(.preImage), s.verb == .get || s.verb == .post {
             out.append(Violation(field: .preImage, message: "'pre_image' applies only to patch and delete steps, not \(verb)",
                                  fix: "remove pre_image:"))
+        }
+        if s.given.contains(.all) {
+            if s.verb != .get {
+                out.append(Violation(field: .all, message: "'all' (follow @odata.nextLink to the last page) applies only to get steps, not \(verb)",
+                                     fix: "remove all:"))
+            } else if s.given.contains(.id) || isAction {
+                out.append(Violation(field: .all, message: "'all' pages a collection, but get step '\(stepName)' reads one record",
+                                     fix: "remove all:, or remove id: to read the whole collection"))
+            }
         }
         return out
     }

@@ -187,9 +187,10 @@ public final class BatchRunner: Sendable, RunWriter {
         }
         intent.ifMatch = ifMatch
 
+        // A get with `all: true` asks for pages of `page_size` records and follows `@odata.nextLink`.
         let request = BCRequest(
             method: method, url: url, body: body, ifMatch: ifMatch, clientRequestID: intent.clientRequestID,
-            idempotencyKey: step.idempotencyKey)
+            idempotencyKey: step.idempotencyKey, extraHeaders: step.all ? [StepRequest.maxPageSize(profile.pageSize)] : [])
 
         // 5–7. Blobs, the intent row (committed before the request leaves), send, then the
         // response blobs and the outcome row (RecordedExchange).
@@ -197,7 +198,8 @@ public final class BatchRunner: Sendable, RunWriter {
         var label: String?
         var count: Int?
         var parsed: JSONValue?
-        let ending = try await exchange.send(intent, request, started: started, adjust: { response, outcome in
+        var morePages = false
+        let ending = try await exchange.send(intent, request, started: started, followPages: step.all, adjust: { response, outcome in
             parsed = response.body.isEmpty ? nil : try? JSONValue(parsing: response.body)
             if response.isSuccess {
                 switch step.method {
@@ -211,6 +213,7 @@ public final class BatchRunner: Sendable, RunWriter {
                 case .get:
                     recordID = step.id
                     count = parsed?["value"]?.arrayValue?.count
+                    morePages = parsed.flatMap(PageAssembly.nextLink(in:)) != nil
                 }
                 label = parsed?["number"]?.stringValue ?? parsed?["displayName"]?.stringValue
             }
@@ -223,17 +226,23 @@ public final class BatchRunner: Sendable, RunWriter {
             // `unknown`); the reason is kept.
             return report(nil, url: url, stepID: stepID, message: error.description,
                           clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
-        case .failed(let stepID, let error):
-            return report(.failed, url: url, stepID: stepID, message: error.description,
+        case .failed(let stepID, let reason):
+            return report(.failed, url: url, stepID: stepID, message: reason,
                           clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
         case .answered(let stepID, let response, let outcome):
             if response.isSuccess {
                 outputs[step.name] = ReferenceResolver.referenceOutput(for: step, responseBody: parsed)
             }
-            return report(outcome.status, url: url, stepID: stepID, http: response.status, recordID: recordID,
-                          label: label, count: count, message: outcome.errorMessage, code: response.bcError?.code,
-                          correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: recorded,
-                          endpoint: step.endpoint)
+            // A get without `all: true` reads the first page only; say so when the server has more.
+            let note = morePages && !step.all
+                ? "the server has more records (@odata.nextLink); this step read the first page only: add all: true to read every page"
+                : nil
+            var r = report(outcome.status, url: url, stepID: stepID, http: response.status, recordID: recordID,
+                           label: label, count: count, message: outcome.errorMessage ?? note, code: response.bcError?.code,
+                           correlation: response.correlationID, clientRequestID: intent.clientRequestID, method: recorded,
+                           endpoint: step.endpoint)
+            if step.all { r.pages = max(1, (try? store.ledger.step(id: stepID))?.pages.count ?? 0) }
+            return r
         }
     }
 

@@ -23,6 +23,9 @@ public struct StepReport: Sendable {
     public let correlationID: String?
     public let clientRequestID: String?
     public let stepID: Int64?
+    /// How many pages a get with `all: true` read (1 when the server sent no `@odata.nextLink`);
+    /// nil for every other step.
+    public var pages: Int? = nil
 
     /// `committed`, `failed`, `skipped`, `replayed` or `unknown`: the spelling in every output.
     public var statusName: String { status?.rawValue ?? StepStatus.unknownName }

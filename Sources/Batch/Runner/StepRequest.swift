@@ -51,6 +51,11 @@ public enum StepRequest {
     }
 
     /// The media type of stored header blobs.
+    /// `Prefer: odata.maxpagesize=N`: the page size a get with `all: true` asks for (`page_size`).
+    static func maxPageSize(_ records: Int) -> BCHeader {
+        BCHeader(name: "Prefer", value: "odata.maxpagesize=\(records)")
+    }
+
     public static let headersMediaType = "application/vnd.bcli.headers+json"
 
     /// Headers as a canonical JSON array of `[name, value]` pairs, in wire order (Authorization
@@ -66,8 +71,8 @@ extension BCRequest {
     /// A request for a step's method: the one place a `StepMethod` becomes the transport's
     /// spelling.
     init(method: StepMethod, url: String, body: [UInt8]? = nil, ifMatch: String? = nil, clientRequestID: String? = nil,
-         idempotencyKey: String? = nil) {
+         idempotencyKey: String? = nil, extraHeaders: [BCHeader] = []) {
         self.init(method: method.rawValue, url: url, body: body, ifMatch: ifMatch, clientRequestID: clientRequestID,
-                  idempotencyKey: idempotencyKey)
+                  idempotencyKey: idempotencyKey, extraHeaders: extraHeaders)
     }
 }

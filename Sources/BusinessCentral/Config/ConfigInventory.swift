@@ -31,7 +31,7 @@ public struct ConfigInventory: Sendable {
     static let defaultsNotes: [String: (Status, String)] = [
         "profile": (.used, "profile used when -p and BCLI_PROFILE are not given"),
         "format": (.used, "default output format (BCLI_FORMAT overrides it)"),
-        "page_size": (.notUsed, "loaded; bcli does not page GETs yet, so it has no effect"),
+        "page_size": (.used, "records per page (Prefer: odata.maxpagesize) for a get step with all: true"),
         "timeout": (.used, "request timeout in seconds (BCLI_TIMEOUT overrides it)"),
     ]
 
