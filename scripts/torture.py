@@ -81,7 +81,10 @@ class Sandbox:
         os.makedirs(self.data, exist_ok=True)
         self.latency = latency
         self.errlog = open(os.path.join(t.root, name + "-sandbox.log"), "wb")
-        args = [t.bcli, "sandbox", "serve", "--data", self.data, "--no-demo-data", "--log-level", "error"]
+        # A small server page size, so the kill manifests' `all: true` GET follows nextLinks and a
+        # kill or a held request can land between its pages.
+        args = [t.bcli, "sandbox", "serve", "--data", self.data, "--no-demo-data", "--log-level", "error",
+                "--max-page-size", "2"]
         if latency:
             args += ["--latency", latency]
         self.proc = t.spawn_raw(args, stdout=subprocess.PIPE, stderr=self.errlog)
@@ -659,6 +662,8 @@ def kill_manifest(rng, tag, failing=False):
         if i >= 2:
             steps.append('  - {name: p%d, action: patch, endpoint: customers, id: "${{ steps.c%d.id }}", data: {email: "c%d-%s@x.example"}}' % (i, i - 1, i, tag))
     steps.append('  - {name: g1, action: get, endpoint: customers, id: "${{ steps.c1.id }}"}')
+    # Every page of this run's customers (c1..c4: two pages of two, the server's page size).
+    steps.append('  - {name: ga, action: get, endpoint: customers, all: true, filter: "startswith(displayName,\'T %s \')"}' % tag)
     steps.append('  - {name: d4, action: delete, endpoint: customers, id: "${{ steps.c4.id }}"}')
     steps.append('  - {name: v1, action: post, endpoint: vendors, data: {number: "TV%s", displayName: "Vendor %s"}}' % (tag, tag))
     if failing:

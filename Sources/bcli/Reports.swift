@@ -212,6 +212,8 @@ struct StepResultReport: Encodable {
     let httpStatus: Int?
     let recordID: String?
     let recordCount: Int?
+    /// Pages a get with `all: true` read (null for other steps).
+    let pages: Int?
     let durationMs: Int
     let message: String?
     let bcErrorCode: String?
@@ -224,7 +226,7 @@ struct StepResultReport: Encodable {
 extension StepResultReport {
     init(_ r: StepReport, data: [JSONValue]?) {
         self.init(seq: r.seq, name: r.name, method: r.method.rawValue, endpoint: r.endpoint, url: r.url, status: r.statusName,
-                  httpStatus: r.httpStatus, recordID: r.recordID, recordCount: r.recordCount, durationMs: r.durationMs,
+                  httpStatus: r.httpStatus, recordID: r.recordID, recordCount: r.recordCount, pages: r.pages, durationMs: r.durationMs,
                   message: r.message, bcErrorCode: r.bcErrorCode, correlationID: r.correlationID, clientRequestID: r.clientRequestID,
                   data: data?.map(VerbatimJSON.init))
     }

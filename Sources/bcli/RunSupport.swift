@@ -41,6 +41,7 @@ enum DryRun {
                 let url = (try? url.get()) ?? resolved.endpoint
                 let body = (try? body.get()).map { String(decoding: $0, as: UTF8.self) }
                 line = "Step \(step.seq)/\(manifest.steps.count) \(resolved.method.rawValue) \(url)" + (body.map { "\n    body: \($0)" } ?? "")
+                    + (resolved.all ? "  (every page: Prefer odata.maxpagesize=\(profile.pageSize), @odata.nextLink followed)" : "")
                 items.append(.init(seq: step.seq, name: step.name, method: resolved.method.rawValue, request: .resolved(url: url, body: body)))
             case .unresolved(let reason):
                 line = "Step \(step.seq)/\(manifest.steps.count) \(step.method.recorded) \(step.endpoint) (resolved at run time: \(reason.message))"

@@ -139,6 +139,16 @@ import TestSupport
             #expect(run.out.contains("Step 4/5 GET customers … ✓ 2 record(s) (200"), "\(run.out)")
             #expect(run.out.contains("add all: true to read every page"), "\(run.out)")
             #expect(run.out.contains("Step 5/5 GET customers … ✓ 3 record(s) in 2 pages (200"), "\(run.out)")
+
+            // -f json carries the page count; --dry-run says the step reads every page.
+            let json = try await bcliAsync(["batch", "run", path, "-f", "json"], env: env)
+            let steps = try JSONValue(parsing: [UInt8](json.stdout))["steps"]?.arrayValue ?? []
+            #expect(steps.count == 5)
+            #expect(steps.last?["pages"]?.doubleValue == 3)  // 6 customers now, 2 per page
+            #expect(steps.last?["record_count"]?.doubleValue == 6)
+            #expect(steps.last?["data"]?.arrayValue?.count == 6)
+            let dry = try await bcliAsync(["batch", "run", path, "--dry-run"], env: env)
+            #expect(dry.out.contains("(every page: Prefer odata.maxpagesize=100, @odata.nextLink followed)"), "\(dry.out)")
         }
     }
 
