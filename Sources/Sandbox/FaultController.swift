@@ -43,6 +43,11 @@ actor FaultController {
         var delayMilliseconds = 0
         var hold = false
         var error: SandboxAPIError?
+        /// A `lose` fault fired: read the request, then close the connection without handling it.
+        var lose = false
+
+        /// Whether an answer other than the handler's (429, 503, or a lost request) was chosen.
+        var answered: Bool { error != nil || lose }
     }
 
     private var armed: [Armed]
@@ -76,7 +81,7 @@ actor FaultController {
         waiting = [:]
     }
 
-    /// Decides latency, hold and pre-handler errors (429/503) for an API request.
+    /// Decides latency, hold, pre-handler errors (429/503) and `lose` for an API request.
     func beforeRequest(method: HTTPRequest.Method, clientRequestID: String?) -> Decision {
         var decision = Decision()
         switch latency {
@@ -89,8 +94,8 @@ actor FaultController {
             guard fault.kind != .drop, fault.kind != .limit,
                   fault.filterMatches(method: method, clientRequestID: clientRequestID)
             else { continue }
-            // Once an error is chosen, later error faults neither count nor fire for this request.
-            if decision.error != nil, fault.kind == .throttle || fault.kind == .unavailable { continue }
+            // Once an answer is chosen (429, 503, lose), later ones neither count nor fire for this request.
+            if decision.answered, fault.kind == .throttle || fault.kind == .unavailable || fault.kind == .lose { continue }
             guard armed[index].fire() else { continue }
             switch fault.kind {
             case .latency:
@@ -107,6 +112,8 @@ actor FaultController {
                     "Rate limit exceeded (sandbox fault \(fault)). Retry after the Retry-After interval.")
             case .unavailable:
                 decision.error = .serviceUnavailable(retryAfter: fault.retryAfter)
+            case .lose:
+                decision.lose = true
             case .drop, .limit:
                 break
             }

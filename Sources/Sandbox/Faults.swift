@@ -10,6 +10,9 @@ import HTTPTypes
 /// - `throttle` — answer 429 `Application_TooManyRequests` with `Retry-After: <retry-after>` (default 1).
 /// - `unavailable` — answer 503, with `Retry-After` when `retry-after` is given.
 /// - `drop` — commit-then-drop: perform and journal the write, then close the connection with no response.
+/// - `lose` — sent-but-not-processed: read the whole request, then close the connection with no
+///   response WITHOUT performing it (nothing is written or journaled). The client cannot tell it
+///   from `drop`; only the server's state (the journal) says the write did not land.
 /// - `latency` — delay by `ms=N` or a seeded random `min=..,max=..`.
 /// - `hold` — keep the request waiting until `POST /_sandbox/release` or the faults are cleared.
 /// - `limit` — at most `concurrent=N` (default 5) requests per client, `queue=M` (default 95) waiting, 429 beyond.
@@ -17,10 +20,12 @@ import HTTPTypes
 /// Selection (any kind but `limit`): `every=N` fires on the Nth, 2Nth… matching request; `nth=N` only on
 /// the Nth; `rate=P` with probability P from `seed=S`; `times=K` stops after K firings. Filters:
 /// `request-id=X` (the `client-request-id` header), `method=GET|POST|PATCH|DELETE|write`.
-/// `drop` counts committed writes only.
+/// `drop` counts committed writes only. `lose` counts every matching request (any method: add
+/// `method=write` or `method=POST` to lose writes only); like `throttle` and `unavailable` it is an
+/// answer chosen before the handler, so the first of those three to fire wins.
 public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
-        case throttle, unavailable, drop, latency, hold, limit
+        case throttle, unavailable, drop, lose, latency, hold, limit
     }
 
     public var kind: Kind
@@ -41,6 +46,7 @@ public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
     public init(kind: Kind) { self.kind = kind }
 
     /// Parses `KIND[:key=value,…]`, e.g. `throttle:every=3,retry-after=2`, `drop:request-id=step-7`,
+    /// `lose:method=POST,nth=1`,
     /// `unavailable:rate=0.2,seed=42`, `limit:concurrent=5,queue=0`.
     public init(parsing spec: String) throws(SandboxConfigurationError) {
         let text = spec.trimmingWhitespace

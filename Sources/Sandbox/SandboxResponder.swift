@@ -5,7 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 
-/// The request context: Hummingbird's core storage plus the connection, which commit-then-drop closes.
+/// The request context: Hummingbird's core storage plus the connection, which `drop` and `lose` close.
 struct SandboxRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let channel: any Channel
@@ -35,8 +35,12 @@ struct SandboxResponder: HTTPResponder {
     let store: EntityStore
     let logger: Logger
 
-    /// Thrown after a commit when the connection must be dropped without an answer.
-    struct DropConnection: Error {}
+    /// Thrown when the connection must be closed without an answer: after a commit (`drop`), or
+    /// instead of handling the request (`lose`).
+    struct DropConnection: Error {
+        /// What the log says happened to the request.
+        var what = "commit-then-drop"
+    }
 
     func respond(to request: Request, context: Context) async throws -> Response {
         let requestID = UUID().uuidString.lowercased()
@@ -50,8 +54,8 @@ struct SandboxResponder: HTTPResponder {
         } catch let error as Authenticator.TokenError {
             response = (try? jsonResponse(HTTPResponse.Status(code: error.status), error.body(correlationID: requestID)))
                 ?? Response(status: .badRequest)
-        } catch is DropConnection {
-            logger.info("commit-then-drop: closing the connection without a response",
+        } catch let drop as DropConnection {
+            logger.info("\(drop.what): closing the connection without a response",
                         metadata: ["path": .string(request.uri.path), "request-id": .string(requestID)])
             try? await context.channel.close()
             // The channel is closed: whatever Hummingbird tries to write now goes nowhere.
@@ -148,6 +152,9 @@ struct SandboxResponder: HTTPResponder {
 
         var request = request
         let body = try await request.collectBody(upTo: Self.maxBodyBytes)
+        // `lose`: the whole request was received (so the client cannot know it was not processed),
+        // and it is not performed.
+        if decision.lose { throw DropConnection(what: "lose (request not performed)") }
         let host = request.head.authority ?? "127.0.0.1"
         let apiRequest = APIRequest(
             method: request.method, path: request.uri.path, query: FormDecoding.decode(request.uri.query ?? ""),
