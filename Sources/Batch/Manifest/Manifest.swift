@@ -153,6 +153,10 @@ public struct StepTemplate: Sendable, Hashable {
     /// `all: true` on a get of a collection: follow `@odata.nextLink` to the last page (the
     /// Python tool's `--all`); pages are `page_size` records (`Prefer: odata.maxpagesize`).
     public var all: Bool = false
+    /// `reconcile_by:` on a post: the fields whose values, taken from the body the post sent,
+    /// find the record it created when its outcome is unknown (`batch reconcile`); nil when not
+    /// written (reconcile then keys on `number`/`code`, else on the whole body and the time).
+    public var reconcileBy: [String]? = nil
 
     /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
     /// whose inputs failed).

@@ -12,7 +12,7 @@ public enum ManifestLoader {
     /// `description` and `version` are read and kept (the Python tool's packs write them).
     public static let topLevelKeys = ["name", "description", "version", "params", "steps"]
     public static let stepKeys = ["name", "description", "action", "method", "endpoint", "id", "data", "params", "etag",
-                                  "idempotency_key", "pre_image", "all"]
+                                  "idempotency_key", "pre_image", "all", "reconcile_by"]
     /// Query options: under a GET step's `params:`, or on the step itself (the Python tool's packs
     /// write them there; they mean the same).
     public static let queryKeys = ["filter", "select", "top", "skip", "orderby", "expand"]

@@ -23,6 +23,7 @@ struct ManifestParser {
         "idempotency-key": "idempotency_key", "idempotencykey": "idempotency_key",
         "preimage": "pre_image", "pre-image": "pre_image",
         "paginate": "all", "all_pages": "all", "allpages": "all", "follow_next_link": "all", "next_link": "all",
+        "reconcile_key": "reconcile_by", "reconcile_keys": "reconcile_by", "match_by": "reconcile_by", "natural_key": "reconcile_by",
         "url": "endpoint", "path": "endpoint", "entity": "endpoint", "entityset": "endpoint",
         "record_id": "id", "recordid": "id", "key": "id", "verb": "method", "type": "action",
     ]
@@ -174,6 +175,7 @@ struct ManifestParser {
         var preImage = true
         var preImageGiven = false
         var all = false
+        var reconcileBy: [String]?
         var description: String?
         var templates: [(String, Mark?)] = []
         /// Query option keys given under `params:`, and query options written on the step itself
@@ -265,6 +267,9 @@ struct ManifestParser {
             case "all":
                 fields[.all] = valueLoc
                 all = bool(entry.value, key: "all") ?? false
+            case "reconcile_by":
+                fields[.reconcileBy] = valueLoc
+                reconcileBy = parseReconcileBy(entry.value)
             default:
                 if ManifestLoader.queryKeys.contains(entry.key) {
                     stepLevelQuery.append(entry)
@@ -323,7 +328,7 @@ struct ManifestParser {
             let shape = StepRules.Shape(verb: verb, endpoint: endpointPath, hasID: id != nil, hasData: data != nil || fields[.data] != nil,
                                         hasQuery: hasQuery, hasETag: fields[.etag] != nil,
                                         hasIdempotencyKey: fields[.idempotencyKey] != nil, preImageGiven: preImageGiven,
-                                        allGiven: fields[.all] != nil)
+                                        allGiven: fields[.all] != nil, reconcileByGiven: fields[.reconcileBy] != nil)
             for violation in StepRules.violations(shape, stepName: stepName) {
                 if idFromEndpoint, violation.field == .id {
                     sink.error(fields[.id] ?? stepLoc, "post step '\(stepName)' addresses a single record (endpoint '\(endpoint)(\(id ?? ""))'), but post creates a record and BC assigns its id",
@@ -332,6 +337,10 @@ struct ManifestParser {
                 }
                 sink.error(fields[violation.field] ?? stepLoc, violation.message, fix: violation.fix)
             }
+        }
+
+        if let reconcileBy, let at = fields[.reconcileBy], method.literal == .post, !(endpointPath?.isAction ?? false) {
+            checkReconcileBy(reconcileBy, data: data, at: at, stepName: stepName)
         }
 
         var references: [Reference] = []
@@ -349,7 +358,72 @@ struct ManifestParser {
 
         return StepTemplate(seq: seq, name: stepName, nameIsAssigned: name == nil, method: method, endpoint: endpoint,
                             id: id, data: data, query: query, etag: etag, idempotencyKey: idempotencyKey,
-                            preImage: preImage, location: stepLoc, references: references, description: description, all: all)
+                            preImage: preImage, location: stepLoc, references: references, description: description, all: all,
+                            reconcileBy: reconcileBy)
+    }
+
+    /// `reconcile_by:` is a field name or a list of them: each non-empty, an OData property name
+    /// (letters, digits, `_`; no reference: the values come from the body the post sent), none
+    /// twice. Nil when the value is unusable (the error is reported).
+    mutating func parseReconcileBy(_ node: Node) -> [String]? {
+        let loc = doc.location(node)
+        let items: [Node]
+        let itemKey: String
+        switch node {
+        case .sequence(let seq): items = Array(seq); itemKey = "reconcile_by item"
+        case .scalar: items = [node]; itemKey = "reconcile_by"
+        default:
+            sink.error(loc, "'reconcile_by' must be a field name or a list of field names, found \(kind(node))",
+                       fix: "write reconcile_by: [number] or reconcile_by: [externalDocumentNumber, customerNumber]")
+            return nil
+        }
+        if items.isEmpty {
+            sink.error(loc, "'reconcile_by' is empty", fix: "list the fields that identify the record the post creates, or remove reconcile_by:")
+            return nil
+        }
+        var fields: [String] = []
+        var ok = true
+        for item in items {
+            guard let field = string(item, key: itemKey) else { ok = false; continue }
+            let at = doc.location(item)
+            if field.isEmpty {
+                sink.error(at, "a 'reconcile_by' field name is empty", fix: "give the name of a field the post sends, e.g. number")
+                ok = false
+            } else if TemplateSyntax.containsTemplate(field) {
+                sink.error(at, "a 'reconcile_by' field name cannot contain a reference", fix: "name the field; its value is taken from the body the post sent")
+                ok = false
+            } else if !PathComponent.isIdentifier(field) {
+                sink.error(at, "'reconcile_by' field '\(field)' is not a field name (letters, digits and _)",
+                           fix: "give the name of a top-level field the post sends, e.g. externalDocumentNumber")
+                ok = false
+            } else if fields.contains(field) {
+                sink.error(at, "'reconcile_by' lists '\(field)' twice", fix: "list each field once")
+                ok = false
+            } else {
+                fields.append(field)
+            }
+        }
+        return ok ? fields : nil
+    }
+
+    /// Each `reconcile_by` field must be a scalar the post sends, when `data:` is written out
+    /// (a `data:` that is one reference is checked by reconcile, when it reads the body sent).
+    mutating func checkReconcileBy(_ fields: [String], data: JSONValue?, at: SourceLocation, stepName: String) {
+        guard data == nil || data?.objectValue != nil else { return }
+        let members = data?.objectValue ?? [:]
+        for field in fields {
+            switch members[field] {
+            case nil:
+                let guess = Suggestion.closest(to: field, in: members.keys.sorted())
+                sink.error(at, "'reconcile_by' field '\(field)' is not in the data of post step '\(stepName)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                           fix: "list fields the post sends (its values find the record it created), or add \(field): to data:")
+            case .object?, .array?:
+                sink.error(at, "'reconcile_by' field '\(field)' of post step '\(stepName)' is not a single value in data",
+                           fix: "list fields whose values are text, numbers or booleans")
+            default:
+                break
+            }
+        }
     }
 
     /// `data:` is a mapping (its strings may hold references) or a string that is exactly one

@@ -2,23 +2,23 @@
 /// again at run time to steps whose method is a template (so both paths give the same messages).
 enum StepRules {
     enum Field: Hashable {
-        case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage, all
+        case step, method, endpoint, id, data, params, etag, idempotencyKey, preImage, all, reconcileBy
     }
 
     /// A step as the rules see it: its method, its endpoint, and which keys it gives (`id`,
-    /// `data`, query `params`, `etag`, `idempotency_key`, `pre_image`, `all`).
+    /// `data`, query `params`, `etag`, `idempotency_key`, `pre_image`, `all`, `reconcile_by`).
     struct Shape {
         var verb: HTTPVerb
         var endpoint: EndpointPath?
         var given: Set<Field>
 
         init(verb: HTTPVerb, endpoint: EndpointPath?, hasID: Bool, hasData: Bool, hasQuery: Bool, hasETag: Bool,
-             hasIdempotencyKey: Bool, preImageGiven: Bool, allGiven: Bool = false) {
+             hasIdempotencyKey: Bool, preImageGiven: Bool, allGiven: Bool = false, reconcileByGiven: Bool = false) {
             self.verb = verb
             self.endpoint = endpoint
             let flags: [(Bool, Field)] = [(hasID, .id), (hasData, .data), (hasQuery, .params), (hasETag, .etag),
                                           (hasIdempotencyKey, .idempotencyKey), (preImageGiven, .preImage),
-                                          (allGiven, .all)]
+                                          (allGiven, .all), (reconcileByGiven, .reconcileBy)]
             given = Set(flags.filter(\.0).map(\.1))
         }
     }
@@ -74,6 +74,15 @@ enum StepRules {
         if s.given.contains(.preImage), s.verb == .get || s.verb == .post {
             out.append(Violation(field: .preImage, message: "'pre_image' applies only to patch and delete steps, not \(verb)",
                                  fix: "remove pre_image:"))
+        }
+        if s.given.contains(.reconcileBy) {
+            if s.verb != .post {
+                out.append(Violation(field: .reconcileBy, message: "'reconcile_by' (the fields that find the record a post created) applies only to post steps, not \(verb)",
+                                     fix: s.verb == .get ? "remove reconcile_by:" : "remove reconcile_by: (reconcile reads a \(verb)'s record by its id)"))
+            } else if isAction {
+                out.append(Violation(field: .reconcileBy, message: "'reconcile_by' finds the record a post created, but post step '\(stepName)' calls action '\(s.endpoint!.action!)', which creates no record to look up",
+                                     fix: "remove reconcile_by:"))
+            }
         }
         if s.given.contains(.all) {
             if s.verb != .get {
