@@ -144,7 +144,7 @@ public enum Decision: Sendable, Hashable {
 /// | `post.action` | POST | undecidable | the POST called an action: no record to look up |
 /// | `post.no-key` | POST | undecidable | no key to search by (a `reconcile_by` field not in the body, an empty body, …) |
 /// | `get.no-answer` | any | undecidable | the GET got no answer: ask again |
-/// | `get.failed` | any | undecidable | the GET got a status the rules do not read (401, 403, 429, 5xx, a POST search's 404, …): ask again |
+/// | `get.failed` | any | undecidable | the GET got a status the rules do not read (401, 403, 429, 5xx, a POST search's 404, …): ask again; a POST search's 400 (a field BC cannot filter on): look by hand |
 /// | `get.unreadable` | any | undecidable | a 2xx whose body is not a record (PATCH/DELETE) or a collection (POST) |
 /// | `not-a-write` | GET | undecidable | a GET was passed in: it changes nothing |
 ///
@@ -372,6 +372,10 @@ public enum ReconcileRules {
     }
 
     static func decidePost(_ write: InDoubtWrite, key: SearchKey, url: String, status: Int, body: JSONValue?) -> Decision {
+        if status == 400 {
+            let message = body?["error"]?["message"]?.stringValue.map { " (\($0))" } ?? ""
+            return .undecidable(rule: "get.failed", detail: "Business Central refused the search \(describe(key)) with HTTP 400\(message): a field it cannot filter on, or a value whose type the filter guessed wrong; look for the record in Business Central and decide by hand.", candidates: [])
+        }
         guard (200...299).contains(status) else { return failed(status, url) }
         guard let values = body?["value"]?.arrayValue else { return unreadable(url, "a collection") }
         let by = describe(key)
