@@ -320,7 +320,7 @@ struct APIHandler: Sendable {
             headers[HTTPField.Name("Preference-Applied")!] = "return-no-content"
             return Response(status: .noContent, headers: headers)
         }
-        var json = options?.project(entity.json) ?? entity.json
+        var json = (options ?? QueryOptions()).project(entity.json)
         json["@odata.context"] = .string(context + "/$entity")
         return try jsonResponse(status, .object(json), headers: headers)
     }

@@ -105,18 +105,32 @@ struct EntitySetDefinition: Sendable {
         return result
     }
 
-    /// Fields the server owns: never read from a body.
-    static let serverOwned: Set<String> = ["id", "lastModifiedDateTime", "@odata.etag", "@odata.context"]
+    /// Fields the server owns: never read from a body (a body that sends them is not refused:
+    /// they are silently ignored).
+    static let serverOwned: Set<String> = ["id", "systemCreatedAt", "lastModifiedDateTime", "@odata.etag", "@odata.context"]
+
+    /// The server's timestamps every record carries, in every entity set (custom ones included):
+    /// `systemCreatedAt` (set once at insert) and `lastModifiedDateTime` (insert and every PATCH).
+    static let timestamps: Set<String> = ["systemCreatedAt", "lastModifiedDateTime"]
+
+    /// Properties every record has, in `$filter` and `$orderby` like any other, that a response
+    /// carries only when `$select` names them.
+    ///
+    /// Why: `batch diff` compares whole response bodies and skips only the volatile members it
+    /// knows (`lastModifiedDateTime`, `@odata.etag`, …); a creation time in every default payload
+    /// would make two identical runs differ. The standard API v2.0 entities of a real tenant do
+    /// not return `systemCreatedAt` by default either.
+    static let selectOnly: Set<String> = ["systemCreatedAt"]
 
     /// Whether a property may appear in `$filter`, `$select`, `$orderby`.
     func knows(_ property: String) -> Bool {
         guard let fields else { return true }
-        return property == "id" || property == "lastModifiedDateTime" || fields[property] != nil
+        return property == "id" || Self.timestamps.contains(property) || fields[property] != nil
     }
 
     func type(of property: String) -> FieldType? {
         if property == "id" { return .guid }
-        if property == "lastModifiedDateTime" { return .dateTime }
+        if Self.timestamps.contains(property) { return .dateTime }
         return fields?[property]
     }
 }

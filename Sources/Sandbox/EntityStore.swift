@@ -6,13 +6,18 @@ import Hashing
 struct StoredEntity: Sendable {
     var id: String
     var etag: String
+    /// `systemCreatedAt`: set once at insert, never changed.
+    var created: String
+    /// `lastModifiedDateTime`: set at insert and on every PATCH.
     var lastModified: String
     var fields: [String: JSONValue]
 
-    /// The entity as BC returns it: fields plus `id`, `lastModifiedDateTime` and `@odata.etag`.
+    /// The entity as `$filter` and `$orderby` see it: fields plus `id`, `systemCreatedAt`,
+    /// `lastModifiedDateTime` and `@odata.etag` (`QueryOptions.project` makes the answer).
     var json: [String: JSONValue] {
         var object = fields
         object["id"] = .string(id)
+        object["systemCreatedAt"] = .string(created)
         object["lastModifiedDateTime"] = .string(lastModified)
         object["@odata.etag"] = .string(etag)
         return object
@@ -107,6 +112,7 @@ final class EntityStore: Sendable {
                 body BLOB NOT NULL,
                 etag TEXT NOT NULL,
                 last_modified TEXT NOT NULL,
+                created_at TEXT,
                 UNIQUE (company_id, entity_set, id)
             );
             CREATE UNIQUE INDEX IF NOT EXISTS entity_key ON entity (company_id, entity_set, key_value)
@@ -137,12 +143,39 @@ final class EntityStore: Sendable {
                 client_id TEXT NOT NULL,
                 expires_at REAL NOT NULL
             );
+            CREATE TABLE IF NOT EXISTS clock (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                last_millis INTEGER NOT NULL
+            );
             """)
         // Data folders written before the journal recorded body digests gain the column.
         let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(journal)").map { $0["name"] as String }
         if !columns.contains("body_sha256") {
             try db.execute(sql: "ALTER TABLE journal ADD COLUMN body_sha256 TEXT")
         }
+        // Data folders written before records had a creation time gain the column; their records
+        // were created no later than they were last modified, the best time known.
+        let entityColumns = try Row.fetchAll(db, sql: "PRAGMA table_info(entity)").map { $0["name"] as String }
+        if !entityColumns.contains("created_at") {
+            try db.execute(sql: "ALTER TABLE entity ADD COLUMN created_at TEXT")
+        }
+        try db.execute(sql: "UPDATE entity SET created_at = last_modified WHERE created_at IS NULL")
+    }
+
+    /// The time of a write: now, in milliseconds, but always after the previous write's time (the
+    /// last one is kept in `clock`, inside the write's IMMEDIATE transaction), so records created
+    /// one after another — by this process or another sharing the `--data` folder — have strictly
+    /// increasing `systemCreatedAt`, and a PATCH always moves `lastModifiedDateTime` forward. Within
+    /// one millisecond (or after the wall clock stepped back) the time runs ahead by 1 ms per write.
+    private static func tick(_ db: Database) throws -> String {
+        let now = Timestamp.nowMillis()
+        let last = try Int.fetchOne(db, sql: "SELECT last_millis FROM clock WHERE id = 1")
+        let next = last.map { max(now, $0 + 1) } ?? now
+        try db.execute(sql: """
+            INSERT INTO clock (id, last_millis) VALUES (1, ?)
+            ON CONFLICT (id) DO UPDATE SET last_millis = excluded.last_millis
+            """, arguments: [next])
+        return Timestamp.format(millis: next)
     }
 
     // MARK: Reading
@@ -150,7 +183,9 @@ final class EntityStore: Sendable {
     private static func entity(from row: Row) throws -> StoredEntity {
         let body: [UInt8] = Array((row["body"] as Data?) ?? Data())
         let fields = try JSONValue(parsing: body).objectValue ?? [:]
-        return StoredEntity(id: row["id"], etag: row["etag"], lastModified: row["last_modified"], fields: fields)
+        let lastModified: String = row["last_modified"]
+        return StoredEntity(id: row["id"], etag: row["etag"], created: (row["created_at"] as String?) ?? lastModified,
+                            lastModified: lastModified, fields: fields)
     }
 
     /// Seeds records that do not exist yet (matched by key), without journaling them.
@@ -279,13 +314,14 @@ final class EntityStore: Sendable {
             if let key {
                 try EntityStore.checkKeyUnique(db, company: company, setKey: setKey, definition: definition, value: key, excluding: nil)
             }
-            let (time, _) = Timestamp.now()
+            let time = try EntityStore.tick(db)
             let entity = StoredEntity(id: UUID().uuidString.lowercased(), etag: EntityStore.newETag(),
-                                      lastModified: time, fields: fields)
+                                      created: time, lastModified: time, fields: fields)
             try db.execute(sql: """
-                INSERT INTO entity (company_id, entity_set, id, key_value, parent_id, body, etag, last_modified)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [company, setKey, entity.id, key, parentID, try EntityStore.encode(fields), entity.etag, time])
+                INSERT INTO entity (company_id, entity_set, id, key_value, parent_id, body, etag, last_modified, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [company, setKey, entity.id, key, parentID, try EntityStore.encode(fields), entity.etag,
+                                 time, time])
             if context.journaled {
                 try EntityStore.journal(db, context, company: company, setKey: setKey, id: entity.id, before: nil,
                                         after: entity.etag, status: 201, time: time)
@@ -333,7 +369,7 @@ final class EntityStore: Sendable {
             var etag = EntityStore.newETag()
             while etag == before { etag = EntityStore.newETag() }
             entity.etag = etag
-            let (time, _) = Timestamp.now()
+            let time = try EntityStore.tick(db)
             entity.lastModified = time
             try db.execute(sql: """
                 UPDATE entity SET key_value = ?, body = ?, etag = ?, last_modified = ?
@@ -356,7 +392,7 @@ final class EntityStore: Sendable {
             try db.execute(sql: "DELETE FROM entity WHERE company_id = ? AND entity_set = ? AND id = ?",
                            arguments: [company, setKey, id])
             try EntityStore.journal(db, context, company: company, setKey: setKey, id: id, before: entity.etag,
-                                    after: nil, status: 204, time: Timestamp.now().text)
+                                    after: nil, status: 204, time: try EntityStore.tick(db))
             return entity.etag
         }
     }

@@ -93,13 +93,19 @@ enum ODataLiteral: Sendable, Equatable {
     }
 }
 
-/// UTC timestamps in the form BC uses for `lastModifiedDateTime` (`2024-05-01T12:34:56.789Z`).
+/// UTC timestamps in the form BC uses for `systemCreatedAt` and `lastModifiedDateTime`
+/// (`2024-05-01T12:34:56.789Z`).
 enum Timestamp {
     static func now() -> (text: String, seconds: Double) {
+        let millis = nowMillis()
+        return (format(millis: millis), Double(millis) / 1000)
+    }
+
+    /// Milliseconds since the epoch, from the wall clock.
+    static func nowMillis() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        let millis = Int(ts.tv_sec) * 1000 + Int(ts.tv_nsec) / 1_000_000
-        return (format(millis: millis), Double(millis) / 1000)
+        return Int(ts.tv_sec) * 1000 + Int(ts.tv_nsec) / 1_000_000
     }
 
     static func format(millis: Int) -> String {

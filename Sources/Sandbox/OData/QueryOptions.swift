@@ -165,9 +165,10 @@ struct QueryOptions: Sendable {
                     next: NextPage(offset: start + size, top: top.map { $0 - size }))
     }
 
-    /// Keeps only the `$select`ed properties (plus `@odata.etag`, which BC always returns).
+    /// Keeps only the `$select`ed properties (plus `@odata.etag`, which BC always returns); without
+    /// `$select`, every property but the select-only ones (`EntitySetDefinition.selectOnly`).
     func project(_ entity: [String: JSONValue]) -> [String: JSONValue] {
-        guard let select else { return entity }
+        guard let select else { return entity.filter { !EntitySetDefinition.selectOnly.contains($0.key) } }
         var result: [String: JSONValue] = [:]
         if let etag = entity["@odata.etag"] { result["@odata.etag"] = etag }
         for field in select { result[field] = entity[field] ?? .null }
