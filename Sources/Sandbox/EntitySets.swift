@@ -114,13 +114,10 @@ struct EntitySetDefinition: Sendable {
     static let timestamps: Set<String> = ["systemCreatedAt", "lastModifiedDateTime"]
 
     /// Properties every record has, in `$filter` and `$orderby` like any other, that a response
-    /// carries only when `$select` names them.
-    ///
-    /// Why: `batch diff` compares whole response bodies and skips only the volatile members it
-    /// knows (`lastModifiedDateTime`, `@odata.etag`, …); a creation time in every default payload
-    /// would make two identical runs differ. The standard API v2.0 entities of a real tenant do
-    /// not return `systemCreatedAt` by default either.
-    static let selectOnly: Set<String> = ["systemCreatedAt"]
+    /// would carry only when `$select` names them. None today: `systemCreatedAt` is in every
+    /// answer so `batch reconcile` can tell a record created before a POST's intent from one it
+    /// created (`batch diff` treats it as volatile, so identical runs still compare equal).
+    static let selectOnly: Set<String> = []
 
     /// Whether a property may appear in `$filter`, `$select`, `$orderby`.
     func knows(_ property: String) -> Bool {

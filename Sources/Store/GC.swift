@@ -147,6 +147,7 @@ public enum GC {
             (RunRow.databaseTableName, RunRow.Columns.digests),
             (StepRow.databaseTableName, StepRow.Columns.digests),
             (StepPageRow.databaseTableName, StepPageRow.Columns.digests),
+            (ReconciliationRow.databaseTableName, ReconciliationRow.Columns.digests),
             (RefRow.databaseTableName, [RefRow.Columns.digest]),
             (PrunedRunRow.databaseTableName, [PrunedRunRow.Columns.recordDigest]),
         ]

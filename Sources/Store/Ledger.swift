@@ -140,9 +140,9 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Records a step that was not sent because its idempotency key was committed earlier in the
-    /// same run (`original`): intent and outcome in one row, status `replayed`, `target_step_id`
-    /// naming the original step, and the original's record id and response blob (the step's
+    /// Records a step that was not sent because its idempotency key was committed earlier
+    /// (`original`: a step of the same run, or with `idempotency: store` of an earlier run): intent
+    /// and outcome in one row, status `replayed`, `target_step_id` naming the original step, and the original's record id and response blob (the step's
     /// outputs come from that response). No request, headers, HTTP status or ETag: nothing was sent.
     @discardableResult
     public func writeReplayed(_ intent: StepIntent, of original: StepRecord, note: String) throws(StoreError) -> Int64 {
@@ -287,13 +287,15 @@ public final class Ledger: Sendable {
     }
 
     /// Every compensating step (from any rollback run) that targets a step of `runID`, oldest first.
-    /// A `replayed` row of the run itself also names a step of the run (its original); it is not a
-    /// compensation, so rows of `runID` are left out.
+    /// Other rows name a step of another row too, and are not compensations: a `replayed` row names
+    /// its original (in its own run, or with `idempotency: store` in an earlier run), a reconcile
+    /// run's GET names the step it examined. So only rows of runs of kind `rollback` count.
     public func compensations(ofRun runID: String) throws(StoreError) -> [StepRecord] {
         try read { db in
             let targets = StepRow.select(StepRow.Columns.id).filter(StepRow.Columns.runID == runID)
+            let rollbacks = RunRow.select(RunRow.Columns.id).filter(RunRow.Columns.kind == RunKind.rollback.rawValue)
             return try StepRow.fetchRecords(db, StepRow.filter(targets.contains(StepRow.Columns.targetStepID))
-                .filter(StepRow.Columns.runID != runID).order(StepRow.Columns.id))
+                .filter(rollbacks.contains(StepRow.Columns.runID)).order(StepRow.Columns.id))
         }
     }
 
@@ -349,7 +351,7 @@ public final class Ledger: Sendable {
 enum RunQuery {
     /// Step rows that landed (see `RunStateRule.landedCount`): committed at some point.
     static let landedOverSteps = """
-        (COALESCE(SUM(s.status IN ('committed','replayed','rolled_back','rollback_skipped','rollback_failed')), 0)
+        (COALESCE(SUM(s.status IN ('committed','replayed','rolled_back','rollback_skipped','rollback_failed','reconciled_applied')), 0)
          + CASE WHEN r.kind = 'rollback' THEN COALESCE(SUM(s.status = 'skipped'), 0) ELSE 0 END)
         """
 
@@ -370,13 +372,15 @@ enum RunQuery {
         """
 
     /// The step counts of one run, packed in one string so one index scan yields them all:
-    /// total committed failed unknown skipped replayed rolled_back rollback_skipped rollback_failed.
+    /// total committed failed unknown skipped replayed rolled_back rollback_skipped rollback_failed
+    /// reconciled_applied reconciled_not_applied.
     static let packedCounts = """
         (SELECT COUNT(*) || ' ' || COALESCE(SUM(status IN ('committed','replayed')), 0) || ' ' ||
                 COALESCE(SUM(status = 'failed'), 0) || ' ' || COALESCE(SUM(status IS NULL), 0) || ' ' ||
                 COALESCE(SUM(status = 'skipped'), 0) || ' ' || COALESCE(SUM(status = 'replayed'), 0) || ' ' ||
                 COALESCE(SUM(status = 'rolled_back'), 0) || ' ' || COALESCE(SUM(status = 'rollback_skipped'), 0) || ' ' ||
-                COALESCE(SUM(status = 'rollback_failed'), 0)
+                COALESCE(SUM(status = 'rollback_failed'), 0) || ' ' || COALESCE(SUM(status = 'reconciled_applied'), 0) || ' ' ||
+                COALESCE(SUM(status = 'reconciled_not_applied'), 0)
          FROM step s WHERE s.run_id = r.id)
         """
 
@@ -399,10 +403,11 @@ enum RunQuery {
     static func fetchAll(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Result] {
         try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             let packed = ((row["packed_counts"] as String?) ?? "").split(separator: " ").map { Int($0) ?? 0 }
-            let n = packed + Array(repeating: 0, count: max(0, 9 - packed.count))
+            let n = packed + Array(repeating: 0, count: max(0, 11 - packed.count))
             var counts = StepCounts()
             (counts.total, counts.committed, counts.failed, counts.unknown, counts.skipped) = (n[0], n[1], n[2], n[3], n[4])
             (counts.replayed, counts.rolledBack, counts.rollbackSkipped, counts.rollbackFailed) = (n[5], n[6], n[7], n[8])
+            (counts.reconciledApplied, counts.reconciledNotApplied) = (n[9], n[10])
             return Result(run: try RunRow(row: row), counts: counts)
         }
     }

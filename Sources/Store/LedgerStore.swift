@@ -117,6 +117,10 @@ public final class LedgerStore: Sendable {
             fields[RunRecordDocument.importedKey] = facts.json
             document = .object(fields)
         }
+        if run.kind == .reconcile, case .object(var fields) = document {
+            fields[RunRecordDocument.reconciliationsKey] = try ReconciliationRow.recordJSON(reconcileRunID: runID, db)
+            document = .object(fields)
+        }
         let bytes: [UInt8]
         do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
         let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
@@ -137,6 +141,8 @@ public enum RunRecordDocument {
     public static let formatVersion = 1
     /// The key of an imported run's import facts in its record (absent from every other record).
     public static let importedKey = "imported"
+    /// The key of a reconcile run's decisions in its record (`ReconciliationRow.recordJSON`).
+    public static let reconciliationsKey = "reconciliations"
 
     public static func make(run: RunRecord, steps: [StepRecord], previous: Digest?) -> JSONValue {
         .object([

@@ -164,6 +164,8 @@ public struct StepCounts: Sendable, Equatable {
     public var rolledBack = 0
     public var rollbackSkipped = 0
     public var rollbackFailed = 0
+    public var reconciledApplied = 0
+    public var reconciledNotApplied = 0
     public init() {}
 }
 

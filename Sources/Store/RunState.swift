@@ -26,6 +26,12 @@ public enum StepStatus: String, Sendable, CaseIterable, Codable {
     case rolledBack = "rolled_back"
     case rollbackSkipped = "rollback_skipped"
     case rollbackFailed = "rollback_failed"
+    /// `batch reconcile` found that this unknown write landed (evidence: a `reconciliation` row
+    /// and its GET). Counts as landed, like `committed`.
+    case reconciledApplied = "reconciled_applied"
+    /// `batch reconcile` found that this unknown write did not land: nothing to undo; `batch
+    /// resume` sends the step again.
+    case reconciledNotApplied = "reconciled_not_applied"
 
     /// The name shown for an intent-only row.
     public static let unknownName = "unknown"
@@ -38,6 +44,11 @@ public enum RunKind: String, Sendable, CaseIterable, Codable {
     /// A run the Python tool (bc-cli) recorded, brought in by `batch import-python-ledger`: its
     /// rows and states as that tool wrote them, no blobs but its source file (see `PythonLedger`).
     case imported
+    /// `batch reconcile RUN`: GETs that decide what RUN's unknown steps did (parent: RUN).
+    case reconcile
+    /// `batch resume RUN`: the steps of RUN's manifest that were not done, sent in order (parent:
+    /// the original batch run).
+    case resume
 }
 
 /// The version of bcli recorded on every run row.
@@ -127,6 +138,6 @@ public enum RunStateRule {
 
     /// Steps that did what they were asked at some point (see the type's documentation).
     public static func landedCount(kind: RunKind, counts c: StepCounts) -> Int {
-        c.committed + c.rolledBack + c.rollbackSkipped + c.rollbackFailed + (kind == .rollback ? c.skipped : 0)
+        c.committed + c.rolledBack + c.rollbackSkipped + c.rollbackFailed + c.reconciledApplied + (kind == .rollback ? c.skipped : 0)
     }
 }

@@ -11,7 +11,11 @@ enum Schema {
     static let v1RunStates = "'planned','running','partially_committed','completed','failed','cancelled','rolled_back'"
     /// The run states migration 4 allows (every `RunState`). Frozen like `v1RunStates`.
     static let v4RunStates = v1RunStates + ",'in_doubt','interrupted'"
-    static let stepStatuses = StepStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ",")
+    /// The step statuses migration 1 allowed. Frozen like `v1RunStates` (migration 8 adds the
+    /// reconcile statuses by rebuilding `step`).
+    static let v1StepStatuses = "'committed','failed','skipped','replayed','rolled_back','rollback_skipped','rollback_failed'"
+    /// The step statuses migration 8 allows (every `StepStatus`). Frozen.
+    static let v8StepStatuses = v1StepStatuses + ",'reconciled_applied','reconciled_not_applied'"
     /// The run kinds migration 1 allowed. Frozen like `v1RunStates` (migration 4 kept them;
     /// migration 6 adds `imported`).
     static let v1RunKinds = "'batch','rollback'"
@@ -66,7 +70,7 @@ enum Schema {
             target_step_id INTEGER REFERENCES step(id),
             intent_at TEXT NOT NULL,
             outcome_at TEXT,
-            status TEXT CHECK (status IS NULL OR status IN (\(stepStatuses))),
+            status TEXT CHECK (status IS NULL OR status IN (\(v1StepStatuses))),
             http_status INTEGER,
             response_digest TEXT REFERENCES object(digest) \(digestCheck("response_digest")),
             response_headers_digest TEXT REFERENCES object(digest) \(digestCheck("response_headers_digest")),
@@ -242,6 +246,119 @@ enum Schema {
         ) WITHOUT ROWID;
         """
 
+    /// Recovery (`batch reconcile`, `batch resume`): run kinds `reconcile` and `resume` in the
+    /// `run.kind` CHECK and step statuses `reconciled_applied` / `reconciled_not_applied` in the
+    /// `step.status` CHECK. SQLite cannot change a CHECK in place, so both tables are rebuilt as
+    /// migration 4 rebuilt `run` (create, copy every column, drop, rename, re-create the indexes);
+    /// GRDB runs it with foreign keys off and `PRAGMA foreign_key_check` before it commits, so
+    /// `step.run_id`, `step.target_step_id`, `step_page.step_id`, `imported_step.step_id` and the
+    /// rest keep pointing at the same rows (ids are copied) and the migration rolls back whole if
+    /// any would not.
+    static let v8 = """
+        CREATE TABLE run_v8 (
+            id TEXT PRIMARY KEY CHECK (length(id) = 32 AND id NOT GLOB '*[^0-9a-f]*'),
+            kind TEXT NOT NULL CHECK (kind IN ('batch','rollback','imported','reconcile','resume')),
+            parent_run_id TEXT REFERENCES run(id),
+            name TEXT,
+            manifest_digest TEXT REFERENCES object(digest) \(digestCheck("manifest_digest")),
+            manifest_path TEXT,
+            params_digest TEXT REFERENCES object(digest) \(digestCheck("params_digest")),
+            profile TEXT,
+            environment TEXT,
+            company TEXT,
+            base_url TEXT,
+            state TEXT NOT NULL CHECK (state IN (\(v4RunStates))),
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            tool_version TEXT NOT NULL,
+            durability TEXT NOT NULL CHECK (durability IN ('process','full')),
+            record_digest TEXT REFERENCES object(digest) \(digestCheck("record_digest")),
+            previous_record_digest TEXT \(digestCheck("previous_record_digest")),
+            step_count INTEGER CHECK (step_count IS NULL OR step_count >= 0)
+        );
+        INSERT INTO run_v8 (id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest, step_count)
+        SELECT id, kind, parent_run_id, name, manifest_digest, manifest_path, params_digest, profile,
+            environment, company, base_url, state, started_at, finished_at, tool_version, durability, record_digest,
+            previous_record_digest, step_count
+        FROM run;
+        DROP TABLE run;
+        ALTER TABLE run_v8 RENAME TO run;
+        CREATE INDEX run_started_at ON run (started_at);
+        CREATE INDEX run_parent ON run (parent_run_id) WHERE parent_run_id IS NOT NULL;
+
+        CREATE TABLE step_v8 (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES run(id),
+            seq INTEGER NOT NULL CHECK (seq >= 1),
+            name TEXT NOT NULL,
+            method TEXT NOT NULL,
+            url TEXT NOT NULL,
+            request_digest TEXT REFERENCES object(digest) \(digestCheck("request_digest")),
+            request_headers_digest TEXT REFERENCES object(digest) \(digestCheck("request_headers_digest")),
+            idempotency_key TEXT,
+            client_request_id TEXT NOT NULL,
+            if_match TEXT,
+            pre_image_digest TEXT REFERENCES object(digest) \(digestCheck("pre_image_digest")),
+            target_step_id INTEGER REFERENCES step(id),
+            intent_at TEXT NOT NULL,
+            outcome_at TEXT,
+            status TEXT CHECK (status IS NULL OR status IN (\(v8StepStatuses))),
+            http_status INTEGER,
+            response_digest TEXT REFERENCES object(digest) \(digestCheck("response_digest")),
+            response_headers_digest TEXT REFERENCES object(digest) \(digestCheck("response_headers_digest")),
+            etag TEXT,
+            record_id TEXT,
+            request_id TEXT,
+            ms_correlation_x TEXT,
+            correlation_request_id TEXT,
+            bc_error_code TEXT,
+            bc_error_message TEXT,
+            bc_correlation_id TEXT,
+            rollback_url TEXT,
+            error_message TEXT,
+            duration_ms INTEGER,
+            UNIQUE (run_id, seq),
+            CHECK ((outcome_at IS NULL) = (status IS NULL))
+        );
+        INSERT INTO step_v8 SELECT id, run_id, seq, name, method, url, request_digest, request_headers_digest,
+            idempotency_key, client_request_id, if_match, pre_image_digest, target_step_id, intent_at, outcome_at,
+            status, http_status, response_digest, response_headers_digest, etag, record_id, request_id,
+            ms_correlation_x, correlation_request_id, bc_error_code, bc_error_message, bc_correlation_id,
+            rollback_url, error_message, duration_ms
+        FROM step;
+        DROP TABLE step;
+        ALTER TABLE step_v8 RENAME TO step;
+        CREATE INDEX step_client_request_id ON step (client_request_id);
+        CREATE INDEX step_idempotency_key ON step (idempotency_key) WHERE idempotency_key IS NOT NULL;
+        CREATE INDEX step_target ON step (target_step_id) WHERE target_step_id IS NOT NULL;
+        """
+
+    /// What `batch reconcile` decided about each unknown step it examined (docs/recovery.md): one
+    /// row per (reconcile run, original step). `evidence_step_id` is the reconcile run's GET (NULL
+    /// when none could be sent); `record_digest` the record as found (a blob); `candidates` a JSON
+    /// array of record ids when several matched. `applied`/`not_applied` also set the original
+    /// step's status in the same transaction (`Ledger.writeReconciliation`); `undecidable` leaves
+    /// it unknown. Cascades with its run, so `gc --prune-runs-older-than` prunes it too.
+    static let v9 = """
+        CREATE TABLE reconciliation (
+            reconcile_run_id TEXT NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+            target_step_id INTEGER NOT NULL REFERENCES step(id) ON DELETE CASCADE,
+            evidence_step_id INTEGER REFERENCES step(id) ON DELETE CASCADE,
+            decision TEXT NOT NULL CHECK (decision IN ('applied','not_applied','undecidable')),
+            rule TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            record_id TEXT,
+            etag TEXT,
+            record_digest TEXT REFERENCES object(digest) \(digestCheck("record_digest")),
+            candidates TEXT,
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (reconcile_run_id, target_step_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX reconciliation_target ON reconciliation (target_step_id);
+        """
+
     /// Every migration, oldest first. Identifiers are permanent.
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
@@ -255,6 +372,8 @@ enum Schema {
         m.registerMigration(headFileMigration) { _ in }
         m.registerMigration("6-imported-runs") { db in try db.execute(sql: v6) }
         m.registerMigration("7-step-pages") { db in try db.execute(sql: v7) }
+        m.registerMigration("8-recovery-kinds-statuses") { db in try db.execute(sql: v8) }
+        m.registerMigration("9-reconciliation") { db in try db.execute(sql: v9) }
         return m
     }
 

@@ -218,6 +218,7 @@ public struct StoreVerifier {
             }
         }
         for step in steps where !step.pages.isEmpty { checkPages(step, runID: run.id, into: &report) }
+        let reconciledSeqs = checkReconciled(run, steps: steps, into: &report)
         if run.kind == .imported { checkImported(run, steps: steps, into: &report) }
         guard let recordDigest = run.recordDigest else {
             if run.finishedAt != nil {
@@ -233,7 +234,43 @@ public struct StoreVerifier {
         let rowSteps = steps.map { RunRecordDocument.stepJSON($0).objectValue ?? [:] }
         report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: recordDigest, runID: run.id,
                                                     previous: run.previousRecordDigest, run: rowRun, steps: rowSteps,
-                                                    strictLocalIDs: imported[run.id] == nil)
+                                                    strictLocalIDs: imported[run.id] == nil, reconciledSeqs: reconciledSeqs)
+        if run.kind == .reconcile, let doc = try? JSONValue(parsing: bytes), let now = try? store.ledger.reconciliationsJSON(byRun: run.id) {
+            let was = doc[RunRecordDocument.reconciliationsKey] ?? .null
+            if was != now {
+                report.problems.append(.init(.rowChanged, runID: run.id, subject: "reconciliations", digest: recordDigest,
+                    detail: "the reconcile run's decisions changed since it finished: record \(RecordComparison.show(was)), rows \(RecordComparison.show(now))"))
+            }
+        }
+    }
+
+    /// A step `batch reconcile` decided must have the reconciliation that decided it; a reconcile
+    /// run's found records are blobs like any other. Returns the seqs of `steps` whose decided
+    /// status is backed by evidence (their record may read `unknown`).
+    mutating func checkReconciled(_ run: RunRecord, steps: [StepRecord], into report: inout VerifyReport) -> Set<Int> {
+        let ofSteps = (try? store.ledger.reconciliations(ofSteps: steps.map(\.id))) ?? []
+        // A step a reconciliation decided may have moved on since (a rollback undid it).
+        let byStep = Dictionary(grouping: ofSteps.filter { $0.decision != .undecidable }, by: \.targetStepID)
+        let backed = Set(steps.filter { byStep[$0.id] != nil }.map(\.seq))
+        for step in steps where step.status == .reconciledApplied || step.status == .reconciledNotApplied {
+            if !(byStep[step.id] ?? []).contains(where: { $0.decision.stepStatus == step.status }) {
+                report.problems.append(.init(.rowChanged, runID: run.id, subject: "step \(step.seq) (\(step.name)) status", digest: nil,
+                    detail: "the step reads \(step.statusName) but no reconcile run decided it (no reconciliation row): the status was edited"))
+            }
+        }
+        if run.kind == .reconcile {
+            for r in (try? store.ledger.reconciliations(byRun: run.id)) ?? [] {
+                guard let digest = r.recordDigest else { continue }
+                if sizes[digest.hex] == nil { try? loadSizes(for: [digest]) }
+                let verdict = verdict(digest)
+                report.blobsChecked += 1
+                if case .ok(let size) = verdict { report.bytesChecked += size }
+                if let problem = Self.problem(for: verdict, runID: run.id, subject: "reconciled record of step \(r.targetStepID)", digest: digest) {
+                    report.problems.append(problem)
+                }
+            }
+        }
+        return backed
     }
 
     /// A GET that followed `@odata.nextLink` and got every page: its recorded body must be the
@@ -388,10 +425,14 @@ public struct StoreVerifier {
 /// run finished". `step_id` and `target_step_id` are the store's row numbers: compared for runs
 /// made in this store, not for runs imported from a bundle (import renumbers them).
 public enum RecordComparison {
+    /// The columns `Ledger.writeReconciliation` may fill on an unknown step.
+    static let reconcileFilled: Set<String> = ["outcome_at", "record_id", "etag", "rollback_url"]
+
     static let rollbackStatuses: Set<String> = [StepStatus.rolledBack.rawValue, StepStatus.rollbackSkipped.rawValue, StepStatus.rollbackFailed.rawValue]
 
     public static func compare(recordBytes: [UInt8], recordDigest: Digest, runID: String, previous: Digest?,
-                               run: [String: JSONValue], steps: [[String: JSONValue]], strictLocalIDs: Bool) -> [VerifyProblem] {
+                               run: [String: JSONValue], steps: [[String: JSONValue]], strictLocalIDs: Bool,
+                               reconciledSeqs: Set<Int> = []) -> [VerifyProblem] {
         var problems: [VerifyProblem] = []
         func add(_ kind: VerifyProblem.Kind, _ subject: String, _ detail: String) {
             problems.append(.init(kind, runID: runID, subject: subject, digest: recordDigest, detail: detail))
@@ -440,6 +481,10 @@ public enum RecordComparison {
             }
             let rowStatus = now["status"]?.stringValue ?? ""
             let rolledBack = rollbackStatuses.contains(rowStatus)
+            // An unknown step `batch reconcile` decided (with a reconciliation row as evidence,
+            // checked by the caller) gains a status, an outcome time and, when it landed, the
+            // record's id, ETag and URL — only where the record had none.
+            let reconciled = reconciledSeqs.contains(seq) && (was["status"]?.stringValue ?? "") == StepStatus.unknownName
             for key in Set(was.keys).union(now.keys).sorted() {
                 if let problem = keyProblem(key, inRecord: was[key] != nil, row: now, known: knownStepKeys) {
                     add(.rowChanged, "\(label) \(key)", problem)
@@ -450,6 +495,7 @@ public enum RecordComparison {
                 if !strictLocalIDs && (key == "step_id" || key == "target_step_id") { continue }
                 if key == "status" && rolledBack { continue }
                 if key == "outcome_at" && rolledBack && a == .null { continue }
+                if reconciled && (key == "status" || (Self.reconcileFilled.contains(key) && a == .null)) { continue }
                 add(.rowChanged, "\(label) \(key)", "row changed since the run finished: record \(show(a)), row \(show(b))")
             }
         }

@@ -15,7 +15,7 @@ struct DiffCommand: ParsableCommand {
             A is a run id or unique prefix (at least 6 characters, see `bcli batch list`). B is a run, \
             or a manifest FILE: its steps are resolved with A's params and A's recorded responses and \
             compared with what A sent (nothing is sent).
-            Volatile fields (@odata.etag, lastModifiedDateTime, id/systemId, ids the server generated in \
+            Volatile fields (@odata.etag, lastModifiedDateTime, systemCreatedAt, id/systemId, ids the server generated in \
             the run, correlation ids in error messages) are ignored unless --include-volatile.
             Exit: 0 identical, 1 different, 2 usage or ambiguous run prefix, 4 unknown run, missing file or \
             no store, 5 invalid manifest, 9 store unusable. See docs/diff.md.

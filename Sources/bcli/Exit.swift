@@ -100,6 +100,7 @@ extension ExitStatus {
         case let error as BundleError: self = error.exitStatus
         case let error as DiffError: self = error.exitStatus
         case let error as RollbackRefusal: self.init(error)
+        case is ResumeRefusal: self = .refused
         case let error as PythonLedgerError: self.init(error)
         case let error as CompanyResolutionError: self.init(error)
         default: return nil

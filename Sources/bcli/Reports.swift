@@ -83,6 +83,14 @@ struct RunStateReport: JSONReport {
     let formatVersion = 1
     let run: RunReport
     let steps: [VerbatimJSON]
+    /// Runs whose parent is this one (rollbacks, reconciles, resumes), oldest first.
+    let children: [Child]
+
+    struct Child: Encodable {
+        let id: String
+        let kind: String
+        let state: String
+    }
 }
 
 // MARK: - verify, fsck, gc, show

@@ -23,16 +23,19 @@ struct StateCommand: ParsableCommand {
         let store = try storeOptions.openExisting()
         let record: RunRecord
         let steps: [StepRecord]
+        let children: [RunRecord]
         do {
             record = try store.run(runID)
             steps = try store.ledger.steps(runID: record.id)
+            children = try store.ledger.children(of: record.id).map { id throws(StoreError) in try store.run(id) }
         } catch {
             throw CLIFailure(error.exitStatus, error.description)
         }
         let stepRows = steps.map(RunRecordDocument.stepJSON)
         switch RecordFormat.resolve(format, defaultName: RecordFormat.configured()) {
         case .json:
-            RunStateReport(run: RunReport(record), steps: stepRows.map(VerbatimJSON.init)).printJSON()
+            RunStateReport(run: RunReport(record), steps: stepRows.map(VerbatimJSON.init),
+                           children: children.map { .init(id: $0.id, kind: $0.kind.rawValue, state: $0.state.rawValue) }).printJSON()
         case .csv:
             RecordRows.csv(stepRows).forEach(Terminal.line)
         case .ndjson:
@@ -45,9 +48,15 @@ struct StateCommand: ParsableCommand {
             Terminal.line("Started:   \(record.startedAt)")
             Terminal.line("Finished:  \(record.finishedAt ?? (record.interrupted ? "(interrupted — no process holds its lock)" : "(running)"))")
             Terminal.line("State:     \(record.state.rawValue)\(record.interrupted && record.state != .interrupted ? " (interrupted)" : "")")
+            if let parent = record.parentRunID { Terminal.line("Parent:    \(parent)") }
+            for child in children {
+                let verb = [RunKind.resume: "resumed by", .reconcile: "reconciled by", .rollback: "rolled back by"][child.kind] ?? "\(child.kind.rawValue)"
+                Terminal.line("Followed:  \(verb) \(child.id) (\(child.state.rawValue))")
+            }
             let c = record.counts
             Terminal.line("Steps:     \(record.stepCount.map { "\(c.total) of \($0)" } ?? String(c.total)) — \(c.committed) committed, \(c.failed) failed, \(c.unknown) unknown, \(c.skipped) skipped"
-                + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : ""))
+                + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : "")
+                + (c.reconciledApplied + c.reconciledNotApplied > 0 ? ", \(c.reconciledApplied) reconciled applied, \(c.reconciledNotApplied) reconciled not applied" : ""))
             Terminal.line("")
             let rows = steps.map { s -> [String] in
                 [String(s.seq), s.name, s.method.rawValue, s.url, s.statusName, s.httpStatus.map(String.init) ?? "-", s.etag ?? "-",
@@ -58,7 +67,7 @@ struct StateCommand: ParsableCommand {
                 Terminal.note("the run stopped before its last step (no process holds its lock); \(record.stepCount.map { "\(c.total) of \($0)" } ?? String(c.total)) steps were recorded")
             }
             if c.unknown > 0 {
-                Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; check the record in Business Central (client-request-id in `--format json`)")
+                Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; `bcli batch reconcile \(record.id.prefix(12))` asks Business Central what they did (docs/recovery.md)")
             }
         }
     }

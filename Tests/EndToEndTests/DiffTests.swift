@@ -67,7 +67,7 @@ import TestSupport
             }
         }
         #expect(!paths.isEmpty)
-        #expect(paths.isSubset(of: ["id", "@odata.etag", "lastModifiedDateTime"]), "\(paths)")
+        #expect(paths.isSubset(of: ["id", "@odata.etag", "lastModifiedDateTime", "systemCreatedAt"]), "\(paths)")
     }
 
     @Test func oneChangedBodyFieldIsReportedAtExactlyThatPath() async throws {

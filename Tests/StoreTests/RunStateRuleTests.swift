@@ -21,6 +21,8 @@ import Hashing
             case .rolledBack?: c.rolledBack += 1
             case .rollbackSkipped?: c.rollbackSkipped += 1
             case .rollbackFailed?: c.rollbackFailed += 1
+            case .reconciledApplied?: c.reconciledApplied += 1
+            case .reconciledNotApplied?: c.reconciledNotApplied += 1
             }
         }
         return c
@@ -226,7 +228,7 @@ import Hashing
         let dir = TempDir()
         let store = try makeStore(dir)
         let combos = Self.combinations()
-        #expect(combos.count == 9 * 2 * RunKind.allCases.count * 5 * 165)  // 165 multisets of up to 3 of 8 statuses; kinds batch, rollback, imported
+        #expect(combos.count == 9 * 2 * RunKind.allCases.count * 5 * 286)  // 286 multisets of up to 3 of 10 statuses (unknown + 9); kinds batch, rollback, imported, reconcile, resume
         var expected: [String: RunState] = [:]
         var ids: [String] = []
         try store.ledger.queue.write { db in

@@ -3,7 +3,7 @@ import Hashing
 /// What `batch diff` ignores by default: values the server changes on every run although the
 /// data is the same, so two identical re-runs compare equal.
 ///
-/// - members named `@odata.etag`, `lastModifiedDateTime`, `id`, `systemId` (at any depth);
+/// - members named `@odata.etag`, `lastModifiedDateTime`, `systemCreatedAt`, `id`, `systemId` (at any depth);
 /// - string values equal to an id the server generated during that run (the `id`/`systemId` of a
 ///   record a POST created), and such ids inside longer strings (URLs, filters, messages);
 /// - the correlation id BC appends to error messages (`CorrelationId: <uuid>`).
@@ -11,7 +11,7 @@ import Hashing
 /// `--include-volatile` turns all of this off.
 public struct VolatileFields: Sendable {
     /// Members skipped wherever they appear.
-    public static let memberNames: Set<String> = ["@odata.etag", "lastModifiedDateTime", "id", "systemId"]
+    public static let memberNames: Set<String> = ["@odata.etag", "lastModifiedDateTime", "systemCreatedAt", "id", "systemId"]
     /// What a server-generated id is shown as once normalised.
     public static let idPlaceholder = "{server-id}"
     static let correlationMarker = "CorrelationId: "

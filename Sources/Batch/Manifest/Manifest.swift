@@ -24,6 +24,10 @@ public struct Manifest: Sendable, Hashable {
     public let description: String?
     /// Top-level `version:` as written (`3`, `"0.1.0"`); it changes nothing in the run.
     public let version: String?
+    /// Top-level `idempotency:` — where a keyed write looks for the step that committed its key
+    /// (`run`, the default: earlier steps of the same run; `store`: any earlier batch or resume
+    /// run in the store). docs/manifest.md, "Idempotency replay".
+    public var idempotency: IdempotencyScope = .run
 
     public init(name: String, path: String, bytes: [UInt8], params: [ParamDeclaration],
                 declaresParams: Bool, steps: [StepTemplate], description: String? = nil, version: String? = nil) {
@@ -43,6 +47,15 @@ public struct Manifest: Sendable, Hashable {
     /// Steps that may write: a literal post/patch/delete, or a templated method (which could
     /// resolve to one). The write gate asks about these before any request is sent.
     public var writeSteps: [StepTemplate] { steps.filter(\.method.mayWrite) }
+}
+
+/// Where a write with an `idempotency_key` looks for the step that committed the key first
+/// (`BatchRunner.replayDecision`).
+public enum IdempotencyScope: String, Sendable, Hashable, CaseIterable {
+    /// Earlier steps of the same run only (the default).
+    case run
+    /// Any earlier run of kind `batch` or `resume` in the store, and this run.
+    case store
 }
 
 /// The steps the write gate must consider (see `Manifest.writeSteps`).

@@ -9,8 +9,9 @@ import Yams
 /// which keys fit which method, endpoint shapes, references to unknown or later steps and to
 /// undeclared params. `prepare` adds the params layering checks so a CLI gets one complete list.
 public enum ManifestLoader {
-    /// `description` and `version` are read and kept (the Python tool's packs write them).
-    public static let topLevelKeys = ["name", "description", "version", "params", "steps"]
+    /// `description` and `version` are read and kept (the Python tool's packs write them);
+    /// `idempotency` is `run` (the default) or `store` (`IdempotencyScope`).
+    public static let topLevelKeys = ["name", "description", "version", "idempotency", "params", "steps"]
     public static let stepKeys = ["name", "description", "action", "method", "endpoint", "id", "data", "params", "etag",
                                   "idempotency_key", "pre_image", "all", "reconcile_by"]
     /// Query options: under a GET step's `params:`, or on the step itself (the Python tool's packs

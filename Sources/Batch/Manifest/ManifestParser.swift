@@ -51,6 +51,7 @@ struct ManifestParser {
         var stepsNode: Node?
         var description: String?
         var version: String?
+        var idempotency = IdempotencyScope.run
         for entry in doc.entries(of: top, sink: &sink) {
             switch entry.key {
             case "name":
@@ -61,6 +62,16 @@ struct ManifestParser {
                 description = string(entry.value, key: "description")
             case "version":
                 version = string(entry.value, key: "version")
+            case "idempotency":
+                if let s = string(entry.value, key: "idempotency") {
+                    if let scope = IdempotencyScope(rawValue: s) {
+                        idempotency = scope
+                    } else {
+                        let guess = Suggestion.closest(to: s.lowercased(), in: IdempotencyScope.allCases.map(\.rawValue))
+                        sink.error(doc.location(entry.value), "unknown idempotency '\(s)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                                   fix: "write idempotency: run (a key replays within the run, the default) or idempotency: store (a key committed by any earlier run replays)")
+                    }
+                }
             case "params":
                 declaresParams = true
                 params = parseParams(entry.value)
@@ -79,8 +90,10 @@ struct ManifestParser {
         }
         checkNames(steps)
         checkReferences(steps, params: params, declaresParams: declaresParams)
-        return Manifest(name: name, path: doc.path, bytes: bytes, params: params, declaresParams: declaresParams, steps: steps,
-                        description: description, version: version)
+        var manifest = Manifest(name: name, path: doc.path, bytes: bytes, params: params, declaresParams: declaresParams, steps: steps,
+                                description: description, version: version)
+        manifest.idempotency = idempotency
+        return manifest
     }
 
     // MARK: params

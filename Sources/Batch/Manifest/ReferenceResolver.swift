@@ -112,7 +112,7 @@ public enum ReferenceResolver {
             if case .template = step.method {
                 let shape = StepRules.Shape(verb: verb, endpoint: path, hasID: id != nil, hasData: data != nil, hasQuery: !step.query.isEmpty,
                                             hasETag: etag != nil, hasIdempotencyKey: idempotencyKey != nil, preImageGiven: false,
-                                            allGiven: step.all)
+                                            allGiven: step.all, reconcileByGiven: step.reconcileBy != nil)
                 if let v = StepRules.violations(shape, stepName: step.name).first {
                     throw UnresolvedReason(field: "action", reference: nil, message: "\(v.message) (\(v.fix))")
                 }

@@ -93,7 +93,8 @@ public enum RollbackPlanner {
         let byTarget = Dictionary(grouping: compensations, by: { $0.targetStepID ?? -1 })
         let latestETag = etagChain(steps: steps, compensations: compensations)
         let vanished = createdAndDeleted(steps)
-        let wrote: Set<StepStatus?> = [.committed, .rollbackFailed, .rollbackSkipped]
+        // A write `batch reconcile` found applied landed like a committed one.
+        let wrote: Set<StepStatus?> = [.committed, .rollbackFailed, .rollbackSkipped, .reconciledApplied]
         // PATCHes still owed a restore, and the records the run deleted (and had not created).
         let restorable = steps.filter { $0.method == .patch && wrote.contains($0.status) }
         let created = Set(steps.filter { $0.method == .post && $0.status != nil }.compactMap { recordKey($0) })
@@ -124,7 +125,7 @@ public enum RollbackPlanner {
             }
             let unresolved = attempts.last(where: { $0.status == nil })
             switch step.status {
-            case .committed?, .rollbackFailed?, .rollbackSkipped?:
+            case .committed?, .rollbackFailed?, .rollbackSkipped?, .reconciledApplied?:
                 break
             case nil:
                 items.append(RollbackItem(step: step, action: .irreversible(
@@ -212,7 +213,7 @@ public enum RollbackPlanner {
             guard step.method != .get, let key = recordKey(step) else { continue }
             keyOfStep[step.id] = key
             switch step.status {
-            case .committed?, .rolledBack?, .rollbackFailed?, .rollbackSkipped?:
+            case .committed?, .rolledBack?, .rollbackFailed?, .rollbackSkipped?, .reconciledApplied?:
                 if let etag = step.etag { latest[key] = etag }
             default:
                 break
@@ -231,7 +232,7 @@ public enum RollbackPlanner {
     /// Records the run created (committed POST) and later deleted (committed DELETE): the seq span
     /// from the creation to the deletion. Every write of the record in that span needs no undo.
     static func createdAndDeleted(_ steps: [StepRecord]) -> [String: ClosedRange<Int>] {
-        let wrote: Set<StepStatus?> = [.committed, .rolledBack, .rollbackFailed, .rollbackSkipped]
+        let wrote: Set<StepStatus?> = [.committed, .rolledBack, .rollbackFailed, .rollbackSkipped, .reconciledApplied]
         var created: [String: Int] = [:]
         var spans: [String: ClosedRange<Int>] = [:]
         for step in steps.sorted(by: { $0.seq < $1.seq }) where wrote.contains(step.status) {

@@ -25,32 +25,43 @@ public final class BatchRunner: Sendable, RunWriter {
 
     /// Executes every step of `manifest`. `manifestBlob` is the stored manifest bytes (stored by
     /// the caller before anything else, so `--expect-manifest` is checked first).
+    ///
+    /// With `resume`, the run is of kind `resume` under the original run: it sends only the
+    /// manifest steps not in `resume.done`, and later steps' references to done steps read
+    /// `resume.outputs` (their stored responses; `ResumePlan`).
     public func run(
         manifest: Manifest, manifestBlob: BlobRef, params: ParamSet, observer: any RunObserver,
-        cancellation: CancellationFlag, runID: String = RunID.generate()
+        cancellation: CancellationFlag, runID: String = RunID.generate(), resume: ResumePlan? = nil
     ) async throws(StoreError) -> RunSummary {
         let paramsBlob = try store.put(params.canonicalBytes(), mediaType: "application/json")
         var row = NewRun(toolVersion: options.toolVersion)
         row.id = runID
+        if let resume {
+            row.kind = .resume
+            row.parentRunID = resume.rootRunID
+        }
         row.name = manifest.name
         row.manifest = manifestBlob
         // Absolute, so `state` and audits name the file wherever they are run from.
         row.manifestPath = URL(fileURLWithPath: manifest.path).standardizedFileURL.path
         row.params = paramsBlob
-        // The run is `completed` only when this many steps landed (RunStateRule).
-        row.stepCount = manifest.steps.count
+        // The run is `completed` only when this many steps landed (RunStateRule): a resume run
+        // owes the steps not done yet.
+        let owed = manifest.steps.filter { !(resume?.done.contains($0.seq) ?? false) }
+        row.stepCount = owed.count
         let run = try LedgerRun(row, profile: profile, store: store)
         defer { run.release() }
-        observer.runStarted(runID: runID, steps: manifest.steps.count)
+        observer.runStarted(runID: runID, steps: owed.count)
 
-        var outputs: [String: JSONValue] = [:]
+        var outputs: [String: JSONValue] = resume?.outputs ?? [:]
         var keyed: [String: [Int64]] = [:]
+        var inDoubt: [String: Int] = [:]
         var reports: [StepReport] = []
         var cancelled = false
-        for template in manifest.steps {
+        for template in owed {
             if cancellation.isCancelled { cancelled = true; break }
             let report = try await execute(template, total: manifest.steps.count, runID: runID, params: params, outputs: &outputs,
-                                           keyed: &keyed, observer: observer)
+                                           keyed: &keyed, inDoubt: &inDoubt, idempotency: manifest.idempotency, observer: observer)
             reports.append(report)
             observer.stepFinished(report)
             if options.failFast, report.status != .committed, report.status != .replayed { break }
@@ -71,23 +82,24 @@ public final class BatchRunner: Sendable, RunWriter {
         (counts.committed, counts.failed, counts.unknown, counts.skipped) = (committed + replayed, failed, unknown, skipped)
         counts.replayed = replayed
         let state = RunStateRule.derive(
-            stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: .batch,
-            stepCount: manifest.steps.count, counts: counts)
+            stamped: cancelled ? .cancelled : .running, finished: true, lockHeld: false, kind: row.kind,
+            stepCount: owed.count, counts: counts)
         let record = try run.finish(state)
         return RunSummary(
             runID: runID, state: state, committed: committed, failed: failed, skipped: skipped, unknown: unknown,
-            total: manifest.steps.count, recordDigest: record, cancelled: cancelled, reports: reports, replayed: replayed)
+            total: owed.count, recordDigest: record, cancelled: cancelled, reports: reports, replayed: replayed)
     }
 
     // MARK: - One step
 
     /// - Parameters:
     ///   - keyed: the ids of this run's step rows sent with each idempotency key, in order.
+    ///   - idempotency: where a keyed write looks for the step that sent its key (`Manifest.idempotency`).
     ///   - observer: told `stepStarted` once the intent row is committed, before the request leaves
     ///     (and for a replayed step once its row is written).
     private func execute(
         _ template: StepTemplate, total: Int, runID: String, params: ParamSet, outputs: inout [String: JSONValue],
-        keyed: inout [String: [Int64]], observer: any RunObserver
+        keyed: inout [String: [Int64]], inDoubt: inout [String: Int], idempotency: IdempotencyScope, observer: any RunObserver
     ) async throws(StoreError) -> StepReport {
         let clock = ContinuousClock()
         let started = clock.now
@@ -131,6 +143,15 @@ public final class BatchRunner: Sendable, RunWriter {
 
         var intent = StepIntent(runID: runID, seq: step.seq, name: step.name, method: recorded, url: url)
         intent.idempotencyKey = step.idempotencyKey
+
+        // A write to a record an earlier PATCH or DELETE of this run left in doubt is not sent:
+        // it would build on a state nobody knows, and could destroy the evidence `batch
+        // reconcile` needs (a DELETE after an unknown PATCH). Reconcile, then resume sends it.
+        if method == .patch || method == .delete, let earlier = inDoubt[Self.recordKey(url)] {
+            let reason = "not sent: step \(earlier) wrote this record and its outcome is unknown (it may have landed); reconcile the run (`bcli batch reconcile`), then `bcli batch resume` sends this step"
+            let id = try store.ledger.writeSkipped(intent, reason: reason)
+            return report(.skipped, url: url, stepID: id, message: reason, method: recorded, endpoint: step.endpoint)
+        }
         func announce(_ stepID: Int64, clientRequestID: String, replayed: Bool = false) {
             let intentAt = (try? store.ledger.step(id: stepID))?.intentAt
             observer.stepStarted(StepStart(step: StepIdentity(seq: step.seq, total: total, name: step.name, method: recorded,
@@ -139,16 +160,38 @@ public final class BatchRunner: Sendable, RunWriter {
                                            replayed: replayed))
         }
 
-        // 3. A write whose idempotency key an earlier step of this run sent is not sent again
-        // (docs/ledger.md, "Idempotency replay").
-        if method.isWrite, let key = step.idempotencyKey, let earlier = keyed[key] {
-            switch try replayDecision(key: key, earlier: earlier, method: recorded, url: url) {
+        // 3. A write whose idempotency key an earlier step of this run sent — with `idempotency:
+        // store`, of any batch or resume run — is not sent again (docs/ledger.md, "Idempotency replay").
+        if method.isWrite, let key = step.idempotencyKey {
+            let earlier: [StepRecord]
+            switch idempotency {
+            case .run:
+                // A resume run continues its original: "this run" is the family (the original
+                // batch run and its resume runs), so a key the original committed is replayed.
+                let row = try store.ledger.run(runID)
+                if row.kind == .resume, let root = row.parentRunID {
+                    earlier = try store.ledger.keyedWrites(key: key, family: root)
+                } else {
+                    var rows: [StepRecord] = []
+                    for id in keyed[key] ?? [] { if let row = try store.ledger.step(id: id) { rows.append(row) } }
+                    earlier = rows
+                }
+            case .store:
+                earlier = try store.ledger.keyedWrites(key: key)
+            }
+            switch replayDecision(key: key, earlier: earlier, runID: runID, method: recorded, url: url) {
             case .send:
                 break
             case .refuse(let reason):
                 let id = try store.ledger.writeSkipped(intent, reason: reason)
                 return report(.skipped, url: url, stepID: id, message: reason, method: recorded, endpoint: step.endpoint)
-            case .replay(let original, let note):
+            case .replay(var original, let note):
+                // A write `batch reconcile` found landed got no response: its outputs are the
+                // record reconcile found (the reconciliation's record blob).
+                if original.responseDigest == nil, original.status == .reconciledApplied {
+                    original.responseDigest = try store.ledger.reconciliations(ofSteps: [original.id])
+                        .last(where: { $0.decision == .applied })?.recordDigest
+                }
                 let id = try store.ledger.writeReplayed(intent, of: original, note: note)
                 announce(id, clientRequestID: original.clientRequestID, replayed: true)
                 var parsed: JSONValue?
@@ -223,7 +266,8 @@ public final class BatchRunner: Sendable, RunWriter {
         switch ending {
         case .unknown(let stepID, let error):
             // Sent, no answer: it may have been committed. The intent has no outcome (reads
-            // `unknown`); the reason is kept.
+            // `unknown`); the reason is kept. Later writes to the same record wait for reconcile.
+            if method == .patch || method == .delete { inDoubt[Self.recordKey(url)] = step.seq }
             return report(nil, url: url, stepID: stepID, message: error.description,
                           clientRequestID: intent.clientRequestID, method: recorded, endpoint: step.endpoint)
         case .failed(let stepID, let reason):
@@ -248,6 +292,11 @@ public final class BatchRunner: Sendable, RunWriter {
 
     static func ms(_ d: Duration) -> Int { d.wholeMilliseconds }
 
+    /// A record's URL without its query: what identifies "the same record" for `inDoubt`.
+    static func recordKey(_ url: String) -> String {
+        url.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? url
+    }
+
     // MARK: - Idempotency replay
 
     enum ReplayDecision {
@@ -259,25 +308,42 @@ public final class BatchRunner: Sendable, RunWriter {
         case refuse(String)
     }
 
-    /// What to do with a write whose idempotency key `key` the steps `earlier` (row ids, in order)
-    /// were sent with, decided from their rows in the ledger:
-    /// - the first one `committed` is the original: replay it, if it was the same method on the
-    ///   same URL (a key names one write; any other step with it is refused);
+    /// What to do with a write whose idempotency key `key` the rows `earlier` (oldest first, as
+    /// they stand now) were sent with: this run's own rows, or with `idempotency: store` every
+    /// write row of a batch or resume run with the key (`Ledger.keyedWrites`). `runID` is this run.
+    /// - the newest one whose write stands (`committed`; `reconciled_applied`; `rollback_skipped`,
+    ///   which a rollback left in place) is the original: replay it, if it was the same method on
+    ///   the same URL (a key names one write; any other step with it is refused);
     /// - else one whose outcome is unknown (sent, no answer) may have landed: refuse, never risk a
-    ///   second write;
-    /// - else (all failed): send, as the Python tool does.
-    func replayDecision(key: String, earlier: [Int64], method: RecordedMethod, url: String) throws(StoreError) -> ReplayDecision {
-        var rows: [StepRecord] = []
-        for id in earlier { if let row = try store.ledger.step(id: id) { rows.append(row) } }
-        func who(_ s: StepRecord) -> String { "step \(s.seq) (\(s.name))" }
-        if let original = rows.first(where: { $0.status == .committed }) {
-            guard original.method == method, original.url == url else {
-                return .refuse("not sent: idempotency_key '\(key)' was committed by \(who(original)) for \(original.method) \(original.url), not for this \(method) \(url); give each write its own key")
-            }
-            return .replay(original: original, note: "replayed: idempotency_key '\(key)' was committed by \(who(original)); not sent again")
+    ///   second write, and ask for `batch reconcile`;
+    /// - else one whose rollback did not finish (`rollback_failed`: the undo failed or got no
+    ///   answer) may still stand: refuse;
+    /// - else (failed, `reconciled_not_applied`, `rolled_back`: nothing of it stands): send, as the
+    ///   Python tool does.
+    func replayDecision(key: String, earlier rows: [StepRecord], runID: String, method: RecordedMethod, url: String) -> ReplayDecision {
+        func who(_ s: StepRecord) -> String {
+            "step \(s.seq) (\(s.name))" + (s.runID == runID ? "" : " of run \(s.runID)")
         }
-        if let unsure = rows.first(where: { $0.status == nil }) {
-            return .refuse("not sent: idempotency_key '\(key)' was sent by \(who(unsure)), whose outcome is unknown (it may have landed); check Business Central for client-request-id \(unsure.clientRequestID) and reconcile before sending this write again")
+        let standing: Set<StepStatus?> = [.committed, .reconciledApplied, .rollbackSkipped]
+        if let original = rows.last(where: { standing.contains($0.status) }) {
+            let how = switch original.status {
+            case .reconciledApplied?: " (batch reconcile found it landed)"
+            case .rollbackSkipped?: " (its rollback left it in place)"
+            default: ""
+            }
+            guard original.method == method, original.url == url else {
+                return .refuse("not sent: idempotency_key '\(key)' was committed by \(who(original))\(how) for \(original.method) \(original.url), not for this \(method) \(url); give each write its own key")
+            }
+            return .replay(original: original, note: "replayed: idempotency_key '\(key)' was committed by \(who(original))\(how); not sent again")
+        }
+        if let unsure = rows.last(where: { $0.status == nil }) {
+            let reconcile = unsure.runID == runID
+                ? "check Business Central for client-request-id \(unsure.clientRequestID) and reconcile (bcli batch reconcile \(runID), once this run has finished) before sending this write again"
+                : "run bcli batch reconcile \(unsure.runID) (or check Business Central for client-request-id \(unsure.clientRequestID)) before sending this write again"
+            return .refuse("not sent: idempotency_key '\(key)' was sent by \(who(unsure)), whose outcome is unknown (it may have landed); \(reconcile)")
+        }
+        if let undoing = rows.last(where: { $0.status == .rollbackFailed }) {
+            return .refuse("not sent: idempotency_key '\(key)' was committed by \(who(undoing)), whose rollback did not finish (rollback_failed: the record may still exist); check the record in Business Central and run bcli batch rollback \(undoing.runID) again, or give this write a new key")
         }
         return .send
     }
