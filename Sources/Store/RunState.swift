@@ -74,9 +74,9 @@ public enum ToolVersion {
 /// | 8 | finished, some step landed | `partially_committed` |
 /// | 9 | finished, nothing landed | `failed` |
 ///
-/// A step *landed* when its write was committed at some point: `committed`, `replayed`, or one of
-/// the statuses a rollback gives a committed step (`rolled_back`, `rollback_skipped`,
-/// `rollback_failed`), so marking steps during a partial rollback does not change the run's
+/// A step *landed* when its write was committed at some point: `committed`, `replayed`,
+/// `reconciled_applied` (an unknown write `batch reconcile` found landed), or one of the statuses a
+/// rollback gives a committed step (`rolled_back`, `rollback_skipped`, `rollback_failed`), so marking steps during a partial rollback does not change the run's
 /// state. In a rollback run (kind `rollback`) a `skipped` compensation counts as done: it was a
 /// deliberate decision, reported on the original step.
 ///

@@ -80,6 +80,18 @@ import TestSupport
             #expect(again.stderr.contains("nothing to resume"), "\(again.stderr)")
             let verify = try await Self.run(["batch", "verify", "--all"], env)
             #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+
+            // Rolling back both: the resume run first, then the original, whose reconciled POST
+            // is undone like a committed one (its record URL came from the reconcile).
+            let undoResume = try await Self.run(["batch", "rollback", resumeRun, "--yes"], env)
+            #expect(undoResume.status == 0, "\(undoResume.out)\(undoResume.stderr)")
+            let plan = try await Self.run(["batch", "rollback", id, "--dry-run"], env)
+            #expect(plan.out.contains("step 2"), "\(plan.out)")
+            let undo = try await Self.run(["batch", "rollback", id, "--yes"], env)
+            #expect(undo.status == 0, "\(undo.out)\(undo.stderr)")
+            let left = try await sandbox.send("GET", sandbox.entityURL("customers"))
+            let names = left.json["value"]?.arrayValue?.compactMap { $0["displayName"]?.stringValue } ?? []
+            #expect(!names.contains { $0.hasPrefix("R c") }, "\(names)")
         }
     }
 

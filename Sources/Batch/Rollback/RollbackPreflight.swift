@@ -25,7 +25,7 @@ public enum RollbackRefusal: Error, Sendable, Equatable, CustomStringConvertible
     public var description: String {
         switch self {
         case .rollbackOfRollback(let id, let parent):
-            return "run \(id) is itself a rollback; roll back its parent \(parent ?? "?") instead"
+            return "run \(id) is a rollback or reconcile run, which has no writes of its own to undo; roll back its parent \(parent ?? "?") instead"
         case .importedRun(let id):
             return "run \(id) was imported from the Python tool's ledger: bcli has no pre-images or ETags for it, so it cannot plan a safe undo — roll it back with the Python tool, or by hand from `bcli batch state \(id)`"
         case .runLocked(let id):
@@ -62,7 +62,9 @@ public struct RollbackPreflight: Sendable {
     public init(original: RunRecord, lockHeld: Bool, requestedProfile: String?,
                 loadConfig: () throws(ConfigError) -> BCConfig) throws {
         if original.kind == .imported { throw RollbackRefusal.importedRun(runID: original.id) }
-        guard original.kind == .batch else {
+        // A resume run is rolled back like the batch run it continues (docs/recovery.md says in
+        // which order: the resume runs first, newest first, then the original).
+        guard original.kind == .batch || original.kind == .resume else {
             throw RollbackRefusal.rollbackOfRollback(runID: original.id, parentRunID: original.parentRunID)
         }
         if lockHeld { throw RollbackRefusal.runLocked(runID: original.id) }
