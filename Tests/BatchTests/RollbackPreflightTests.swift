@@ -61,7 +61,7 @@ struct RollbackPreflightTests {
     @Test func refusesARollbackRun() {
         let refusal = Self.refusal(Self.run(kind: .rollback))
         #expect(refusal == .rollbackOfRollback(runID: Self.run().id, parentRunID: "fedcba9876543210fedcba9876543210"))
-        #expect(refusal?.description == "run 0123456789abcdef0123456789abcdef is itself a rollback; roll back its parent fedcba9876543210fedcba9876543210 instead")
+        #expect(refusal?.description == "run 0123456789abcdef0123456789abcdef is a rollback or reconcile run, which has no writes of its own to undo; roll back its parent fedcba9876543210fedcba9876543210 instead")
     }
 
     /// A run imported from the Python tool's ledger has no pre-images or ETags: refused with the

@@ -4,7 +4,7 @@ import Store
 /// Why `batch rollback` will not touch a run. Every case is decided before anything is sent, and
 /// each message names what to do instead. (bcli maps every refusal to exit 8.)
 public enum RollbackRefusal: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The run is itself a rollback: roll back its parent instead.
+    /// The run is a rollback or reconcile run (it has no writes of its own to undo): roll back its parent instead.
     case rollbackOfRollback(runID: String, parentRunID: String?)
     /// The run was imported from the Python tool's ledger: bcli holds no request bodies,
     /// pre-images or ETags for it, so it cannot plan a safe undo.
