@@ -143,7 +143,8 @@ extension ResultBundleReport {
             default: break
             }
             if r.status == .replayed {
-                let original = row?.targetStepID.flatMap { rows[$0] }
+                // The original may be in an earlier run (`idempotency: store`): read it from the ledger.
+                let original = row?.targetStepID.flatMap { rows[$0] ?? (try? store.ledger.step(id: $0)) }
                 e["replayed"] = true
                 e["prior_seq"] = int(original?.seq)
                 e["prior_step_id"] = row?.targetStepID.map { .number(Double($0)) } ?? .null

@@ -69,6 +69,16 @@ import TestSupport
             #expect(replayed.errorMessage == "replayed: idempotency_key 'cust-store-1' was committed by step 1 (create) of run \(first.runID); not sent again")
             #expect(try store.run(second.runID).state == .completed)
 
+            // The -o bundle of a third run names the original in the earlier run (prior_seq).
+            let envelopePath = dir.path + "/bundle.json"
+            let third = try await bcliAsync(["batch", "run", "-p", "sandbox", path, "-o", envelopePath], env: env)
+            #expect(third.status == 0, "\(third.stderr)")
+            let envelope = try JSONValue(parsing: [UInt8](try Data(contentsOf: URL(fileURLWithPath: envelopePath))))
+            let entry = try #require(envelope["steps"]?.arrayValue?.first)
+            #expect(entry["replayed"] == true)
+            #expect(entry["prior_seq"] == 1, "\(entry)")
+            #expect(entry["prior_step_id"]?.doubleValue == Double(original.id))
+
             // `state` reads it as replayed too.
             let state = try await bcliAsync(["batch", "state", second.runID, "--format", "json"], env: env)
             #expect(state.status == 0)
