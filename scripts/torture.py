@@ -18,6 +18,13 @@ Invariants checked against the sandbox's journal (what the server really committ
   exit-code / crash      mutated inputs and damaged stores give documented exit codes, never a
                          crash signal or a stack trace
   damaged-refused        a damaged store is refused with exit 9 and nothing new is created
+  exactly-once           (recover) after kills of `batch run`, `batch reconcile` and `batch resume`,
+                         each write of the manifest is in the journal once: none twice, none
+                         missing once the run's family is done
+  recover-equals-reference  (recover) the records the recovered run left equal those of an
+                         uninterrupted run of the same manifest (another tag, ids aside)
+  recover-completed      (recover) a recovered run, or its last resume run, reads `completed`;
+                         `verify --all` exits 0 (verify-clean)
 
 Usage: scripts/torture [--quick] [--seed N] [--runs N] [--rollbacks N] [--sections a,b] [--keep] [--report FILE]
 """
@@ -51,7 +58,7 @@ CRASH_TEXT = re.compile(
 # Only loopback: no proxy from the environment, for this script or for bcli.
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"}
-SECTIONS = ["self-test", "kill-run", "kill-run-hold", "kill-rollback", "faults", "concurrent", "new-store-race",
+SECTIONS = ["self-test", "kill-run", "kill-run-hold", "kill-rollback", "faults", "concurrent", "new-store-race", "recover",
             "mutated-manifests", "mutated-configs", "mutated-bundles", "damaged-ledgers", "enospc"]
 
 
@@ -422,6 +429,10 @@ class World:
             if kind == "rollback":
                 bad = [s for s in steps if s["method"].upper() in WRITE_METHODS and s["status"] not in COMMITTED | {"skipped"}]
                 bad += [s for s in steps if s["status"] == "unknown"]
+            elif kind == "reconcile":
+                # A reconcile run's steps are probes (GETs): a 404 is evidence (a DELETE landed, a
+                # record is gone) and reads failed; only a probe without an answer is not done.
+                bad = [s for s in steps if s["status"] == "unknown"]
             else:
                 bad = [s for s in steps if s["status"] not in COMMITTED]
             if bad or (n is not None and len(steps) != n):
@@ -1102,6 +1113,326 @@ def section_new_store_race(t, rounds):
     t.record(name, tried, survived, "4 processes per new store")
 
 
+# --------------------------------------------------------------------------------------------
+# Recovery: reconcile + resume, exactly once under kills (issue 11)
+
+RECOVER_CITIES = ["Oslo", "Bergen", "Trondheim", "Lyon", "Porto", "Gent"]
+RECOVER_DONE = {"committed", "replayed", "reconciled_applied"}
+
+
+def recover_plan(rng):
+    """The shape of a 40-step recovery manifest, drawn once per round and rendered for two tags
+    (the round's and its reference run's): 14 customer POSTs, 18 PATCHes by reference (a unique
+    email each), 3 vendor POSTs with `number`, 2 GETs, 3 DELETEs by reference at the end (of
+    customers no PATCH touches). Every write has a unique body or a unique path."""
+    ncust, nvend, npatch, nget = 14, 3, 18, 2
+    deleted = [12, 13, 14]
+    plan, created, c, v, p, g = [], [], 0, 0, 0, 0
+    while c < ncust or v < nvend or p < npatch or g < nget:
+        choices = []
+        if c < ncust:
+            choices += ["c"] * 3
+        if v < nvend:
+            choices += ["v"]
+        patchable = [i for i in created if i not in deleted]
+        if p < npatch and patchable:
+            choices += ["p"] * 3
+        if g < nget and created:
+            choices += ["g"]
+        if not choices:      # only patches left and nothing patchable yet cannot happen (c1 first)
+            break
+        kind = rng.choice(choices)
+        if kind == "c":
+            c += 1
+            created.append(c)
+            plan.append(("c", c, rng.choice(RECOVER_CITIES)))
+        elif kind == "v":
+            v += 1
+            plan.append(("v", v, None))
+        elif kind == "p":
+            p += 1
+            plan.append(("p", p, rng.choice(patchable)))
+        else:
+            g += 1
+            plan.append(("g", g, rng.choice(created)))
+    for k, i in enumerate(deleted, 1):
+        plan.append(("d", k, i))
+    return plan
+
+
+def recover_manifest(plan, tag):
+    """Returns (text, steps, writes, names by seq)."""
+    steps, names = [], []
+    for kind, k, arg in plan:
+        if kind == "c":
+            names.append("c%d" % k)
+            steps.append('  - {name: c%d, action: post, endpoint: customers, data: {displayName: "X %s c%d", city: %s}}' % (k, tag, k, arg))
+        elif kind == "v":
+            names.append("v%d" % k)
+            steps.append('  - {name: v%d, action: post, endpoint: vendors, data: {number: "V%s-%d", displayName: "XV %s v%d"}}' % (k, tag, k, tag, k))
+        elif kind == "p":
+            names.append("p%d" % k)
+            steps.append('  - {name: p%d, action: patch, endpoint: customers, id: "${{ steps.c%d.id }}", data: {email: "p%d-%s@x.example"}}' % (k, arg, k, tag))
+        elif kind == "g":
+            names.append("g%d" % k)
+            steps.append('  - {name: g%d, action: get, endpoint: customers, id: "${{ steps.c%d.id }}"}' % (k, arg))
+        else:
+            names.append("d%d" % k)
+            steps.append('  - {name: d%d, action: delete, endpoint: customers, id: "${{ steps.c%d.id }}"}' % (k, arg))
+    text = "name: recover-%s\nsteps:\n%s\n" % (tag, "\n".join(steps))
+    writes = sum(1 for kind, _, _ in plan if kind != "g")
+    return text, len(steps), writes, names
+
+
+def recover_records(w, tag):
+    """The tag's customers and vendors on the server as a set of (set, displayName, city, email,
+    number) with the tag replaced by TAG (ids and timestamps aside); every page is read."""
+    found = set()
+    for es, prefix in (("customers", "X %s " % tag), ("vendors", "XV %s " % tag)):
+        path = "%s?$filter=%s" % (es, urllib.parse.quote("startswith(displayName,'%s')" % prefix))
+        status, body = w.sbx.api("GET", path)
+        pages = 0
+        while True:
+            if status != 200 or not isinstance(body, dict):
+                raise RuntimeError("GET %s: %s %r" % (path, status, body))
+            for r in body.get("value", []):
+                # A customer's number is the server's (a number series); a vendor's is the manifest's.
+                row = tuple((r.get(f) or "").replace(tag, "TAG") for f in ("displayName", "city", "email"))
+                row += ((r.get("number") or "").replace(tag, "TAG") if es == "vendors" else "",)
+                found.add((es,) + row)
+            nxt = body.get("@odata.nextLink")
+            pages += 1
+            if not nxt or pages > 200:
+                break
+            rel = nxt[len(w.sbx.url):] if nxt.startswith(w.sbx.url) else nxt
+            hdrs = {"Authorization": "Bearer " + w.sbx.token}
+            status, raw = w.sbx.http("GET", rel, headers=hdrs)
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+    return found
+
+
+def recover_family(w, store, rid, attempt):
+    """The original run's state JSON, and the state JSON of each of its resume runs (in order)."""
+    st = w.bcli(["batch", "state", rid, "--format", "json"], store, ctx=attempt).json()
+    if st is None:
+        return None, []
+    resumes = []
+    for ch in st.get("children", []):
+        if ch.get("kind") == "resume":
+            doc = w.bcli(["batch", "state", ch["id"], "--format", "json"], store, ctx=attempt).json()
+            if doc is not None:
+                resumes.append(doc)
+    resumes.sort(key=lambda d: d["run"].get("started_at") or "")
+    return st, resumes
+
+
+def section_recover(t, quick):
+    """Runs killed at random moments (or held and killed at the nth write, or left alone), then
+    `batch reconcile` and `batch resume` (each killed at random sometimes) until the run's family
+    is done; then each manifest write must be in the sandbox's journal exactly once and the tag's
+    records must equal those of an uninterrupted reference run of the same manifest."""
+    name = "recover"
+    rng = t.rng(name)
+    w = World(t, name, latency="2-12@%d" % (t.seed % 100000))
+    store = w.store("store")
+    ref_store = w.store("reference")
+    tried = survived = 0
+    kills = {"run": 0, "reconcile": 0, "resume": 0}
+    decisions = {"applied": 0, "not_applied": 0, "undecidable": 0}
+    resume_runs = 0
+    stuck = 0
+    share_end = t.section_end(name)
+    started = time.monotonic()
+    # Quick: until 32 kills (about 60 s), never past 75 s; full: 300 kills.
+    min_kills, max_rounds, max_secs = (32, 40, 75) if quick else (300, 400, None)
+    try:
+        i = 0
+        while i < max_rounds:
+            total_kills = sum(kills.values())
+            if t.over_budget(share_end) or (max_secs and time.monotonic() - started > max_secs):
+                break
+            if total_kills >= min_kills and i >= 6:
+                break
+            i += 1
+            attempt = "round %d" % i
+            attempt_start = t.violation_count
+            plan = recover_plan(rng)
+            tag, ref_tag = "q%d" % i, "f%d" % i
+            text, n, writes, names = recover_manifest(plan, tag)
+            path = w.manifest(tag, text, n, writes)
+            ref_text, _, _, _ = recover_manifest(plan, ref_tag)
+            ref_path = w.manifest(ref_tag, ref_text, n, writes)
+            # The reference: the same manifest, uninterrupted, no latency, its own store and tag.
+            w.sbx.set_faults([], latency=None)
+            ref = w.bcli(["batch", "run", "-p", "sandbox", ref_path, "--format", "json"], ref_store, ctx=attempt + " reference", allowed={0})
+            # The interrupted run.
+            known = {r["id"] for r in (w.bcli(["batch", "list", "--format", "json", "--limit", "1000000"], store, ctx=attempt).json() or {}).get("runs", [])}
+            args = ["batch", "run", "-p", "sandbox", path]
+            mode = rng.random()
+            if mode < 0.35:
+                k = rng.randint(1, writes)
+                spec = "hold:nth=%d,method=write" % k
+                w.sbx.set_faults([spec])
+                p = w.spawn(args, store)
+                held = w.sbx.await_held(p)
+                killed = t.kill(p)
+                attempt += " (run: %s%s)" % (spec, "" if held else ", ended first")
+            elif mode < 0.47:
+                # No kill: the nth write gets no answer; `lose` never performs it (reconcile must
+                # find it not applied), `drop` performs it (applied). The run stops at the unknown step.
+                fault = rng.choice(["lose", "lose", "drop"])
+                spec = "%s:method=write,nth=%d" % (fault, rng.randint(1, writes))
+                w.sbx.set_faults([spec])
+                w.bcli(args, store, ctx=attempt)
+                w.sbx.set_faults([])
+                killed = False
+                attempt += " (run: %s)" % spec
+            elif mode < 0.93:
+                w.sbx.set_faults([])
+                p = w.spawn(args, store)
+                lines = rng.randint(0, n)
+                extra = rng.randint(0, 30)
+                killed = t.lines_then_kill(p, lines, extra)
+                attempt += " (run: kill after %d lines + %d ms)" % (lines, extra)
+            else:
+                w.sbx.set_faults([])
+                w.bcli(args, store, ctx=attempt, allowed={0})
+                killed = False
+                attempt += " (run: uninterrupted)"
+            kills["run"] += killed
+            tried += 1
+            w.check(attempt)
+            listed = (w.bcli(["batch", "list", "--format", "json", "--limit", "1000000"], store, ctx=attempt).json() or {"runs": []})["runs"]
+            mine = [r for r in listed if r["id"] not in known and r.get("kind", "batch") == "batch"]
+            if not mine:
+                # Killed before the run row: nothing was sent (checked above); nothing to recover.
+                survived += t.violation_count == attempt_start
+                continue
+            rid = mine[0]["id"]
+            done = False
+            for it in range(14):
+                # Kills in the first 8 iterations; then the family is left to finish.
+                may_kill = it < 8
+                orig, resumes = recover_family(w, store, rid, attempt)
+                if orig is None:
+                    t.violation("ledger-readable", name, attempt, "`batch state %s` unreadable" % rid)
+                    break
+                fam = [orig] + resumes
+                best = {}
+                unknown_runs = []
+                for doc in fam:
+                    for s in doc["steps"]:
+                        if s["status"] in RECOVER_DONE:
+                            best[s["seq"]] = s
+                    if any(s["status"] == "unknown" for s in doc["steps"]):
+                        unknown_runs.append(doc["run"]["id"])
+                if len(best) == n and not unknown_runs:
+                    done = True
+                    break
+                if unknown_runs and rng.random() < 0.75:
+                    for urid in unknown_runs:
+                        rargs = ["batch", "reconcile", urid, "--format", "json"]
+                        if may_kill and rng.random() < 0.6:
+                            p = w.spawn(rargs, store)
+                            ms = rng.randint(0, 120)
+                            time.sleep(ms / 1000.0)
+                            if t.kill(p):
+                                kills["reconcile"] += 1
+                                attempt_k = attempt + " reconcile %s killed after %d ms" % (urid[:8], ms)
+                            else:
+                                attempt_k = attempt + " reconcile %s (ended before the kill)" % urid[:8]
+                            w.check(attempt_k)
+                            continue
+                        res = w.bcli(rargs, store, ctx=attempt, allowed={0, 1})
+                        doc = res.json() or {}
+                        decisions["undecidable"] += sum(1 for s in doc.get("steps", []) if s.get("decision") == "undecidable")
+                        w.check(attempt + " reconcile %s" % urid[:8])
+                    continue
+                rargs = ["batch", "resume", rid] + (["--reconcile"] if unknown_runs else [])
+                if may_kill and rng.random() < 0.7:
+                    w.sbx.set_faults([])
+                    p = w.spawn(rargs, store)
+                    lines = rng.randint(0, 8)
+                    extra = rng.randint(0, 30)
+                    if t.lines_then_kill(p, lines, extra):
+                        kills["resume"] += 1
+                    w.check(attempt + " resume killed after %d lines + %d ms" % (lines, extra))
+                    continue
+                w.sbx.set_faults([])
+                res = w.bcli(rargs, store, ctx=attempt, allowed={0, 1, 8})
+                if res.code == 8 and not unknown_runs:
+                    t.violation("recover-refused", name, attempt, "`batch resume %s` refused (exit 8) with no unknown step in the family: %s" % (
+                        rid[:12], res.err.strip()[-300:]))
+                    break
+                if res.code == 1 and "undecidable" not in res.err:
+                    t.violation("recover-step-failed", name, attempt, "`batch resume %s` exit 1: %s" % (rid[:12], res.err.strip()[-300:]))
+                    break
+                w.check(attempt + " resume")
+            w.check(attempt + " recovered")
+            orig, resumes = recover_family(w, store, rid, attempt)
+            resume_runs += len(resumes)
+            for d in ([orig] + resumes if orig else []):
+                for s in d["steps"]:
+                    if s["status"] == "reconciled_applied":
+                        decisions["applied"] += 1
+                    elif s["status"] == "reconciled_not_applied":
+                        decisions["not_applied"] += 1
+            fam = [orig] + resumes if orig else []
+            fam_ids = {d["run"]["id"] for d in fam}
+            undecided = [s for d in fam for s in d["steps"] if s["status"] == "unknown"]
+            if not done:
+                stuck += 1
+                t.notes.append("recover %s: run %s not done after 14 recovery iterations; %d step(s) stay unknown (%s)" % (
+                    attempt, rid[:12], len(undecided), ", ".join("%s %s" % (s["name"], s["method"]) for s in undecided[:5])))
+            # Exactly once: each manifest write of the family is in the journal once (none twice;
+            # none missing once the family is done).
+            per_seq = {}
+            for crid, e in w.journal_crids.items():
+                s = w.steps.get(crid)
+                if s is not None and s.get("_run") in fam_ids:
+                    per_seq.setdefault(s["seq"], []).append(e)
+            write_seqs = [d["seq"] for d in (orig or {}).get("steps", [])]   # seq base as the ledger numbers them
+            base = min(write_seqs) if write_seqs else 1
+            for idx, (kind, _, _) in enumerate(plan):
+                if kind == "g":
+                    continue
+                seq = idx + base
+                got = per_seq.get(seq, [])
+                if len(got) > 1:
+                    t.violation("exactly-once", name, attempt, "step %s (seq %d) of run %s is in the journal %d times: %s" % (
+                        names[idx], seq, rid[:12], len(got), ["seq %s %s crid %s" % (e.get("seq"), e.get("method"), e.get("client_request_id")) for e in got]))
+                elif done and not got:
+                    t.violation("exactly-once", name, attempt, "step %s (seq %d) of run %s is done in the ledger but not in the journal" % (
+                        names[idx], seq, rid[:12]))
+            if done:
+                mine_recs = recover_records(w, tag)
+                ref_recs = recover_records(w, ref_tag) if ref.code == 0 else None
+                if ref_recs is not None and mine_recs != ref_recs:
+                    t.violation("recover-equals-reference", name, attempt, "run %s: only after recovery %s; only in the reference %s" % (
+                        rid[:12], sorted(mine_recs - ref_recs)[:4], sorted(ref_recs - mine_recs)[:4]))
+                last = resumes[-1]["run"] if resumes else orig["run"]
+                if orig["run"].get("state") != "completed" and last.get("state") != "completed":
+                    t.violation("recover-completed", name, attempt, "run %s reads %s, its last resume run %s reads %s" % (
+                        rid[:12], orig["run"].get("state"), last.get("id", "-")[:12], last.get("state")))
+            v = w.bcli(["batch", "verify", "--all"], store, ctx=attempt)
+            if v.code != 0:
+                t.violation("verify-clean", name, attempt, "verify --all exit %d: %s %s" % (v.code, v.out.strip()[-300:], v.err.strip()[-300:]))
+            survived += t.violation_count == attempt_start
+        before = t.violation_count
+        w.fsck(name + " end")
+        if t.violation_count > before and survived:
+            survived -= 1
+    finally:
+        w.close()
+    t.kills["recover"] = t.kills.get("recover", 0) + sum(kills.values())
+    t.record(name, tried, survived, "%d SIGKILLs (run %d, reconcile %d, resume %d); reconciled applied %d, not applied %d, undecidable %d; %d resume runs; %d not done" % (
+        sum(kills.values()), kills["run"], kills["reconcile"], kills["resume"], decisions["applied"], decisions["not_applied"],
+        decisions["undecidable"], resume_runs, stuck))
+
+
 MUTATED_OK = {0, 1, 2, 4, 5, 8, 9}
 
 
@@ -1611,7 +1942,7 @@ def main():
     t.missed = []
 
     # Budget shares (quick): the kill sections get most of the time.
-    weights = {"self-test": 1, "kill-run": 26, "kill-run-hold": 26, "kill-rollback": 24, "faults": 5, "concurrent": 5, "new-store-race": 3,
+    weights = {"self-test": 1, "kill-run": 26, "kill-run-hold": 26, "kill-rollback": 24, "faults": 5, "concurrent": 5, "new-store-race": 3, "recover": 20,
                "mutated-manifests": 4, "mutated-configs": 2, "mutated-bundles": 2, "damaged-ledgers": 2, "enospc": 1}
     plan = {}
 
@@ -1637,6 +1968,7 @@ def main():
         "faults": lambda: section_faults(t, 12 if quick else 60),
         "concurrent": lambda: section_concurrent(t, 4 if quick else 25),
         "new-store-race": lambda: section_new_store_race(t, 3 if quick else 15),
+        "recover": lambda: section_recover(t, quick),
         "mutated-manifests": lambda: section_mutated_manifests(t, 16 if quick else 200),
         "mutated-configs": lambda: section_mutated_configs(t, 12 if quick else 80),
         "mutated-bundles": lambda: section_mutated_bundles(t, 20 if quick else 120),
@@ -1682,13 +2014,17 @@ def main():
     for sec, tried, survived, failures, note in t.table:
         print("%s | %d | %d | %d" % (sec + (" (%s)" % note if note else ""), tried, survived, failures))
     print()
-    print("seed %d, %d run kills, %d rollback kills, %d violations, %.0f s" % (
-        opts.seed, t.kills["run"], t.kills["rollback"], len(t.violations), elapsed))
+    print("seed %d, %d run kills, %d rollback kills%s, %d violations, %.0f s" % (
+        opts.seed, t.kills["run"], t.kills["rollback"],
+        ", %d recovery kills" % t.kills["recover"] if "recover" in t.kills else "", len(t.violations), elapsed))
     short = []
     if "kill-run" in sections and "kill-run-hold" in sections and t.kills["run"] < opts.runs:
         short.append("only %d of %d run kills" % (t.kills["run"], opts.runs))
     if "kill-rollback" in sections and t.kills["rollback"] < opts.rollbacks:
         short.append("only %d of %d rollback kills" % (t.kills["rollback"], opts.rollbacks))
+    want_recover = 30 if opts.quick else 300
+    if "recover" in sections and t.kills.get("recover", 0) < want_recover:
+        short.append("only %d of %d recovery kills" % (t.kills.get("recover", 0), want_recover))
     for n in t.notes:
         print("note: " + n)
     if t.violations:
