@@ -86,6 +86,20 @@ public struct RunBundle: Sendable {
     public let previousRecordDigest: Digest?
     public let createdBy: String
 
+    /// The run JSON key listing the steps a reconcile run decided (`reconciledBy`).
+    public static let reconciledByKey = "reconciled_by"
+
+    /// `[{seq, decision, reconcile_run_id}]` for the steps of a run that a reconcile run decided.
+    static func reconciledBy(steps: [StepRecord], store: LedgerStore) throws(StoreError) -> [JSONValue] {
+        let bySeq = Dictionary(steps.map { ($0.id, $0.seq) }, uniquingKeysWith: { a, _ in a })
+        return try store.ledger.reconciliations(ofSteps: steps.map(\.id)).filter { $0.decision != .undecidable }.compactMap { r in
+            bySeq[r.targetStepID].map { seq in
+                .object(["seq": .number(Double(seq)), "decision": .string(r.decision.rawValue),
+                         "reconcile_run_id": .string(r.reconcileRunID)])
+            }
+        }
+    }
+
     // MARK: - Export
 
     /// The bundle bytes for one run. Refuses a run that is still executing; fails naming the blob
@@ -94,7 +108,10 @@ public struct RunBundle: Sendable {
         let run = try store.run(runID)
         if run.finishedAt == nil && RunLock.isHeld(store: store.root, runID: run.id) { throw .runLocked(run.id) }
         let steps = try store.ledger.steps(runID: run.id)
-        let digests = Set(StoreVerifier.blobs(run: run, steps: steps).map(\.digest)).sorted()
+        // A reconcile run carries its decisions, and the records they found are blobs of the bundle.
+        let reconciliations: JSONValue? = run.kind == .reconcile ? try store.ledger.reconciliationsJSON(byRun: run.id) : JSONValue?.none
+        let found = run.kind == .reconcile ? try store.ledger.reconciliations(byRun: run.id).compactMap(\.recordDigest) : []
+        let digests = Set(StoreVerifier.blobs(run: run, steps: steps).map(\.digest) + found).sorted()
         let mediaTypes = try mediaTypes(of: digests, in: store)
         var entries: [BundleTar.Entry] = []
         var listed: [JSONValue] = []
@@ -110,6 +127,12 @@ public struct RunBundle: Sendable {
         var runJSON = RunRecordDocument.runJSON(run).objectValue ?? [:]
         runJSON["record_digest"] = run.recordDigest.map { .string($0.description) } ?? .null
         runJSON["previous_record_digest"] = run.previousRecordDigest.map { .string($0.description) } ?? .null
+        if let reconciliations { runJSON[RunRecordDocument.reconciliationsKey] = reconciliations }
+        // Steps of this run a reconcile run decided since it finished: the evidence that lets the
+        // bundle's rows differ from its record (the decisions themselves travel with the
+        // reconcile run's bundle).
+        let decided = try RunBundle.reconciledBy(steps: steps, store: store)
+        if !decided.isEmpty { runJSON[RunBundle.reconciledByKey] = .array(decided) }
         var stepsJSON: [JSONValue] = []
         for step in steps {
             var s = RunRecordDocument.stepJSON(step).objectValue ?? [:]
@@ -297,13 +320,30 @@ public struct RunBundle: Sendable {
             var rowRun = run
             rowRun["record_digest"] = nil
             rowRun["previous_record_digest"] = nil
+            // A reconcile run's decisions are a top-level key of its record, not a run column.
+            let decisions = rowRun.removeValue(forKey: RunRecordDocument.reconciliationsKey)
+            var reconciledSeqs = Set<Int>()
+            for item in rowRun.removeValue(forKey: RunBundle.reconciledByKey)?.arrayValue ?? [] {
+                guard let seq = item["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }),
+                      let decision = item["decision"]?.stringValue.flatMap(ReconcileDecision.init(rawValue:)),
+                      let row = steps.first(where: { $0["seq"]?.doubleValue == Double(seq) }) else { continue }
+                let status = row["status"]?.stringValue
+                if status == decision.stepStatus?.rawValue || RecordComparison.rollbackStatuses.contains(status ?? "") {
+                    reconciledSeqs.insert(seq)
+                }
+            }
+            if let decisions, let doc = try? JSONValue(parsing: bytes), (doc[RunRecordDocument.reconciliationsKey] ?? .null) != decisions {
+                report.problems.append(.init(.rowChanged, runID: runID, subject: "reconciliations", digest: record,
+                                             detail: "the bundle's decisions differ from those its run record captured"))
+            }
             let rowSteps = steps.map { s -> [String: JSONValue] in
                 var copy = s
                 copy["target_step"] = nil
                 return copy
             }
             report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: record, runID: runID, previous: previous,
-                                                        run: rowRun, steps: rowSteps, strictLocalIDs: false)
+                                                        run: rowRun, steps: rowSteps, strictLocalIDs: false,
+                                                        reconciledSeqs: reconciledSeqs)
         } else if record == nil {
             report.notes.append("run \(runID) had not finished when it was exported: there is no run record to check the rows against")
         }

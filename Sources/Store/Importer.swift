@@ -58,6 +58,7 @@ public enum Importer {
                 try Ledger.indexObjects(bundle.blobs.map { BlobRef(digest: $0.digest, size: $0.size, mediaType: $0.mediaType) }, db)
                 try insertRun(bundle, db)
                 for step in bundle.steps { try insertStep(step, runID: bundle.runID, db) }
+                try insertReconciliations(bundle, db)
                 if let record = bundle.recordDigest {
                     try Ledger.setRef(StoreVerifier.importedRefPrefix + bundle.runID, record, db)
                 }
@@ -91,6 +92,11 @@ public enum Importer {
         var run = RunRecordDocument.runJSON(existing).objectValue ?? [:]
         run["record_digest"] = existing.recordDigest.map { .string($0.description) } ?? .null
         run["previous_record_digest"] = existing.previousRecordDigest.map { .string($0.description) } ?? .null
+        do {
+            if existing.kind == .reconcile { run[RunRecordDocument.reconciliationsKey] = try store.ledger.reconciliationsJSON(byRun: existing.id) }
+            let decided = try RunBundle.reconciledBy(steps: store.ledger.steps(runID: existing.id), store: store)
+            if !decided.isEmpty || bundle.run[RunBundle.reconciledByKey] != nil { run[RunBundle.reconciledByKey] = .array(decided) }
+        } catch { throw .store(error) }
         for key in Set(run.keys).union(bundle.run.keys).sorted() where (run[key] ?? .null) != (bundle.run[key] ?? .null) {
             throw .conflict(runID: bundle.runID, detail: "run \(key): here \(RecordComparison.show(run[key] ?? .null)), bundle \(RecordComparison.show(bundle.run[key] ?? .null))")
         }
@@ -103,6 +109,44 @@ public enum Importer {
         for (here, there) in zip(steps.map { RunRecordDocument.stepJSON($0).objectValue ?? [:] }, bundle.steps) {
             for key in Set(here.keys).union(there.keys).subtracting(local).sorted() where (here[key] ?? .null) != (there[key] ?? .null) {
                 throw .conflict(runID: bundle.runID, detail: "step \(RecordComparison.show(here["seq"] ?? .null)) \(key): here \(RecordComparison.show(here[key] ?? .null)), bundle \(RecordComparison.show(there[key] ?? .null))")
+            }
+        }
+    }
+
+    /// A reconcile run's decisions: each names its original step by run id and seq (that run must
+    /// be here: it is the bundle's parent) and its evidence by seq in this run. An original step
+    /// still unknown here gets the decided status, as `Ledger.writeReconciliation` gave it.
+    static func insertReconciliations(_ bundle: RunBundle, _ db: Database) throws {
+        guard let items = bundle.run[RunRecordDocument.reconciliationsKey]?.arrayValue else { return }
+        for item in items {
+            guard let r = item.objectValue, let target = r["target"]?.objectValue, let runID = target["run_id"]?.stringValue,
+                  let seq = target["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }),
+                  let decision = try text(r, "decision").flatMap(ReconcileDecision.init(rawValue:)) else {
+                throw BundleError.notABundle("a reconciliation has no valid target or decision")
+            }
+            guard let step = try StepRow.filter(StepRow.Columns.runID == runID && StepRow.Columns.seq == seq).fetchOne(db),
+                  let stepID = step.id else {
+                throw BundleError.missingParent(runID: bundle.runID, parent: runID)
+            }
+            var evidence: Int64?
+            if let seq = try int(r, "evidence_seq") {
+                evidence = try StepRow.filter(StepRow.Columns.runID == bundle.runID && StepRow.Columns.seq == Int(seq)).fetchOne(db)?.id
+            }
+            let candidates = r["candidates"]?.arrayValue.flatMap { $0.isEmpty ? nil : try? JSONValue.array($0).canonicalString() }
+            let decidedAt = try required(r, "decided_at")
+            try ReconciliationRow(
+                reconcileRunID: bundle.runID, targetStepID: stepID, evidenceStepID: evidence, decision: decision.rawValue,
+                rule: try required(r, "rule"), detail: try required(r, "detail"), recordID: try text(r, "record_id"),
+                etag: try text(r, "etag"), recordDigest: try hex(r, "record_digest"), candidates: candidates, decidedAt: decidedAt
+            ).insert(db)
+            if step.status == nil, let status = decision.stepStatus {
+                typealias Key = StepRow.CodingKeys
+                var assignments = [Column(Key.status).set(to: status.rawValue), Column(Key.outcomeAt).set(to: decidedAt)]
+                if decision == .applied {
+                    if step.recordID == nil, let id = try text(r, "record_id") { assignments.append(Column(Key.recordID).set(to: id)) }
+                    if step.etag == nil, let etag = try text(r, "etag") { assignments.append(Column(Key.etag).set(to: etag)) }
+                }
+                _ = try StepRow.filter(key: stepID).updateAll(db, assignments)
             }
         }
     }

@@ -182,3 +182,44 @@ import TestSupport
         }
     }
 }
+
+/// A reconciled run and its reconcile run travel in bundles: imported into another store (the
+/// original first), the decisions, the reconciled status and the found record come along, and
+/// the other store verifies clean.
+@Suite struct RecoveryBundleTests {
+    @Test func aReconcileRunExportsAndImportsWithItsDecisions() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox(faults: ["drop:method=POST,nth=1"]) { sandbox in
+            let dir = TempDir("bcli-recover-bundle")
+            let env = sandbox.env(store: dir.path + "/store")
+            let path = try writeManifest(dir, "m.yaml", """
+                name: bundled
+                steps:
+                  - {name: c1, action: post, endpoint: customers, data: {displayName: Q c1, city: Oslo}}
+                """)
+            let first = try await bcliAsync(["batch", "run", "-p", "sandbox", path], env: env)
+            let id = try #require(runID(fromStderr: first.stderr), "\(first.stderr)")
+            let reconciled = try await bcliAsync(["batch", "reconcile", id], env: env)
+            #expect(reconciled.status == 0, "\(reconciled.stderr)")
+            let store = try LedgerStore(root: dir.path + "/store")
+            let rec = try #require(try store.ledger.children(of: id).first)
+            for (run, file) in [(id, "a.tar"), (rec, "b.tar")] {
+                let e = try await bcliAsync(["batch", "export", run, "-o", dir.path + "/" + file], env: env)
+                #expect(e.status == 0, "\(e.stderr)")
+                let v = try await bcliAsync(["batch", "verify", "--bundle", dir.path + "/" + file], env: ["BCLI_STORE": dir.path + "/none"])
+                #expect(v.status == 0, "\(v.out) \(v.stderr)")
+            }
+            let other = ["BCLI_STORE": dir.path + "/other"]
+            for file in ["a.tar", "b.tar", "b.tar"] {  // the second import of b adds nothing
+                let i = try await bcliAsync(["batch", "import", dir.path + "/" + file], env: other)
+                #expect(i.status == 0, "\(file): \(i.stderr)")
+            }
+            let there = try LedgerStore(root: dir.path + "/other")
+            let step = try #require(try there.ledger.steps(runID: id).first)
+            #expect(step.status == .reconciledApplied)
+            #expect(try there.ledger.reconciliations(ofSteps: [step.id]).map(\.rule) == ["post.one-match"])
+            let verify = try await bcliAsync(["batch", "verify", "--all"], env: other)
+            #expect(verify.status == 0, "\(verify.out) \(verify.stderr)")
+        }
+    }
+}
