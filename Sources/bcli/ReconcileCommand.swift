@@ -55,12 +55,7 @@ enum Reconcile {
     static func family(of run: RunRecord, store: LedgerStore) throws -> [RunRecord] {
         do {
             let rootID = run.kind == .resume ? (run.parentRunID ?? run.id) : run.id
-            var runs = [try store.run(rootID)]
-            for child in try store.ledger.children(of: rootID) {
-                let r = try store.run(child)
-                if r.kind == .resume { runs.append(r) }
-            }
-            return runs.filter { $0.counts.unknown > 0 }
+            return try ResumePlanner.family(root: rootID, store: store).filter { $0.counts.unknown > 0 }
         } catch { throw CLIFailure(error.exitStatus, error.description) }
     }
 

@@ -54,6 +54,16 @@ public enum ResumePlanner {
     /// Statuses that mean a step's write is in Business Central (or the read was made).
     static let done: Set<StepStatus> = [.committed, .replayed, .reconciledApplied]
 
+    /// The family of the batch run `root`: it, then its resume runs, oldest first.
+    public static func family(root: String, store: LedgerStore) throws(StoreError) -> [RunRecord] {
+        var family = [try store.run(root)]
+        for child in try store.ledger.children(of: root) {
+            let run = try store.run(child)
+            if run.kind == .resume { family.append(run) }
+        }
+        return family
+    }
+
     /// - Parameters:
     ///   - runID: a resolved run id: the original batch run or one of its resume runs.
     ///   - manifestFile: `--manifest FILE` as (path, bytes), checked against the recorded manifest.
@@ -68,12 +78,8 @@ public enum ResumePlanner {
             rootID = parent
         default: throw ResumeRefusal.notABatchRun(runID: named.id, kind: named.kind)
         }
-        let root = try store.run(rootID)
-        var family = [root]
-        for child in try store.ledger.children(of: rootID) {
-            let run = try store.run(child)
-            if run.kind == .resume { family.append(run) }
-        }
+        let family = try Self.family(root: rootID, store: store)
+        let root = family[0]
         if let live = family.first(where: { $0.state == .running }) { throw ResumeRefusal.running(runID: live.id) }
         var rows: [StepRecord] = []
         for run in family {
