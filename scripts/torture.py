@@ -1910,7 +1910,7 @@ def section_enospc(t):
 
 def main():
     ap = argparse.ArgumentParser(prog="scripts/torture", description="bcli fault campaign (issue 8); see docs/reliability.md")
-    ap.add_argument("--quick", action="store_true", help="CI size: >= 50 run kills, >= 20 rollback kills, <= 4 minutes")
+    ap.add_argument("--quick", action="store_true", help="CI size: >= 50 run kills, >= 20 rollback kills, >= 30 recovery kills, <= 4 minutes")
     ap.add_argument("--seed", type=int, default=None, help="makes the kills reproducible (default: random, printed first)")
     ap.add_argument("--runs", type=int, default=None, help="run kills (full: 500, quick: 54)")
     ap.add_argument("--rollbacks", type=int, default=None, help="rollback kills (full: 100, quick: 20)")
