@@ -251,7 +251,13 @@ public struct StoreVerifier {
         let ofSteps = (try? store.ledger.reconciliations(ofSteps: steps.map(\.id))) ?? []
         // A step a reconciliation decided may have moved on since (a rollback undid it).
         let byStep = Dictionary(grouping: ofSteps.filter { $0.decision != .undecidable }, by: \.targetStepID)
-        let backed = Set(steps.filter { byStep[$0.id] != nil }.map(\.seq))
+        // Only the status the decision gave (or, for an applied write, a rollback's status on top).
+        let undone: Set<StepStatus> = [.rolledBack, .rollbackSkipped, .rollbackFailed]
+        let backed = Set(steps.filter { step in
+            (byStep[step.id] ?? []).contains { r in
+                r.decision.stepStatus == step.status || (r.decision == .applied && step.status.map(undone.contains) == true)
+            }
+        }.map(\.seq))
         for step in steps where step.status == .reconciledApplied || step.status == .reconciledNotApplied {
             if !(byStep[step.id] ?? []).contains(where: { $0.decision.stepStatus == step.status }) {
                 report.problems.append(.init(.rowChanged, runID: run.id, subject: "step \(step.seq) (\(step.name)) status", digest: nil,

@@ -41,8 +41,10 @@ struct ReconcileCommand: AsyncParsableCommand {
         let run: RunRecord
         do { run = try store.run(runID) } catch { throw CLIFailure(error.exitStatus, error.description) }
         let profile = try RecordedRunProfile.load(for: run, requested: self.profile, environment: environment)
+        let familyLock = try dryRun ? nil : Reconcile.lockFamily(of: run, store: store)
+        defer { familyLock?.release() }
         let undecided = try await Reconcile.all([run], store: store, profile: profile, environment: environment,
-                                                format: format, dryRun: dryRun)
+                                                format: format, dryRun: dryRun, familyLocked: familyLock != nil)
         if undecided > 0 {
             throw CLIFailure(.failure, "\(undecided) step(s) stay undecidable: check them in Business Central (see the details above and docs/recovery.md)")
         }
@@ -59,10 +61,25 @@ enum Reconcile {
         } catch { throw CLIFailure(error.exitStatus, error.description) }
     }
 
+    /// The lock of a run's family (the original batch run's lock): held by `resume` and
+    /// `reconcile` for their whole duration (and by `rollback` of the original), so two of them
+    /// never decide or send for the same family at once.
+    static func lockFamily(of run: RunRecord, store: LedgerStore) throws -> RunLock {
+        let root = run.kind == .resume ? (run.parentRunID ?? run.id) : run.id
+        do { return try store.lock(runID: root) } catch {
+            if case .runLocked = error {
+                throw CLIFailure(.refused, "run \(root) is being run, resumed, reconciled or rolled back by another process (it holds the run's lock); wait for it to finish, then try again")
+            }
+            throw CLIFailure(error.exitStatus, error.description)
+        }
+    }
+
     /// Reconciles each run in turn; prints the decisions; returns how many steps stay undecidable.
+    /// `familyLocked`: the caller holds the family's lock (`lockFamily`), so no other process is
+    /// running, resuming or reconciling it.
     static func all(_ runs: [RunRecord], store: LedgerStore, profile: Profile, environment: [String: String],
-                    format: OutputFormat, dryRun: Bool = false) async throws -> Int {
-        for run in runs {
+                    format: OutputFormat, dryRun: Bool = false, familyLocked: Bool = false) async throws -> Int {
+        for run in runs where !familyLocked {
             guard run.kind == .batch || run.kind == .resume else {
                 throw CLIFailure(.refused, "run \(run.id) is a \(run.kind.rawValue) run; reconcile reads the unknown steps of a batch or resume run")
             }
@@ -155,7 +172,10 @@ struct ReconcileReport: JSONReport {
                 + (s.candidates.isEmpty ? "" : " candidates: \(s.candidates.joined(separator: ", "))"))
         }
         let head = dryRun ? "--dry-run: nothing recorded" : "reconcile run \(reconcileRun ?? "-") (\(state ?? "-"))"
-        Terminal.note("\(head): \(decided) decided, \(undecidable) undecidable, for run \(run) — next: `bcli batch resume \(run.prefix(12))` sends what did not land")
+        let next = undecidable > 0
+            ? "the undecidable steps stay unknown: check them in Business Central (docs/recovery.md, \"What undecidable means\")"
+            : "next: `bcli batch resume \(run.prefix(12))` sends what did not land"
+        Terminal.note("\(head): \(decided) decided, \(undecidable) undecidable, for run \(run) — \(next)")
     }
 }
 

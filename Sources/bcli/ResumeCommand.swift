@@ -59,21 +59,25 @@ struct ResumeCommand: AsyncParsableCommand {
             return (path, [UInt8](data))
         }
         let profile = try RecordedRunProfile.load(for: named, requested: self.profile, environment: environment)
+        // The family's lock, held to the end: two resumes (or a resume and a reconcile or a
+        // rollback of the original) never work on one family at once.
+        let familyLock = try Reconcile.lockFamily(of: named, store: store)
+        defer { familyLock.release() }
 
         // Every refusal but "unknown steps" is checked before anything is sent, --reconcile included.
-        do { _ = try ResumePlanner.plan(store: store, runID: named.id, manifestFile: file, allowUnknown: true) } catch let refusal as ResumeRefusal {
+        do { _ = try ResumePlanner.plan(store: store, runID: named.id, manifestFile: file, allowUnknown: true, familyLocked: true) } catch let refusal as ResumeRefusal {
             throw CLIFailure(.refused, "refusing to resume: \(refusal)")
         } catch let error as StoreError { throw CLIFailure(error.exitStatus, error.description) }
         if reconcile {
             let family = try Reconcile.family(of: named, store: store)
             let undecided = try await Reconcile.all(family, store: store, profile: profile, environment: environment,
-                                                    format: .text)
+                                                    format: .text, dryRun: dryRun, familyLocked: true)
             if undecided > 0 {
                 throw CLIFailure(.refused, "not resuming: \(undecided) step(s) stay undecidable after reconciling (see above and docs/recovery.md)")
             }
         }
         let planned: (plan: ResumePlan, manifest: Manifest, params: ParamSet, manifestBlob: BlobRef)
-        do { planned = try ResumePlanner.plan(store: store, runID: named.id, manifestFile: file) } catch let refusal as ResumeRefusal {
+        do { planned = try ResumePlanner.plan(store: store, runID: named.id, manifestFile: file, familyLocked: true) } catch let refusal as ResumeRefusal {
             throw CLIFailure(.refused, "refusing to resume: \(refusal)")
         } catch let error as StoreError { throw CLIFailure(error.exitStatus, error.description) }
         let plan = planned.plan

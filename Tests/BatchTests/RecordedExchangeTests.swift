@@ -111,6 +111,28 @@ import TestSupport
         #expect(try world.store.run(runID).counts.unknown == 1)
     }
 
+    /// A write a gateway answered 502 or 504 may have been passed on: it reads unknown, never
+    /// failed, so nothing re-sends it without reconcile's evidence. A read answered 504 is failed.
+    @Test(arguments: [502, 504])
+    func aGatewayAnswerToAWriteIsUnknown(status: Int) async throws {
+        let world = try StubWorld()
+        let runID = try Self.startRun(world)
+        let stub = StubTransport([StubTransport.json(status, "<html>gateway</html>")])
+        let (intent, request) = Self.post(world, runID: runID, body: Array("{}".utf8))
+        let ending = try await RecordedExchange(store: world.store, transport: stub).send(intent, request)
+        guard case .unknown(let stepID, let error) = ending else { Issue.record("\(ending)"); return }
+        let step = try #require(try world.store.ledger.step(id: stepID))
+        #expect(step.status == nil)
+        #expect(step.errorMessage == error.description)
+        #expect(step.errorMessage?.contains("HTTP \(status) by a gateway") == true, "\(step.errorMessage ?? "")")
+
+        let read = StepIntent(runID: runID, seq: 2, name: "read", method: .http(.get), url: Self.url)
+        let get = try await RecordedExchange(store: world.store, transport: StubTransport([StubTransport.json(status, "{}")]))
+            .send(read, BCRequest(method: .get, url: Self.url, clientRequestID: read.clientRequestID))
+        guard case .answered(_, _, let outcome) = get else { Issue.record("\(get)"); return }
+        #expect(outcome.status == .failed)
+    }
+
     @Test func aFailureBeforeTheSendIsAFailedOutcome() async throws {
         let world = try StubWorld()
         let runID = try Self.startRun(world)

@@ -153,6 +153,37 @@ import TestSupport
         }
     }
 
+    /// Two resumes of one family never run at once: the second is refused while the first holds
+    /// the family's lock (here, with its write held by the sandbox); so is a reconcile.
+    @Test func aSecondResumeOfTheSameFamilyIsRefusedWhileOneRuns() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox(faults: ["lose:method=POST,nth=1"]) { sandbox in
+            let dir = TempDir("bcli-recover-lock")
+            let env = sandbox.env(store: dir.path + "/store")
+            let path = try writeManifest(dir, "m.yaml", """
+                name: locked
+                steps:
+                  - {name: c1, action: post, endpoint: customers, data: {displayName: K c1}}
+                  - {name: c2, action: post, endpoint: customers, data: {displayName: K c2}}
+                """)
+            let first = try await Self.run(["batch", "run", "-p", "sandbox", path], env)
+            let id = try #require(runID(fromStderr: first.stderr), "\(first.stderr)")
+            #expect(try await Self.run(["batch", "reconcile", id], env).status == 0)
+            try await sandbox.setFaults(["hold:nth=1,method=POST"])
+            let (child, held) = try await bcliUntilHeld(sandbox, ["batch", "resume", id], env: env)
+            #expect(held)
+            let second = try await Self.run(["batch", "resume", id], env)
+            #expect(second.status == 8, "\(second.stderr)")
+            #expect(second.stderr.contains("by another process"), "\(second.stderr)")
+            let reconcile = try await Self.run(["batch", "reconcile", id], env)
+            #expect(reconcile.status == 8, "\(reconcile.stderr)")
+            try await sandbox.setFaults([])
+            let done = try child.wait(timeout: 60)
+            #expect(done.status == 0, "\(done.stderr)")
+            #expect(try await sandbox.journal().count == 2)
+        }
+    }
+
     @Test func resumeRefusesAnotherManifestAndReconcilesWhenAsked() async throws {
         try requireBinary(Paths.bcli)
         try await withSandbox(faults: ["drop:method=DELETE,nth=1"]) { sandbox in

@@ -126,6 +126,12 @@ import TestSupport
         }
         let edited = try StoreVerifier.verifyAll(in: store)
         #expect(edited.problems.contains { $0.detail.contains("no reconcile run decided it") }, "\(edited.problems)")
+        // A decided step edited to another status (not_applied → committed) is a row change too.
+        try store.ledger.write { db in
+            try db.execute(sql: "UPDATE step SET status = 'committed' WHERE id = ?", arguments: [post])
+        }
+        let flipped = try StoreVerifier.verifyAll(in: store)
+        #expect(flipped.problems.contains { $0.subject.contains("status") && $0.detail.contains("record \"unknown\"") }, "\(flipped.problems)")
         try store.ledger.write { db in try db.execute(sql: "UPDATE reconciliation SET detail = 'changed'") }
         let changed = try StoreVerifier.verifyAll(in: store)
         #expect(changed.problems.contains { $0.subject == "reconciliations" }, "\(changed.problems)")

@@ -70,6 +70,14 @@ struct RecordedExchange: Sendable {
             outcome.durationMs = (ContinuousClock.now - started).wholeMilliseconds
             try store.ledger.writeOutcome(stepID: stepID, outcome)
             return .failed(stepID: stepID, reason: error.description)
+        case .success(let first) where request.isWrite && Self.gatewayStatuses.contains(first.status):
+            // A gateway answered, not Business Central: the write may have been passed on and
+            // committed. Like no answer at all, it reads unknown until `batch reconcile` decides.
+            let failure = TransportFailure(kind: .other, method: request.method, url: request.url,
+                                           reason: "answered HTTP \(first.status) by a gateway, not by Business Central: the write may have landed",
+                                           requestMaybeSent: true, attempts: first.attempts)
+            try store.ledger.noteUnresolvedOutcome(stepID: stepID, message: BCTransportError.transport(failure).description)
+            return .unknown(stepID: stepID, error: .transport(failure))
         case .success(let first):
             var response = first
             var pages: [NewStepPage] = []
@@ -105,6 +113,10 @@ struct RecordedExchange: Sendable {
             return .answered(stepID: stepID, response: response, outcome: outcome)
         }
     }
+
+    /// Answers that come from a gateway in front of Business Central (bad gateway, gateway
+    /// timeout): for a write they prove nothing either way (`RetryPolicy` never re-sends them).
+    static let gatewayStatuses: Set<Int> = [502, 504]
 
     /// Sends `request` without recording it: for a read whose answer the caller stores itself
     /// (the runner's pre-image GET, kept as a blob on the step's intent).

@@ -22,6 +22,7 @@ public enum ResumeRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case notABatchRun(runID: String, kind: RunKind)
     case running(runID: String)
     case rolledBack(runID: String)
+    /// `runID`: the first run of the family with an unknown step (the one to reconcile).
     case unknownSteps(runID: String, steps: [String])
     case noManifest(runID: String)
     case manifestDiffers(runID: String, recorded: Digest, file: String, given: Digest)
@@ -36,7 +37,7 @@ public enum ResumeRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         case .rolledBack(let id):
             return "run \(id) was rolled back (in whole or in part); resuming would re-apply what was undone — run the manifest again instead"
         case .unknownSteps(let id, let steps):
-            return "run \(id) has steps whose outcome is unknown (\(steps.joined(separator: ", "))): they may have landed. Reconcile first: bcli batch reconcile \(id) (or pass --reconcile to reconcile and resume in one go)"
+            return "steps whose outcome is unknown (\(steps.joined(separator: ", "))) may have landed. Reconcile first: bcli batch reconcile \(id) (or pass --reconcile to reconcile every run of the family and resume in one go)"
         case .noManifest(let id):
             return "run \(id) recorded no manifest; there is nothing to resume from"
         case .manifestDiffers(let id, let recorded, let file, let given):
@@ -67,8 +68,9 @@ public enum ResumePlanner {
     /// - Parameters:
     ///   - runID: a resolved run id: the original batch run or one of its resume runs.
     ///   - manifestFile: `--manifest FILE` as (path, bytes), checked against the recorded manifest.
+    ///   - familyLocked: the caller holds the original run's lock (no other process is in the family).
     public static func plan(store: LedgerStore, runID: String, manifestFile: (path: String, bytes: [UInt8])? = nil,
-                            allowUnknown: Bool = false) throws -> (plan: ResumePlan, manifest: Manifest, params: ParamSet, manifestBlob: BlobRef) {
+                            allowUnknown: Bool = false, familyLocked: Bool = false) throws -> (plan: ResumePlan, manifest: Manifest, params: ParamSet, manifestBlob: BlobRef) {
         let named = try store.run(runID)
         let rootID: String
         switch named.kind {
@@ -80,7 +82,9 @@ public enum ResumePlanner {
         }
         let family = try Self.family(root: rootID, store: store)
         let root = family[0]
-        if let live = family.first(where: { $0.state == .running }) { throw ResumeRefusal.running(runID: live.id) }
+        // With the family's lock in hand (`familyLocked`), a run reading `running` is only our own
+        // lock on the original: no other process can be in the family.
+        if !familyLocked, let live = family.first(where: { $0.state == .running }) { throw ResumeRefusal.running(runID: live.id) }
         var rows: [StepRecord] = []
         for run in family {
             if run.state == .rolledBack { throw ResumeRefusal.rolledBack(runID: run.id) }
@@ -92,7 +96,7 @@ public enum ResumePlanner {
         }
         let unknown = rows.filter { $0.status == nil }
         if !unknown.isEmpty && !allowUnknown {
-            throw ResumeRefusal.unknownSteps(runID: rootID, steps: unknown.map { "step \($0.seq) (\($0.name))" })
+            throw ResumeRefusal.unknownSteps(runID: unknown[0].runID, steps: unknown.map { "step \($0.seq) (\($0.name)) of run \($0.runID)" })
         }
 
         guard let manifestDigest = root.manifestDigest else { throw ResumeRefusal.noManifest(runID: rootID) }
