@@ -107,6 +107,10 @@ struct ResumeCommand: AsyncParsableCommand {
             let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
             let profile = try await CompanyResolver(client: client, cacheFile: CompanyResolver.cacheFile(environment: environment))
                 .resolve(session.profile)
+            // A company given by name is known only now: it must be the one the run wrote to.
+            if let company = named.company, let current = profile.companyID, company.lowercased() != current.lowercased() {
+                throw CLIFailure(.refused, "refusing to resume: run \(named.id) wrote to company \(company), profile '\(profile.name)' resolves to \(current); pass the run's profile with -p")
+            }
             let runID = RunID.generate()
             Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)  resumes \(plan.rootRunID)")
             var options = BatchRunner.Options()

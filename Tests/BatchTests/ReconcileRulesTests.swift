@@ -359,7 +359,12 @@ import Testing
         #expect(onlyOld.name == "not_applied")
         #expect(onlyOld.detail.contains("00000000-0000-0000-0000-0000000000b0"))
 
-        for fresh in [atCutoff, skewed, undated] {
+        // A match with no creation time may be older than the POST: undecidable, never applied.
+        let noTime = ReconcileRules.decide(post(["number": "C00042"]), evidence: .answer(status: 200, body: collection([before, undated])))
+        #expect(noTime.rule == "post.no-creation-time")
+        #expect(noTime.name == "undecidable")
+
+        for fresh in [atCutoff, skewed] {
             let d = ReconcileRules.decide(post(["number": "C00042"]), evidence: .answer(status: 200, body: collection([before, fresh])))
             #expect(d.rule == "post.one-match")
             #expect(d.name == "applied")

@@ -184,6 +184,31 @@ import TestSupport
         }
     }
 
+    /// Two identical POSTs, the second lost: the search finds the first step's record, which is
+    /// not the second's to claim — undecidable, never "applied" (the second would never be sent).
+    @Test func aRecordAnotherStepCreatedIsNotClaimed() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox(faults: ["lose:method=POST,nth=2"]) { sandbox in
+            let dir = TempDir("bcli-recover-claim")
+            let env = sandbox.env(store: dir.path + "/store")
+            let path = try writeManifest(dir, "m.yaml", """
+                name: twins
+                steps:
+                  - {name: a, action: post, endpoint: customers, data: {displayName: Twin, city: Oslo}}
+                  - {name: b, action: post, endpoint: customers, data: {displayName: Twin, city: Oslo}}
+                """)
+            let first = try await Self.run(["batch", "run", "-p", "sandbox", path], env)
+            let id = try #require(runID(fromStderr: first.stderr), "\(first.stderr)")
+            let r = try await Self.run(["batch", "reconcile", id, "--format", "json"], env)
+            #expect(r.status == 1, "\(r.out)\(r.stderr)")
+            let step = try JSONValue(parsing: [UInt8](r.stdout))["steps"]?.arrayValue?.first
+            #expect(step?["decision"] == "undecidable")
+            #expect(step?["rule"] == "post.claimed", "\(r.out)")
+            let store = try LedgerStore(root: dir.path + "/store")
+            #expect(try store.ledger.steps(runID: id).map(\.statusName) == ["committed", "unknown"])
+        }
+    }
+
     @Test func resumeRefusesAnotherManifestAndReconcilesWhenAsked() async throws {
         try requireBinary(Paths.bcli)
         try await withSandbox(faults: ["drop:method=DELETE,nth=1"]) { sandbox in

@@ -142,6 +142,8 @@ public enum Decision: Sendable, Hashable {
 /// | `post.existed-before` | POST | not applied | every record found was created before the intent (minus the skew allowance) |
 /// | `post.several-matches` | POST | undecidable | two or more records (or more pages) could be the one; `candidates` lists their ids |
 /// | `post.action` | POST | undecidable | the POST called an action: no record to look up |
+/// | `post.no-creation-time` | POST | undecidable | one record matches a `reconcile_by`/`number`/`code` key but carries no `systemCreatedAt` to show it is new |
+/// | `post.claimed` | POST | undecidable | (`Reconciler`) the one match is a record another step of the family already created |
 /// | `post.no-key` | POST | undecidable | no key to search by (a `reconcile_by` field not in the body, an empty body, …) |
 /// | `get.no-answer` | any | undecidable | the GET got no answer: ask again |
 /// | `get.failed` | any | undecidable | the GET got a status the rules do not read (401, 403, 429, 5xx, a POST search's 404, …): ask again; a POST search's 400 (a field BC cannot filter on): look by hand |
@@ -321,7 +323,7 @@ public enum ReconcileRules {
             } else if now == preETag {
                 compared = "its ETag is still the pre-image's"
             } else {
-                compared = "its ETag differs from the pre-image's (it changed since; a resumed DELETE with the pre-image's If-Match will be refused)"
+                compared = "its ETag differs from the pre-image's (someone changed it since; a resume reads it again and deletes it as it is now)"
             }
             return .notApplied(rule: "delete.still-there", detail: "\(url) still exists, so the DELETE did not land; \(compared).")
         default:
@@ -406,6 +408,10 @@ public enum ReconcileRules {
         case 1:
             let record = fresh[0]
             guard let id = record["id"]?.stringValue else { return unreadable(url, "a collection of records with ids") }
+            // Without a creation time, a match on a key that existed before proves nothing.
+            if record["systemCreatedAt"] == nil, key.kind != .bodyAndTime {
+                return .undecidable(rule: "post.no-creation-time", detail: "one record (\(id)) matches \(by), but it carries no systemCreatedAt, so nothing shows it was created after the POST was sent; check it in Business Central and decide by hand.", candidates: [id])
+            }
             return .applied(recordID: id, etag: etag(of: record, header: nil), record: record, rule: "post.one-match",
                             detail: "exactly one record (\(id)) matches \(by), created after the POST was sent: the POST landed.")
         default:

@@ -56,12 +56,22 @@ public final class Reconciler: Sendable, RunWriter {
         }
         defer { ledgerRun?.release() }
 
+        // Records the family's steps already own (a committed POST's, a reconciled one's): a search
+        // that finds one of them cannot give it to a second step.
+        var owned = Set<String>()
+        let root = run.kind == .resume ? (run.parentRunID ?? run.id) : run.id
+        for member in try ResumePlanner.family(root: root, store: store) {
+            for s in try store.ledger.steps(runID: member.id) where s.method == .http(.post) {
+                if let id = s.recordID, s.status == .committed || s.status == .reconciledApplied { owned.insert(id.lowercased()) }
+            }
+        }
         var items: [Item] = []
         var seq = 0
         var cancelled = false
         for step in unknown {
             if cancellation.isCancelled { cancelled = true; break }
-            items.append(try await decide(step, template: templates[step.seq], rebase: rebase, runID: runID, seq: &seq))
+            items.append(try await decide(step, template: templates[step.seq], rebase: rebase, runID: runID, seq: &seq,
+                                          owned: &owned))
         }
         guard let ledgerRun else { return Result(runID: nil, state: nil, items: items, cancelled: cancelled) }
         // Stamped, not derived (a reconcile run records no step count): completed when every
@@ -82,7 +92,7 @@ public final class Reconciler: Sendable, RunWriter {
     }
 
     private func decide(_ step: StepRecord, template: StepTemplate?, rebase: URLRebase, runID: String?,
-                        seq: inout Int) async throws -> Item {
+                        seq: inout Int, owned: inout Set<String>) async throws -> Item {
         func json(_ digest: Digest?) throws -> JSONValue? {
             guard let digest else { return nil }
             let bytes = try store.objects.get(digest)
@@ -135,7 +145,14 @@ public final class Reconciler: Sendable, RunWriter {
                 evidence = .noAnswer(error: error.description)
             }
         }
-        let decision = ReconcileRules.decide(write, evidence: evidence)
+        var decision = ReconcileRules.decide(write, evidence: evidence)
+        if method == .post, case .applied(let id?, _, _, _, _) = decision {
+            if owned.contains(id.lowercased()) {
+                decision = .undecidable(rule: "post.claimed", detail: "the one record that matches (\(id)) is one another step of this run family created, so it is not this step's; look for this step's record in Business Central and decide by hand.", candidates: [id])
+            } else {
+                owned.insert(id.lowercased())
+            }
+        }
         try record(step, decision, evidence: evidenceStepID, runID: runID, url: write.url)
         return Item(original: step, decision: decision, probeURL: url, evidenceStepID: evidenceStepID)
     }
