@@ -344,6 +344,10 @@ public struct RunBundle: Sendable {
             report.problems += RecordComparison.compare(recordBytes: bytes, recordDigest: record, runID: runID, previous: previous,
                                                         run: rowRun, steps: rowSteps, strictLocalIDs: false,
                                                         reconciledSeqs: reconciledSeqs)
+            if !reconciledSeqs.isEmpty {
+                // The bundle's own list vouches for these rows; the proof is the reconcile run's bundle.
+                report.notes.append("run \(runID): step(s) \(reconciledSeqs.sorted().map(String.init).joined(separator: ", ")) were decided by a reconcile run after this run finished; their evidence is in that run's bundle — import it too (until then `verify --all` reports them)")
+            }
         } else if record == nil {
             report.notes.append("run \(runID) had not finished when it was exported: there is no run record to check the rows against")
         }

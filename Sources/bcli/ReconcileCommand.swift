@@ -78,7 +78,8 @@ enum Reconcile {
     /// `familyLocked`: the caller holds the family's lock (`lockFamily`), so no other process is
     /// running, resuming or reconciling it.
     static func all(_ runs: [RunRecord], store: LedgerStore, profile: Profile, environment: [String: String],
-                    format: OutputFormat, dryRun: Bool = false, familyLocked: Bool = false) async throws -> Int {
+                    format: OutputFormat, dryRun: Bool = false, familyLocked: Bool = false,
+                    textToStderr: Bool = false) async throws -> Int {
         for run in runs where !familyLocked {
             guard run.kind == .batch || run.kind == .resume else {
                 throw CLIFailure(.refused, "run \(run.id) is a \(run.kind.rawValue) run; reconcile reads the unknown steps of a batch or resume run")
@@ -102,7 +103,7 @@ enum Reconcile {
             }
             undecided += result.undecided
             let report = ReconcileReport(run: run, result: result, dryRun: dryRun)
-            if format == .json { reports.append(report) } else { report.printText() }
+            if format == .json { reports.append(report) } else { report.printText(line: textToStderr ? Terminal.note : Terminal.line) }
             if result.cancelled { throw CLIFailure(.interrupted, "interrupted: reconcile run \(result.runID ?? "-") stamped cancelled") }
         }
         if format == .json {
@@ -159,7 +160,9 @@ struct ReconcileReport: JSONReport {
         }
     }
 
-    func printText() {
+    /// `line`: where each decision goes (stdout for `reconcile`; stderr under `resume -f json`,
+    /// whose stdout is one JSON document).
+    func printText(line: (String) -> Void = Terminal.line) {
         if steps.isEmpty {
             Terminal.note("run \(run): no step's outcome is unknown; nothing to reconcile")
             return
@@ -167,7 +170,7 @@ struct ReconcileReport: JSONReport {
         for s in steps {
             let mark = s.decision == "applied" ? "✓" : s.decision == "not_applied" ? "○" : "?"
             let applied = s.decision == "applied" ? "applied" : s.decision == "not_applied" ? "not applied" : "undecidable"
-            Terminal.line("\(mark) step \(s.seq) \(s.name) \(s.method): \(applied) [\(s.rule)] — \(s.detail)"
+            line("\(mark) step \(s.seq) \(s.name) \(s.method): \(applied) [\(s.rule)] — \(s.detail)"
                 + (s.recordID.map { " (record \($0))" } ?? "")
                 + (s.candidates.isEmpty ? "" : " candidates: \(s.candidates.joined(separator: ", "))"))
         }

@@ -71,7 +71,8 @@ struct ResumeCommand: AsyncParsableCommand {
         if reconcile {
             let family = try Reconcile.family(of: named, store: store)
             let undecided = try await Reconcile.all(family, store: store, profile: profile, environment: environment,
-                                                    format: .text, dryRun: dryRun, familyLocked: true)
+                                                    format: .text, dryRun: dryRun, familyLocked: true,
+                                                    textToStderr: RecordFormat.resolve(self.format, defaultName: profile.defaultFormat) == .json)
             if undecided > 0 {
                 throw CLIFailure(.refused, "not resuming: \(undecided) step(s) stay undecidable after reconciling (see above and docs/recovery.md)")
             }
@@ -87,10 +88,16 @@ struct ResumeCommand: AsyncParsableCommand {
         if !refusals.isEmpty { throw CLIFailure(.refused, PolicyGate.message(refusals, profile: profile.name)) }
         guard !plan.owed.isEmpty else {
             Terminal.note("nothing to resume: every step of run \(plan.rootRunID) is done")
+            if format == .json { ResumePlanReport(run: plan.rootRunID, dryRun: dryRun, done: plan.done.count, owed: []).printJSON() }
             return
         }
         let done = planned.manifest.steps.count - plan.owed.count
         Terminal.note("resuming run \(plan.rootRunID): \(done) of \(planned.manifest.steps.count) step(s) done, \(plan.owed.count) to send (\(plan.owed.map { "\($0.seq) \($0.name)" }.joined(separator: ", ")))")
+        if dryRun, format == .json {
+            ResumePlanReport(run: plan.rootRunID, dryRun: true, done: done,
+                             owed: plan.owed.map { .init(seq: $0.seq, name: $0.name, method: $0.method.recorded.rawValue, endpoint: $0.endpoint) }).printJSON()
+            return
+        }
         if dryRun {
             for step in plan.owed {
                 Terminal.line("Step \(step.seq)/\(planned.manifest.steps.count) \(step.method.recorded) \(step.endpoint)")
@@ -154,5 +161,21 @@ enum RecordedRunProfile {
             throw CLIFailure(.refused, "refusing: run \(run.id) wrote to company \(company), profile '\(profile.name)' points at \(current); pass the run's profile with -p")
         }
         return profile
+    }
+}
+
+/// `batch resume -f json` when nothing is sent (`--dry-run`, or nothing left): what is owed.
+struct ResumePlanReport: JSONReport {
+    let formatVersion = 1
+    let run: String
+    let dryRun: Bool
+    let done: Int
+    let owed: [Step]
+
+    struct Step: Encodable {
+        let seq: Int
+        let name: String
+        let method: String
+        let endpoint: String
     }
 }

@@ -84,14 +84,14 @@ import TestSupport
                         let (child, held) = try await bcliUntilHeld(sandbox, args, env: env)
                         if held {
                             child.kill()
-                            _ = try child.wait(timeout: 30)
+                            _ = try await offload { try child.wait(timeout: 30) }
                             kills += 1
                             // The held write goes on and lands, with nobody to answer it.
                             let before = try await sandbox.journal().count
                             try await sandbox.setFaults([])
                             try await Self.awaitJournal(sandbox, above: before)
                         } else {
-                            _ = try child.wait(timeout: 60)
+                            _ = try await offload { try child.wait(timeout: 60) }
                             try await sandbox.setFaults([])
                         }
                     } else {
@@ -115,7 +115,7 @@ import TestSupport
                             try await sandbox.setFaults(["hold:nth=1,method=GET"])
                             let (child, held) = try await bcliUntilHeld(sandbox, ["batch", "reconcile", run], env: env)
                             if held { child.kill(); reconcileKills += 1 }
-                            _ = try child.wait(timeout: 30)
+                            _ = try await offload { try child.wait(timeout: 30) }
                             try await sandbox.setFaults([])
                         }
                         let r = try await bcliAsync(["batch", "reconcile", run, "--format", "json"], env: env)

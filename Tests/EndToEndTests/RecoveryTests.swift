@@ -116,9 +116,16 @@ import TestSupport
             #expect(doc["steps"]?.arrayValue?.first?["decision"] == "not_applied")
             #expect(doc["steps"]?.arrayValue?.first?["rule"] == "patch.unchanged")
             #expect(doc["format_version"] == 1)
+            // -f json: one document on stdout, whatever the mode.
+            let planned = try await Self.run(["batch", "resume", id, "--dry-run", "-f", "json"], env)
+            let plan = try JSONValue(parsing: [UInt8](planned.stdout))
+            #expect(plan["format_version"] == 1)
+            #expect(plan["owed"]?.arrayValue?.compactMap { $0["seq"]?.doubleValue } == [2])
             let resumed = try await Self.run(["batch", "resume", id], env)
             #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
             #expect(resumed.out.contains("Step 2/3 PATCH customers"))
+            let nothing = try await Self.run(["batch", "resume", id, "-f", "json"], env)
+            #expect(try JSONValue(parsing: [UInt8](nothing.stdout))["owed"]?.arrayValue?.isEmpty == true, "\(nothing.out)")
             #expect(!resumed.out.contains("Step 3/3"), "the GET was done: \(resumed.out)")
             let journal = try await sandbox.journal()
             #expect(journal.map { $0["method"]?.stringValue ?? "" } == ["POST", "PATCH"])
@@ -178,7 +185,7 @@ import TestSupport
             let reconcile = try await Self.run(["batch", "reconcile", id], env)
             #expect(reconcile.status == 8, "\(reconcile.stderr)")
             try await sandbox.setFaults([])
-            let done = try child.wait(timeout: 60)
+            let done = try await offload { try child.wait(timeout: 60) }
             #expect(done.status == 0, "\(done.stderr)")
             #expect(try await sandbox.journal().count == 2)
         }
