@@ -160,6 +160,11 @@ enum RecordedRunProfile {
         if let company = run.company, let current = profile.companyID, company != current {
             throw CLIFailure(.refused, "refusing: run \(run.id) wrote to company \(company), profile '\(profile.name)' points at \(current); pass the run's profile with -p")
         }
+        // Company ids survive a copy of an environment: the environment must match too, or a
+        // probe's 404 (or a resumed write) would be about another environment's data.
+        if let recorded = run.environment, recorded.lowercased() != profile.environment.lowercased() {
+            throw CLIFailure(.refused, "refusing: run \(run.id) ran in environment \(recorded), profile '\(profile.name)' points at \(profile.environment); use the run's environment (drop BCLI_ENVIRONMENT / -e, or pass the run's profile with -p)")
+        }
         return profile
     }
 }

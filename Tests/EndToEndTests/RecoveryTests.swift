@@ -110,6 +110,10 @@ import TestSupport
             let first = try await Self.run(["batch", "run", "-p", "sandbox", path], env)
             let id = try #require(runID(fromStderr: first.stderr), "\(first.stderr)")
             #expect(try await sandbox.journal().count == 1)
+            // Another environment (same company ids) is refused before anything is asked.
+            let elsewhere = try await Self.run(["batch", "reconcile", id], env.merging(["BCLI_ENVIRONMENT": "sandbox-copy"]) { $1 })
+            #expect(elsewhere.status == 8, "\(elsewhere.stderr)")
+            #expect(elsewhere.stderr.contains("ran in environment production"), "\(elsewhere.stderr)")
             let reconciled = try await Self.run(["batch", "reconcile", id, "--format", "json"], env)
             #expect(reconciled.status == 0, "\(reconciled.stderr)")
             let doc = try JSONValue(parsing: [UInt8](reconciled.stdout))
