@@ -781,7 +781,12 @@ def section_kill_run(t, name, target, hold):
             text, n, writes = kill_manifest(rng, tag, failing=rng.random() < 0.25)
             path = w.manifest(tag, text, n, writes)
             args = ["batch", "run", "-p", "sandbox", path] + (["--durability", "full"] if rng.random() < 0.3 else [])
-            attempt = "attempt %d" % i
+            # Half the runs keep several requests in flight (--concurrency): a kill then lands
+            # with up to five steps between intent and outcome.
+            workers = rng.choice([1, 1, 2, 3, 5, 5])
+            if workers > 1:
+                args += ["--concurrency", str(workers)]
+            attempt = "attempt %d%s" % (i, "" if workers == 1 else " (concurrency %d)" % workers)
             attempt_start = t.violation_count
             if hold:
                 # n steps send about n + pre-image GETs requests; hold one of them.

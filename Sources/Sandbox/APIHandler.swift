@@ -43,6 +43,10 @@ struct APIRequest {
     var requestID: String
     /// `http://host:port` as the client addressed us, for `@odata.context` and `Location`.
     var origin: String
+    /// Set for an operation of a JSON `$batch`: the outer request's `request-id` and
+    /// `client-request-id`, which the journal line of a write records (`WriteContext`).
+    var batchRequestID: String? = nil
+    var batchClientRequestID: String? = nil
 }
 
 /// Companies and entity-set CRUD with BC's semantics (ETags, If-Match, keys, series, errors).
@@ -57,14 +61,7 @@ struct APIHandler: Sendable {
     func handle(_ request: APIRequest, tenant requestTenant: String?, environment requestEnvironment: String,
                 namespace: APINamespace, resources: [ResourceSegment]) async throws -> APIResult
     {
-        if let requestTenant, requestTenant.lowercased() != tenant.lowercased() {
-            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
-                                  message: "Tenant '\(requestTenant)' is not served here; the sandbox tenant is '\(tenant)'.")
-        }
-        guard requestEnvironment.lowercased() == environment.lowercased() else {
-            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
-                                  message: "Environment '\(requestEnvironment)' does not exist; the sandbox environment is '\(environment)'.")
-        }
+        try checkScope(tenant: requestTenant, environment: requestEnvironment)
         let apiRoot = request.origin + apiRootPath(request.path)
         var rest = resources[...]
         let company: SandboxCompany
@@ -123,7 +120,9 @@ struct APIHandler: Sendable {
         let setKey = namespace.storagePrefix + definition.name
         let context = WriteContext(method: request.method.rawValue, path: request.path,
                                    clientRequestID: request.clientRequestID, requestID: request.requestID,
-                                   bodySHA256: request.body.isEmpty ? nil : SHA256.hash(request.body).hex)
+                                   bodySHA256: request.body.isEmpty ? nil : SHA256.hash(request.body).hex,
+                                   batchRequestID: request.batchRequestID,
+                                   batchClientRequestID: request.batchClientRequestID)
         let contextBase = apiRoot + "/$metadata#companies(\(company.id))/\(definition.name)"
 
         guard let id = entityKey else {
@@ -192,6 +191,19 @@ struct APIHandler: Sendable {
             return APIResult(response: Response(status: .noContent), committedWrite: true)
         default:
             throw SandboxAPIError.methodNotAllowed(request.method, "a \(definition.displayName) record")
+        }
+    }
+
+    /// 404 unless the URL's tenant (when given) and environment are the ones this sandbox serves.
+    /// A `$batch` checks its own URL with it before running any operation.
+    func checkScope(tenant requestTenant: String?, environment requestEnvironment: String) throws(SandboxAPIError) {
+        if let requestTenant, requestTenant.lowercased() != tenant.lowercased() {
+            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
+                                  message: "Tenant '\(requestTenant)' is not served here; the sandbox tenant is '\(tenant)'.")
+        }
+        guard requestEnvironment.lowercased() == environment.lowercased() else {
+            throw SandboxAPIError(status: .notFound, code: "BadRequest_NotFound",
+                                  message: "Environment '\(requestEnvironment)' does not exist; the sandbox environment is '\(environment)'.")
         }
     }
 

@@ -35,6 +35,12 @@ struct WriteContext: Sendable {
     var bodySHA256: String?
     /// False for the demo data the server seeds itself: the journal lists client writes only.
     var journaled = true
+    /// For an operation of a JSON `$batch`: the sandbox's `request-id` of the outer `$batch`
+    /// request and its `client-request-id` (nil for a request sent alone). Why: the journal keeps
+    /// one line per operation, as if it were sent alone (its own `client_request_id`), and these
+    /// columns say which `$batch` carried it, so a checker can tell the two apart.
+    var batchRequestID: String? = nil
+    var batchClientRequestID: String? = nil
 }
 
 /// How a PATCH or DELETE names the version it expects.
@@ -136,7 +142,9 @@ final class EntityStore: Sendable {
                 status INTEGER NOT NULL,
                 client_request_id TEXT,
                 request_id TEXT NOT NULL,
-                body_sha256 TEXT
+                body_sha256 TEXT,
+                batch_request_id TEXT,
+                batch_client_request_id TEXT
             );
             CREATE TABLE IF NOT EXISTS token (
                 token TEXT PRIMARY KEY,
@@ -152,6 +160,10 @@ final class EntityStore: Sendable {
         let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(journal)").map { $0["name"] as String }
         if !columns.contains("body_sha256") {
             try db.execute(sql: "ALTER TABLE journal ADD COLUMN body_sha256 TEXT")
+        }
+        // Data folders written before the sandbox served `$batch` gain the columns naming the batch.
+        for column in ["batch_request_id", "batch_client_request_id"] where !columns.contains(column) {
+            try db.execute(sql: "ALTER TABLE journal ADD COLUMN \(column) TEXT")
         }
         // Data folders written before records had a creation time gain the column; their records
         // were created no later than they were last modified, the best time known.
@@ -285,10 +297,12 @@ final class EntityStore: Sendable {
     {
         try db.execute(sql: """
             INSERT INTO journal (time, method, path, company_id, entity_set, entity_id, etag_before, etag_after,
-                                 status, client_request_id, request_id, body_sha256)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                 status, client_request_id, request_id, body_sha256, batch_request_id,
+                                 batch_client_request_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [time, context.method, context.path, company, setKey, id, before, after, status,
-                             context.clientRequestID, context.requestID, context.bodySHA256])
+                             context.clientRequestID, context.requestID, context.bodySHA256, context.batchRequestID,
+                             context.batchClientRequestID])
     }
 
     /// Inserts a record: assigns id, ETag, number (series) and line number, checks key uniqueness, journals.

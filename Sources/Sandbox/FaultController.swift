@@ -83,6 +83,18 @@ actor FaultController {
 
     /// Decides latency, hold, pre-handler errors (429/503) and `lose` for an API request.
     func beforeRequest(method: HTTPRequest.Method, clientRequestID: String?) -> Decision {
+        decide { $0.filterMatches(method: method, clientRequestID: clientRequestID) }
+    }
+
+    /// The same decision for a whole `$batch`, taken once before any of its operations runs
+    /// (see `SandboxFault.filterMatches(batch:batchClientRequestID:)`). `operations` is empty
+    /// when the body could not be parsed: only unfiltered faults, or `request-id=` naming the
+    /// batch, can match it then.
+    func beforeBatch(operations: [FaultOperation], batchClientRequestID: String?) -> Decision {
+        decide { $0.filterMatches(batch: operations, batchClientRequestID: batchClientRequestID) }
+    }
+
+    private func decide(_ matches: (SandboxFault) -> Bool) -> Decision {
         var decision = Decision()
         switch latency {
         case .fixed(let ms): decision.delayMilliseconds += ms
@@ -91,9 +103,7 @@ actor FaultController {
         }
         for index in armed.indices {
             let fault = armed[index].fault
-            guard fault.kind != .drop, fault.kind != .limit,
-                  fault.filterMatches(method: method, clientRequestID: clientRequestID)
-            else { continue }
+            guard fault.kind != .drop, fault.kind != .limit, matches(fault) else { continue }
             // Once an answer is chosen (429, 503, lose), later ones neither count nor fire for this request.
             if decision.answered, fault.kind == .throttle || fault.kind == .unavailable || fault.kind == .lose { continue }
             guard armed[index].fire() else { continue }
@@ -127,6 +137,20 @@ actor FaultController {
         for index in armed.indices where armed[index].fault.kind == .drop {
             guard armed[index].fault.filterMatches(method: method, clientRequestID: clientRequestID) else { continue }
             if armed[index].fire() { drop = true }
+        }
+        return drop
+    }
+
+    /// After the operations of a `$batch` ran: whether to drop the connection without answering.
+    /// Each committed operation counts as one committed write, in order, as if sent alone (every
+    /// one is counted even after one fired, so the counters match a run without `$batch`).
+    func dropAfterBatch(committed operations: [FaultOperation], batchClientRequestID: String?) -> Bool {
+        var drop = false
+        for index in armed.indices where armed[index].fault.kind == .drop {
+            for operation in operations
+            where armed[index].fault.filterMatches(operation: operation, batchClientRequestID: batchClientRequestID) {
+                if armed[index].fire() { drop = true }
+            }
         }
         return drop
     }

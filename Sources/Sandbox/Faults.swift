@@ -23,6 +23,15 @@ import HTTPTypes
 /// `drop` counts committed writes only. `lose` counts every matching request (any method: add
 /// `method=write` or `method=POST` to lose writes only); like `throttle` and `unavailable` it is an
 /// answer chosen before the handler, so the first of those three to fire wins.
+///
+/// A JSON `$batch` (docs/sandbox.md#batch) is one request to every kind but `drop`: it is decided
+/// once, before any operation runs, and acts on the whole batch. Its filters accept the batch when
+/// they accept any of its operations (each operation's method and `client-request-id`), or when
+/// `request-id=` is the `$batch`'s own `client-request-id`; the batch then counts once. `drop`
+/// counts each committed operation as one committed write, as if it had been sent alone, and when
+/// it fires for any of them the answer to the whole batch is dropped after every operation ran.
+/// Why: a fault selected for one manifest step still hits that step when it travels in a batch,
+/// and a batch, like BC's, has one connection and one answer, so that is what a fault can take.
 public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable, CaseIterable {
         case throttle, unavailable, drop, lose, latency, hold, limit
@@ -141,6 +150,31 @@ public struct SandboxFault: Sendable, Equatable, CustomStringConvertible {
         if let method, !method.accepts(requestMethod) { return false }
         return true
     }
+
+    /// Whether the filters accept a `$batch` carrying `operations`: no filter, an operation the
+    /// filters accept, or `request-id=` naming the batch itself (with `method=` then judged on its
+    /// operations, since the outer POST performs nothing of its own).
+    func filterMatches(batch operations: [FaultOperation], batchClientRequestID: String?) -> Bool {
+        if requestID == nil, method == nil { return true }
+        if operations.contains(where: { filterMatches(method: $0.method, clientRequestID: $0.clientRequestID) }) { return true }
+        guard let requestID, requestID == batchClientRequestID else { return false }
+        guard let method else { return true }
+        return operations.contains { method.accepts($0.method) }
+    }
+
+    /// Whether a `drop` fault's filters accept one committed operation of a `$batch`: as if sent
+    /// alone, or through `request-id=` naming the batch.
+    func filterMatches(operation: FaultOperation, batchClientRequestID: String?) -> Bool {
+        if filterMatches(method: operation.method, clientRequestID: operation.clientRequestID) { return true }
+        guard let requestID, requestID == batchClientRequestID else { return false }
+        return method?.accepts(operation.method) ?? true
+    }
+}
+
+/// What fault filters look at in one operation of a `$batch`: its method and `client-request-id`.
+struct FaultOperation: Sendable, Equatable {
+    var method: HTTPRequest.Method
+    var clientRequestID: String?
 }
 
 /// Which requests a fault's `method=` filter accepts: one HTTP method, or every write

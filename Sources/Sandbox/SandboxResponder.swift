@@ -128,9 +128,13 @@ struct SandboxResponder: HTTPResponder {
                     retryAfter: 1, "Too many concurrent requests for client '\(client)': the running and queued limits are full (sandbox limit fault).")
             }
             do {
-                let result = try await apiRequest(request, requestID: requestID, clientRequestID: clientRequestID,
-                                                  tenant: tenant, environment: environment, namespace: namespace,
-                                                  resources: resources)
+                let isBatch = resources.count == 1 && resources[0].name == "$batch" && resources[0].key == nil
+                let result = isBatch
+                    ? try await batchRequest(request, requestID: requestID, clientRequestID: clientRequestID,
+                                             tenant: tenant, environment: environment)
+                    : try await apiRequest(request, requestID: requestID, clientRequestID: clientRequestID,
+                                           tenant: tenant, environment: environment, namespace: namespace,
+                                           resources: resources)
                 await faults.leave(client: client)
                 return result
             } catch {
@@ -166,6 +170,45 @@ struct SandboxResponder: HTTPResponder {
             throw DropConnection()
         }
         return result.response
+    }
+
+    /// A JSON `$batch` (`BatchHandler`). Faults act on it as a whole (`SandboxFault`): latency,
+    /// hold, 429/503 and `lose` are decided once, before any operation runs (a lost batch performs
+    /// nothing), and `drop` after every operation ran (all of them committed, then no answer).
+    /// The body is read first, because fault filters match the operations' own
+    /// `client-request-id`s and methods; a body that does not parse is a 400 after the faults.
+    private func batchRequest(_ request: Request, requestID: String, clientRequestID: String?, tenant: String?,
+                              environment: String) async throws -> Response
+    {
+        var request = request
+        let body = try await request.collectBody(upTo: Self.maxBodyBytes)
+        let parsed: Result<[BatchOperation], SandboxAPIError>
+        if request.method != .post {
+            parsed = .failure(.methodNotAllowed(request.method, "$batch (send it with POST)"))
+        } else {
+            do {
+                parsed = .success(try BatchHandler.parse(body: Array(buffer: body), headers: request.headers))
+            } catch {
+                parsed = .failure(error)
+            }
+        }
+        let operations = (try? parsed.get()) ?? []
+        let decision = await faults.beforeBatch(operations: operations.map(\.faultOperation),
+                                                batchClientRequestID: clientRequestID)
+        if decision.delayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(decision.delayMilliseconds)) }
+        if decision.hold { await faults.waitWhileHeld() }
+        if let error = decision.error { throw error }
+        if decision.lose { throw DropConnection(what: "lose ($batch of \(operations.count) operations not performed)") }
+        try api.checkScope(tenant: tenant, environment: environment)
+        let outcome = try await BatchHandler(api: api).run(
+            try parsed.get(), batchPath: request.uri.path, origin: "http://\(request.head.authority ?? "127.0.0.1")",
+            batchRequestID: requestID, batchClientRequestID: clientRequestID)
+        if !outcome.committed.isEmpty,
+           await faults.dropAfterBatch(committed: outcome.committed, batchClientRequestID: clientRequestID)
+        {
+            throw DropConnection(what: "commit-then-drop ($batch: \(outcome.committed.count) writes committed)")
+        }
+        return outcome.response
     }
 
     /// `GET` shows, `POST`/`PUT` replace (`{"faults":["spec",…],"latency":"50-100"}`), `DELETE` clears.

@@ -32,6 +32,13 @@ public final class Ledger: Sendable {
             // WAL setup forces synchronous=NORMAL and `full` durability needs FULL.
             if !readOnly { try db.execute(sql: "PRAGMA journal_mode = WAL") }
             try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            // A checkpoint fdatasyncs the WAL and the database even at synchronous=NORMAL; at the
+            // default 1,000 pages a run paid two syncs every ~80 steps (docs/performance.md,
+            // "Issue 12"). 8,192 pages (32 MiB) pays them ten times less often, and a page that
+            // every step rewrites (the step table's last leaf, its indexes) is copied back once.
+            // The WAL is cut back to 32 MiB after a checkpoint so it never stays larger.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(Ledger.walAutocheckpointPages)")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(Ledger.walAutocheckpointPages * 4096)")
         }
         do {
             queue = try DatabaseQueue(path: path, configuration: config)
@@ -54,6 +61,9 @@ public final class Ledger: Sendable {
             throw StoreError.classify(error, path: path)
         }
     }
+
+    /// WAL pages between automatic checkpoints (SQLite's default is 1,000).
+    static let walAutocheckpointPages = 8192
 
     /// Identifiers of the migrations applied to this file, oldest first.
     public func appliedMigrations() throws(StoreError) -> [String] {
@@ -100,21 +110,29 @@ public final class Ledger: Sendable {
                 try Ledger.indexObjects([page.response, page.responseHeaders].compactMap { $0 }, db)
                 try StepPageRow(stepID: stepID, page).insert(db)
             }
-            typealias Key = StepRow.CodingKeys
-            let changed = try StepRow.filter(key: stepID).updateAll(db, [
-                Column(Key.outcomeAt).set(to: Timestamp.now()), Column(Key.status).set(to: o.status.rawValue),
-                Column(Key.httpStatus).set(to: o.httpStatus), Column(Key.responseDigest).set(to: o.response?.digest.hex),
-                Column(Key.responseHeadersDigest).set(to: o.responseHeaders?.digest.hex), Column(Key.etag).set(to: o.etag),
-                Column(Key.recordID).set(to: o.recordID), Column(Key.requestID).set(to: o.requestID),
-                Column(Key.msCorrelationX).set(to: o.msCorrelationX),
-                Column(Key.correlationRequestID).set(to: o.correlationRequestID), Column(Key.bcErrorCode).set(to: o.bcErrorCode),
-                Column(Key.bcErrorMessage).set(to: o.bcErrorMessage), Column(Key.bcCorrelationID).set(to: o.bcCorrelationID),
-                Column(Key.rollbackURL).set(to: o.rollbackURL), Column(Key.errorMessage).set(to: o.errorMessage),
-                Column(Key.durationMs).set(to: o.durationMs),
+            // One prepared statement per connection (every step runs the same UPDATE).
+            let update = try db.cachedStatement(sql: Ledger.outcomeUpdateSQL)
+            try update.execute(arguments: [
+                Timestamp.now(), o.status.rawValue, o.httpStatus, o.response?.digest.hex, o.responseHeaders?.digest.hex,
+                o.etag, o.recordID, o.requestID, o.msCorrelationX, o.correlationRequestID, o.bcErrorCode,
+                o.bcErrorMessage, o.bcCorrelationID, o.rollbackURL, o.errorMessage, o.durationMs, stepID,
             ])
+            let changed = db.changesCount
             if changed != 1 { throw StoreError.invalidState("no step with id \(stepID) to record an outcome for") }
         }
     }
+
+    /// `writeOutcome`'s UPDATE: the outcome columns in the order its arguments give them.
+    static let outcomeUpdateSQL: String = {
+        typealias Key = StepRow.CodingKeys
+        let columns: [Key] = [
+            .outcomeAt, .status, .httpStatus, .responseDigest, .responseHeadersDigest, .etag, .recordID, .requestID,
+            .msCorrelationX, .correlationRequestID, .bcErrorCode, .bcErrorMessage, .bcCorrelationID, .rollbackURL,
+            .errorMessage, .durationMs,
+        ]
+        let sets = columns.map { "\($0.rawValue) = ?" }.joined(separator: ", ")
+        return "UPDATE \(StepRow.databaseTableName) SET \(sets) WHERE \(Key.id.rawValue) = ?"
+    }()
 
     /// Notes why a sent request got no answer, leaving the step without an outcome: the write may
     /// or may not have been committed, so the step keeps reading `unknown`.

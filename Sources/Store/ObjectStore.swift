@@ -35,10 +35,19 @@ public struct ObjectStore: Sendable {
     /// The prefix of temp files in fan-out folders; fsck and gc recognise leftovers by it.
     public static let tempPrefix = ".tmp-"
 
+    /// Whether single puts may write an unnamed temp file (`O_TMPFILE`) and link it into place.
+    /// Tests turn it off to prove the named-temp fallback stores the same bytes under the same name.
+    let unnamedTemps: Bool
+
     /// Opens (creating if needed, mode 0700) the object folders under `root`.
     public init(root: String, durability: Durability = .process) throws(StoreError) {
+        try self.init(root: root, durability: durability, unnamedTemps: true)
+    }
+
+    init(root: String, durability: Durability, unnamedTemps: Bool) throws(StoreError) {
         self.root = root
         self.durability = durability
+        self.unnamedTemps = unnamedTemps
         try POSIX.makeDirectories(root + "/objects/sha256")
     }
 
@@ -68,14 +77,63 @@ public struct ObjectStore: Sendable {
     /// names any of them must be committed only after this returns, exactly as for `put`.
     public func putAll(_ items: [[UInt8]]) throws(StoreError) -> [PutResult] {
         // Without fsync there is no barrier to share; one at a time keeps each blob's create and
-        // rename together, which measured faster on ext4 (docs/performance.md).
+        // link together, which measured faster on ext4 (docs/performance.md), and lets each use
+        // an unnamed temp file (`putOne`).
         if durability == .process || items.count == 1 {
             var results: [PutResult] = []
             results.reserveCapacity(items.count)
-            for bytes in items { results.append(try putBatch([bytes])[0]) }
+            for bytes in items { results.append(try putOne(bytes)) }
             return results
         }
         return try putBatch(items)
+    }
+
+    /// One blob, written as an unnamed temp file (`O_TMPFILE`) in its fan-out folder and linked
+    /// under its final name with `linkat`: one directory entry is created, where a named temp file
+    /// costs a create and a rename (docs/performance.md, "Issue 12"). The file has no name until it
+    /// is complete and length-checked, so a torn or empty file still never sits under a final
+    /// name, and a process killed before the link leaves nothing behind (the kernel frees the
+    /// inode). Where the file system or `/proc` does not allow it, `putBatch`'s named temp file.
+    private func putOne(_ bytes: [UInt8]) throws(StoreError) -> PutResult {
+        guard unnamedTemps, UnnamedTemp.supported else { return try putBatch([bytes])[0] }
+        let digest = SHA256.hash(bytes)
+        let final = path(for: digest)
+        let size = Int64(bytes.count)
+        if try existingCopyIsGood(final, digest: digest, size: size) {
+            return PutResult(digest: digest, size: size, deduplicated: true)
+        }
+        let folder = String(final[..<final.lastIndex(of: "/")!])
+        guard let fd = try UnnamedTemp.open(in: folder) else { return try putBatch([bytes])[0] }
+        defer { close(fd) }
+        let label = folder + "/(unnamed temp)"
+        let written: Result<Void, StoreError> = bytes.withUnsafeBytes { buf in
+            Result { () throws(StoreError) in try POSIX.writeAll(fd: fd, buf, path: label) }
+        }
+        try written.get()
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw .io(operation: "stat", path: label, errno: errno) }
+        guard Int64(st.st_size) == size else { throw .shortWrite(path: label, expected: Int(size), written: Int(st.st_size)) }
+        if durability == .full && fsync(fd) != 0 { throw .io(operation: "fsync", path: label, errno: errno) }
+        // A file that appeared under the name since the check above (a concurrent writer of the
+        // same bytes, or a bad file) is handled as at the check: a good copy is a dedup, a bad
+        // one is quarantined and the link tried once more.
+        for attempt in 0..<2 {
+            switch UnnamedTemp.link(fd, to: final) {
+            case 0:
+                if durability == .full { try POSIX.fsyncDirectory(folder) }
+                return PutResult(digest: digest, size: size, deduplicated: false)
+            case EEXIST where attempt == 0:
+                if try existingCopyIsGood(final, digest: digest, size: size) {
+                    return PutResult(digest: digest, size: size, deduplicated: true)
+                }
+            case let e where UnnamedTemp.meansUnsupported(e):
+                UnnamedTemp.disable()
+                return try putBatch([bytes])[0]
+            case let e:
+                throw .io(operation: "link", path: final, errno: e)
+            }
+        }
+        throw .io(operation: "link", path: final, errno: EEXIST)
     }
 
     private func putBatch(_ items: [[UInt8]]) throws(StoreError) -> [PutResult] {
@@ -299,7 +357,7 @@ public struct ObjectStore: Sendable {
             let fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
             if fd >= 0 { return Temp(fd: fd, path: name) }
             if errno == ENOENT {
-                try POSIX.makeDirectories(folder)
+                try POSIX.makeFanOutDirectory(folder)
                 continue
             }
             if errno != EEXIST { throw .io(operation: "create", path: name, errno: errno) }
@@ -331,5 +389,64 @@ public struct ObjectStore: Sendable {
         }
         try quarantine(final, digest: digest)
         return false
+    }
+}
+
+/// Unnamed temp files: `open(folder, O_TMPFILE)`, then `linkat` of `/proc/self/fd/N` under the
+/// final name (linking by `AT_EMPTY_PATH` needs a capability bcli does not have). Support is
+/// decided at run time: a file system without `O_TMPFILE` (EOPNOTSUPP, EISDIR, EINVAL) or a
+/// missing `/proc` turns it off for the process, and puts use named temp files.
+enum UnnamedTemp {
+    /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`); Glibc's Swift overlay does not export it.
+    #if os(Linux)
+    static let flag: Int32 = 0o20000000 | O_DIRECTORY
+    #else
+    static let flag: Int32 = 0
+    #endif
+
+    /// On until a file system refuses; read by every put, so it is a lock-guarded flag.
+    private final class Switch: @unchecked Sendable {
+        private var lock = pthread_mutex_t()
+        private var on: Bool
+        init(_ on: Bool) { self.on = on; pthread_mutex_init(&lock, nil) }
+        var value: Bool { pthread_mutex_lock(&lock); defer { pthread_mutex_unlock(&lock) }; return on }
+        func turnOff() { pthread_mutex_lock(&lock); on = false; pthread_mutex_unlock(&lock) }
+    }
+    private static let state = Switch(flag != 0)
+
+    static var supported: Bool { state.value }
+
+    static func disable() { state.turnOff() }
+
+    /// errnos that say "this file system or system cannot do it", not "this write failed".
+    static func meansUnsupported(_ e: Int32) -> Bool {
+        e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOSYS || e == EPERM || e == EXDEV || e == ENOENT
+    }
+
+    /// An open, writable, nameless file in `folder` (mode 0444 once linked), or nil when the file
+    /// system cannot make one (support is then off). The fan-out folder is created on ENOENT.
+    static func open(in folder: String) throws(StoreError) -> Int32? {
+        for _ in 0..<2 {
+            let fd = openFile(folder, flag | O_WRONLY | O_CLOEXEC, 0o444)
+            if fd >= 0 { return fd }
+            let e = errno
+            if e == ENOENT { try POSIX.makeFanOutDirectory(folder); continue }
+            if meansUnsupported(e) { disable(); return nil }
+            throw .io(operation: "create", path: folder + "/(unnamed temp)", errno: e)
+        }
+        throw .io(operation: "create", path: folder + "/(unnamed temp)", errno: ENOENT)
+    }
+
+    private static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t) -> Int32 {
+        #if canImport(Glibc)
+        Glibc.open(path, flags, mode)
+        #else
+        Darwin.open(path, flags, mode)
+        #endif
+    }
+
+    /// Links the open file under `path`; returns 0 or the errno.
+    static func link(_ fd: Int32, to path: String) -> Int32 {
+        linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 ? 0 : errno
     }
 }

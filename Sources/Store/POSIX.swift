@@ -24,6 +24,13 @@ enum POSIX {
         }
     }
 
+    /// A fan-out folder under `objects/sha256` (or `tmp/`): the parent exists from the store's
+    /// open, so one `mkdir` does; the whole path is made only when that fails.
+    static func makeFanOutDirectory(_ path: String) throws(StoreError) {
+        if mkdir(path, 0o700) == 0 || errno == EEXIST { return }
+        try makeDirectories(path)
+    }
+
     static func fileSize(_ path: String) -> Int64? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }

@@ -41,8 +41,10 @@ struct ResumeCommand: AsyncParsableCommand {
     @Flag(name: [.short, .long], help: "Confirm writes on a profile with disable_writes = true.")
     var yes = false
 
-    @Flag(help: "Stop at the first failed step (default: record it and go on).")
+    @Flag(help: "Stop starting steps at the first failed step; steps in flight finish (default: record it and go on).")
     var failFast = false
+
+    @OptionGroup var throughput: ThroughputOptions
 
     @Option(name: [.short, .long], help: RecordFormat.help)
     var format: RecordFormat?
@@ -111,7 +113,7 @@ struct ResumeCommand: AsyncParsableCommand {
         }
 
         let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
-            let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
+            let client = try await session.connect(interruptNote: ThroughputOptions.interruptNote)
             let profile = try await CompanyResolver(client: client, cacheFile: CompanyResolver.cacheFile(environment: environment))
                 .resolve(session.profile)
             // A company given by name is known only now: it must be the one the run wrote to.
@@ -122,6 +124,9 @@ struct ResumeCommand: AsyncParsableCommand {
             Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)  resumes \(plan.rootRunID)")
             var options = BatchRunner.Options()
             options.failFast = failFast
+            options.concurrency = throughput.concurrency
+            options.batchSize = throughput.batchSize
+            options.keepReports = format == .json
             do throws(StoreError) {
                 return try await BatchRunner(store: store, client: client, profile: profile, options: options)
                     .run(manifest: planned.manifest, manifestBlob: planned.manifestBlob, params: planned.params,

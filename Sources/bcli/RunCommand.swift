@@ -48,8 +48,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Refuse to run unless the manifest's digest is this (sha256:<hex>).", valueName: "digest"))
     var expectManifest: String?
 
-    @Flag(help: "Stop at the first failed step (default: record it and go on).")
+    @Flag(help: "Stop starting steps at the first failed step; steps in flight finish (default: record it and go on).")
     var failFast = false
+
+    @OptionGroup var throughput: ThroughputOptions
 
     @Option(name: [.short, .long], help: RecordFormat.help)
     var format: RecordFormat?
@@ -67,6 +69,7 @@ struct RunCommand: AsyncParsableCommand {
     var progressFD: Int32?
 
     func validate() throws {
+        try throughput.validate()
         if resultOut != nil, resultFD != nil {
             throw ValidationError("--result-out and --result-fd both write the envelope; give one of them")
         }
@@ -131,8 +134,9 @@ struct RunCommand: AsyncParsableCommand {
         var observers: [any RunObserver] = [StepPrinter(format: format, store: store), RunIDRecorder(envelope: envelope)]
         if let progress { observers.append(ProgressObserver(stream: progress, store: store)) }
         let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
-            // SIGINT: the first finishes the in-flight step and stamps `cancelled`; the second aborts at once.
-            let client = try await session.connect(interruptNote: "interrupt: finishing the current step, then stopping (press Ctrl-C again to abort at once)")
+            // SIGINT: the first starts nothing new, lets the steps in flight finish and stamps
+            // `cancelled`; the second aborts at once (those steps stay `unknown`).
+            let client = try await session.connect(interruptNote: ThroughputOptions.interruptNote)
             // A company given by name (`company_name`, `-c NAME`) becomes its id through the
             // companies endpoint (cached), before any step's URL is built.
             let profile = try await CompanyResolver(client: client, cacheFile: CompanyResolver.cacheFile(environment: environment))
@@ -141,6 +145,10 @@ struct RunCommand: AsyncParsableCommand {
             Terminal.note("run \(runID)  store \(store.root)  profile \(profile.name)")
             var options = BatchRunner.Options()
             options.failFast = failFast
+            options.concurrency = throughput.concurrency
+            options.batchSize = throughput.batchSize
+            // Every step's report is kept only for the outputs that print them all.
+            options.keepReports = format == .json || output != nil
             do throws(StoreError) {
                 return try await BatchRunner(store: store, client: client, profile: profile, options: options)
                     .run(manifest: prepared.manifest, manifestBlob: manifestBlob, params: prepared.params,
@@ -149,7 +157,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
             }
         }
-        envelope.set(bcCorrelationID: summary.reports.last(where: { $0.status != .committed && $0.status != .replayed })?.correlationID)
+        envelope.set(bcCorrelationID: summary.lastProblemCorrelationID)
         try report(summary, verdict: RunVerdict(summary), manifest: prepared.manifest, digest: digest, format: format, store: store)
     }
 

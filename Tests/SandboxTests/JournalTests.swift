@@ -34,6 +34,7 @@ struct JournalTests {
             #expect(Set(post.objectValue?.keys.map { $0 } ?? []) == [
                 "format_version", "seq", "time", "method", "path", "company_id", "entity_set", "entity_id", "etag_before",
                 "etag_after", "status", "client_request_id", "request_id", "body_sha256",
+                "batch_request_id", "batch_client_request_id",
             ])
             #expect(post["time"]?.stringValue?.hasSuffix("Z") == true)
             #expect(patch["etag_before"] == .string(created.etag!))

@@ -116,6 +116,12 @@ public final class ChildProcess: @unchecked Sendable {
     @discardableResult
     public func waitForStdoutLines(_ lines: Int) -> Int { stdoutDrain.waitForLines(lines) }
 
+    /// Waits (on a thread of its own) until the child's stderr contains `text`; false when stderr
+    /// closed without it.
+    public func stderrContains(_ text: String) async throws -> Bool {
+        try await offload { self.stderrDrain.waitFor(text) }
+    }
+
     /// The first line the child prints on stdout (without its newline), once it has printed it or
     /// closed stdout; awaited on a thread of its own.
     public func firstStdoutLine() async throws -> String {
@@ -261,6 +267,18 @@ final class PipeDrain: @unchecked Sendable {
                 if chunk.isEmpty { break }
             }
         }.start()
+    }
+
+    /// Blocks until what was read contains `text` (true) or the pipe closed without it (false).
+    func waitFor(_ text: String) -> Bool {
+        let needle = Data(text.utf8)
+        condition.lock()
+        defer { condition.unlock() }
+        while data.range(of: needle) == nil {
+            if ended { return false }
+            condition.wait()
+        }
+        return true
     }
 
     func waitForLines(_ count: Int) -> Int {

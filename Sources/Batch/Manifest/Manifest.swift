@@ -170,6 +170,10 @@ public struct StepTemplate: Sendable, Hashable {
     /// find the record it created when its outcome is unknown (`batch reconcile`); nil when not
     /// written (reconcile then keys on `number`/`code`, else on the whole body and the time).
     public var reconcileBy: [String]? = nil
+    /// `after:`: earlier steps this one waits for under `--concurrency` although it does not
+    /// reference them (an order BC needs that the manifest cannot show otherwise, e.g. a posting
+    /// after its lines). Without `--concurrency` steps run in order anyway.
+    public var after: [StepName] = []
 
     /// Names of the earlier steps this step reads from (for scheduling and for skipping a step
     /// whose inputs failed).
@@ -182,6 +186,16 @@ public struct StepTemplate: Sendable, Hashable {
     public var paramNames: [String] {
         var seen = Set<String>()
         return references.compactMap { $0.namespace == .params && seen.insert($0.name).inserted ? $0.name : nil }
+    }
+}
+
+/// A step named in another step's `after:`, with where it was written (for diagnostics).
+public struct StepName: Sendable, Hashable {
+    public let name: String
+    public let location: SourceLocation
+    public init(name: String, location: SourceLocation) {
+        self.name = name
+        self.location = location
     }
 }
 

@@ -13,7 +13,7 @@ public enum ManifestLoader {
     /// `idempotency` is `run` (the default) or `store` (`IdempotencyScope`).
     public static let topLevelKeys = ["name", "description", "version", "idempotency", "params", "steps"]
     public static let stepKeys = ["name", "description", "action", "method", "endpoint", "id", "data", "params", "etag",
-                                  "idempotency_key", "pre_image", "all", "reconcile_by"]
+                                  "idempotency_key", "pre_image", "all", "reconcile_by", "after"]
     /// Query options: under a GET step's `params:`, or on the step itself (the Python tool's packs
     /// write them there; they mean the same).
     public static let queryKeys = ["filter", "select", "top", "skip", "orderby", "expand"]

@@ -189,6 +189,7 @@ struct ManifestParser {
         var preImageGiven = false
         var all = false
         var reconcileBy: [String]?
+        var after: [StepName] = []
         var description: String?
         var templates: [(String, Mark?)] = []
         /// Query option keys given under `params:`, and query options written on the step itself
@@ -283,6 +284,8 @@ struct ManifestParser {
             case "reconcile_by":
                 fields[.reconcileBy] = valueLoc
                 reconcileBy = parseReconcileBy(entry.value)
+            case "after":
+                after = parseAfter(entry.value)
             default:
                 if ManifestLoader.queryKeys.contains(entry.key) {
                     stepLevelQuery.append(entry)
@@ -372,7 +375,32 @@ struct ManifestParser {
         return StepTemplate(seq: seq, name: stepName, nameIsAssigned: name == nil, method: method, endpoint: endpoint,
                             id: id, data: data, query: query, etag: etag, idempotencyKey: idempotencyKey,
                             preImage: preImage, location: stepLoc, references: references, description: description, all: all,
-                            reconcileBy: reconcileBy)
+                            reconcileBy: reconcileBy, after: after)
+    }
+
+    /// `after:` is a step name or a list of them (no references: the order is fixed before the
+    /// run). Names are checked against the manifest in `checkReferences`.
+    mutating func parseAfter(_ node: Node) -> [StepName] {
+        let items: [Node]
+        switch node {
+        case .sequence(let seq): items = Array(seq)
+        case .scalar: items = [node]
+        default:
+            sink.error(doc.location(node), "'after' must be a step name or a list of step names, found \(kind(node))",
+                       fix: "write after: [load_items] or after: load_items")
+            return []
+        }
+        var names: [StepName] = []
+        for item in items {
+            guard let s = string(item, key: "after item") else { continue }
+            if s.isEmpty || TemplateSyntax.containsTemplate(s) {
+                sink.error(doc.location(item), "'after' names steps by their fixed names; '\(s)' is not one",
+                           fix: "write the name of an earlier step, e.g. after: [create_customer]")
+                continue
+            }
+            names.append(StepName(name: s, location: doc.location(item)))
+        }
+        return names
     }
 
     /// `reconcile_by:` is a field name or a list of them: each non-empty, an OData property name
@@ -565,6 +593,21 @@ struct ManifestParser {
         for step in steps where seqByName[step.name] == nil { seqByName[step.name] = step.seq }
         let declared = Set(params.map(\.name))
         for step in steps {
+            for wait in step.after {
+                if wait.name == step.name {
+                    sink.error(wait.location, "step '\(step.name)' is after itself",
+                               fix: "name an earlier step under after:, or remove it")
+                } else if let target = seqByName[wait.name] {
+                    if target > step.seq {
+                        sink.error(wait.location, "after: names step '\(wait.name)' (step \(target)), which comes after step '\(step.name)' (step \(step.seq))",
+                                   fix: "move step '\(wait.name)' before step '\(step.name)'; after: names earlier steps only")
+                    }
+                } else {
+                    let guess = Suggestion.closest(to: wait.name, in: steps.map(\.name))
+                    sink.error(wait.location, "after: names unknown step '\(wait.name)'" + (guess.map { " (did you mean '\($0)'?)" } ?? ""),
+                               fix: "name an earlier step of this manifest")
+                }
+            }
             for ref in step.references {
                 switch ref.namespace {
                 case .steps:

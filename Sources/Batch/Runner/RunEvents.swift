@@ -85,10 +85,15 @@ public struct RunSummary: Sendable {
     public let total: Int
     public let recordDigest: Digest?
     public let cancelled: Bool
+    /// Every step's report in manifest order, when `BatchRunner.Options.keepReports` asked for
+    /// them; empty otherwise.
     public let reports: [StepReport]
     /// Steps not sent because an earlier step of the run committed their idempotency key (they
     /// landed; not counted in `committed`).
     public var replayed: Int = 0
+    /// The correlation id of the last step (in manifest order) that did not land, for the result
+    /// envelope; kept even when `reports` is not.
+    public var lastProblemCorrelationID: String? = nil
 }
 
 /// Set from a signal handler; the runner checks it between steps.

@@ -21,6 +21,18 @@ public struct BCConfig: Sendable {
         public var format: String?
         /// Records per page for GET paging.
         public var pageSize: Int?
+        /// `rate_limit_*` for profiles that do not set their own (each key on its own).
+        public var rateLimitRequests: Int?
+        public var rateLimitWindowSeconds: Double?
+        public var rateLimitConcurrent: Int?
+
+        /// The rate limit a profile gets from these defaults, BC's limits where none is set.
+        public var rateLimit: RateLimit {
+            RateLimit(
+                requests: rateLimitRequests ?? RateLimit.businessCentral.requests,
+                windowSeconds: rateLimitWindowSeconds ?? RateLimit.businessCentral.windowSeconds,
+                concurrent: rateLimitConcurrent ?? RateLimit.businessCentral.concurrent)
+        }
     }
 
     public static let profileVariable = "BCLI_PROFILE"
@@ -209,6 +221,7 @@ public struct BCConfig: Sendable {
             if let timeout = defaults.timeoutSeconds { profile.timeoutSeconds = timeout }
             profile.defaultFormat = defaults.format
             profile.pageSize = defaults.pageSize ?? Profile.defaultPageSize
+            profile.rateLimit = defaults.rateLimit
             return profile
         }
         let known = profileNames

@@ -33,6 +33,9 @@ public struct ConfigInventory: Sendable {
         "format": (.used, "default output format (BCLI_FORMAT overrides it)"),
         "page_size": (.used, "records per page (Prefer: odata.maxpagesize) for a get step with all: true"),
         "timeout": (.used, "request timeout in seconds (BCLI_TIMEOUT overrides it)"),
+        "rate_limit_requests": (.used, "requests per sliding window for profiles without their own (bcli only)"),
+        "rate_limit_window_seconds": (.used, "the rate limit's window in seconds (bcli only)"),
+        "rate_limit_concurrent": (.used, "requests on the wire at once per profile (bcli only)"),
     ]
 
     static let profileNotes: [String: (Status, String)] = [
@@ -54,6 +57,9 @@ public struct ConfigInventory: Sendable {
         "base_url": (.used, "API host (bcli only)"),
         "token_url": (.used, "token endpoint (bcli only)"),
         "timeout": (.used, "request timeout for this profile (bcli only)"),
+        "rate_limit_requests": (.used, "requests per sliding window, shared by every worker (bcli only)"),
+        "rate_limit_window_seconds": (.used, "the rate limit's window in seconds (bcli only)"),
+        "rate_limit_concurrent": (.used, "requests on the wire at once (bcli only)"),
     ]
 
     /// The keys of the Python tool's (bc-cli 0.8.2) tables bcli does not read.

@@ -11,12 +11,14 @@ struct ConfigReader {
     /// Top-level tables of the Python tool's features bcli does not have: accepted (so its files
     /// load) with any content, never read; `bcli config check` lists them as not used.
     static let notUsedTables = ["telemetry", "audit", "extract", "context", "ask", "etl", "agent"]
-    static let defaultsKeys = ["profile", "format", "page_size", "timeout"]
+    /// bcli's own rate-limit keys (the Python tool has none), in `[defaults]` and in a profile.
+    static let rateLimitKeys = ["rate_limit_requests", "rate_limit_window_seconds", "rate_limit_concurrent"]
+    static let defaultsKeys = ["profile", "format", "page_size", "timeout"] + rateLimitKeys
     static let profileKeys = [
         "tenant_id", "environment", "company_id", "company_name", "companies", "auth_method", "client_id",
         "client_secret_env", "disable_writes", "disable_standard_api", "allowed_categories", "allowed_endpoints",
         "api_publisher", "api_group", "api_version", "base_url", "token_url", "timeout",
-    ]
+    ] + rateLimitKeys
     static let companyAliasKeys = ["id", "name"]
     /// The Python tool's output format names (`[defaults] format`, `BCLI_FORMAT`).
     static let formatNames = ["table", "markdown", "md", "records", "record", "r", "vertical", "json", "csv", "ndjson", "raw"]
@@ -52,7 +54,40 @@ struct ConfigReader {
             }
             d.pageSize = Int(size)
         }
+        try readRateLimit(t, table: "defaults", into: &d)
         return d
+    }
+
+    /// Reads the `rate_limit_*` keys of `t` over what `d` holds. Strict: whole numbers in range,
+    /// 0 turning the window or the cap off.
+    func readRateLimit(_ t: TOMLTable, table: String, into d: inout BCConfig.Defaults) throws(ConfigError) {
+        if let n = try integer(t, "rate_limit_requests", table: table) {
+            guard (0...Int64(RateLimit.maxRequests)).contains(n) else {
+                throw invalid(t, "rate_limit_requests", table,
+                              "expected requests per window from 1 to \(RateLimit.maxRequests), or 0 for no window; got \(n). Business Central allows 6000 per 300 s")
+            }
+            d.rateLimitRequests = Int(n)
+        }
+        if let value = t["rate_limit_window_seconds"] {
+            let seconds: Double
+            switch value {
+            case .integer(let i): seconds = Double(i)
+            case .float(let f): seconds = f
+            default: throw invalid(t, "rate_limit_window_seconds", table, "expected a number of seconds, got \(value.typeName)")
+            }
+            guard seconds.isFinite, seconds >= 0.001, seconds <= RateLimit.maxWindowSeconds else {
+                throw invalid(t, "rate_limit_window_seconds", table,
+                              "must be a positive number of seconds, at most \(Int(RateLimit.maxWindowSeconds)); Business Central's window is 300. To turn the window off, set rate_limit_requests = 0")
+            }
+            d.rateLimitWindowSeconds = seconds
+        }
+        if let n = try integer(t, "rate_limit_concurrent", table: table) {
+            guard (0...Int64(RateLimit.maxConcurrent)).contains(n) else {
+                throw invalid(t, "rate_limit_concurrent", table,
+                              "expected requests at once from 1 to \(RateLimit.maxConcurrent), or 0 for no cap; got \(n). Business Central runs 5 per user")
+            }
+            d.rateLimitConcurrent = Int(n)
+        }
     }
 
     /// `value` when it is one of the Python tool's format names; else `fail` with the fix.
@@ -173,6 +208,9 @@ struct ConfigReader {
         profile.allowedEndpoints = try stringList(t, "allowed_endpoints", table: table)
         profile.defaultFormat = defaults.format
         profile.pageSize = defaults.pageSize ?? Profile.defaultPageSize
+        var limits = defaults
+        try readRateLimit(t, table: table, into: &limits)
+        profile.rateLimit = limits.rateLimit
         return profile
     }
 

@@ -75,6 +75,10 @@ public struct Profile: Sendable, Equatable {
     public var pageSize: Int = Profile.defaultPageSize
     /// Records per page when `page_size` is not set (the Python tool's default).
     public static let defaultPageSize = 100
+    /// `rate_limit_requests`, `rate_limit_window_seconds`, `rate_limit_concurrent` (in the
+    /// profile, else `[defaults]`, else BC's documented per-user limits): what the client's
+    /// `RateLimiter` holds every request of this profile to.
+    public var rateLimit: RateLimit = .businessCentral
 
     /// True when any of `disable_standard_api`, `allowed_categories`, `allowed_endpoints` is set.
     public var hasEndpointPolicy: Bool {

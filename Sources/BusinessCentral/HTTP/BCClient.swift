@@ -9,6 +9,11 @@ import NIOHTTP1
 ///
 /// Why a class with an injectable `HTTPClient`: one connection pool should serve a whole batch
 /// (and the token requests), and tests can run it against a server on 127.0.0.1.
+///
+/// Every attempt goes through one `RateLimiter` (`limiter`), shared by every task that calls
+/// `execute` on this client: a 429 or 503 pauses all of them, and the profile's `RateLimit`
+/// (BC's per-user window and concurrency) holds for all of them together. Build one client per
+/// profile per process and share it.
 public final class BCClient: BCTransport, Sendable {
     /// Methods `execute` accepts.
     public static let supportedMethods: [HTTPMethod] = [.GET, .POST, .PATCH, .PUT, .DELETE, .HEAD]
@@ -19,6 +24,8 @@ public final class BCClient: BCTransport, Sendable {
     public let tokens: any BearerTokenSource
     public let retry: RetryPolicy
     public let httpClient: HTTPClient
+    /// The gate every attempt of every task passes (one per client).
+    public let limiter: RateLimiter
     private let ownsHTTPClient: Bool
     private let random: @Sendable () -> Double
 
@@ -26,16 +33,19 @@ public final class BCClient: BCTransport, Sendable {
     ///   - httpClient: a shared client (the caller shuts it down), or nil to create one with
     ///     `makeHTTPClient()` that `shutdown()` closes.
     ///   - random: jitter source in 0..<1, injectable for tests.
+    ///   - limiter: the rate limiter to share (tests, bench); nil for a new one from
+    ///     `profile.rateLimit`.
     public convenience init(
         profile: Profile,
         tokens: any BearerTokenSource,
         httpClient: HTTPClient? = nil,
         retry: RetryPolicy = .default,
-        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) },
+        limiter: RateLimiter? = nil
     ) {
         self.init(
             profile: profile, tokens: tokens, httpClient: httpClient ?? Self.makeHTTPClient(),
-            owns: httpClient == nil, retry: retry, random: random)
+            owns: httpClient == nil, retry: retry, random: random, limiter: limiter)
     }
 
     /// A client with its own HTTP client and a `TokenProvider` reading `environment`
@@ -44,7 +54,8 @@ public final class BCClient: BCTransport, Sendable {
         profile: Profile,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         tokenCache: TokenCacheLocation = .standard,
-        retry: RetryPolicy = .default
+        retry: RetryPolicy = .default,
+        limiter: RateLimiter? = nil
     ) {
         let http = Self.makeHTTPClient()
         let file: String?
@@ -56,13 +67,14 @@ public final class BCClient: BCTransport, Sendable {
         let tokens = TokenProvider(profile: profile, environment: environment, cacheFile: file, httpClient: http)
         self.init(
             profile: profile, tokens: tokens, httpClient: http, owns: true, retry: retry,
-            random: { Double.random(in: 0..<1) })
+            random: { Double.random(in: 0..<1) }, limiter: limiter)
     }
 
     private init(
         profile: Profile, tokens: any BearerTokenSource, httpClient: HTTPClient, owns: Bool, retry: RetryPolicy,
-        random: @escaping @Sendable () -> Double
+        random: @escaping @Sendable () -> Double, limiter: RateLimiter?
     ) {
+        self.limiter = limiter ?? RateLimiter(profile.rateLimit)
         self.profile = profile
         self.tokens = tokens
         self.retry = retry
@@ -104,14 +116,25 @@ public final class BCClient: BCTransport, Sendable {
         var attempt = 0
         var policyAttempt = 0
         var refreshedAfter401 = false
+        // What a cancellation while waiting for the limiter means: nothing of this attempt left.
+        var waiting = TransportFailure(
+            kind: .cancelled, method: request.method, url: request.url,
+            reason: "cancelled before the request was sent", requestMaybeSent: false, attempts: 0)
 
         while true {
+            let permit: RateLimiter.Permit
+            do {
+                permit = try await limiter.acquire()
+            } catch {
+                throw .transport(waiting)
+            }
             attempt += 1
             policyAttempt += 1
             let token: String
             do {
                 token = try await tokens.token()
             } catch {
+                await limiter.release(permit, sent: false)
                 throw .auth(error)
             }
 
@@ -134,8 +157,10 @@ public final class BCClient: BCTransport, Sendable {
                 responseHeaders = response.headers.map { BCHeader(name: $0.name, value: $0.value) }
                 let buffer = try await response.body.collect(upTo: Self.maxResponseBytes)
                 responseBody = Array(buffer.readableBytesView)
+                await limiter.release(permit, sent: true)
             } catch {
                 var (kind, maybeSent) = TransportFailure.classify(error)
+                await limiter.release(permit, sent: maybeSent)
                 if Task.isCancelled { kind = .cancelled }
                 let decision = retry.decision(
                     afterFailure: kind, requestMaybeSent: maybeSent, write: request.isWrite,
@@ -145,23 +170,40 @@ public final class BCClient: BCTransport, Sendable {
                     reason: TransportFailure.describe(error), requestMaybeSent: maybeSent, attempts: attempt)
                 guard case .retry(let wait) = decision else { throw .transport(failure) }
                 try await pause(wait, failure: failure)
+                waiting = failure
+                waiting.kind = .cancelled
                 continue
             }
 
             if status == 401, !refreshedAfter401, await tokens.invalidate(token) {
                 refreshedAfter401 = true
                 policyAttempt -= 1  // a token refresh does not use up a retry
+                waiting = TransportFailure(
+                    kind: .cancelled, method: request.method, url: request.url,
+                    reason: "cancelled before re-sending after a token refresh (HTTP 401: nothing was processed)",
+                    requestMaybeSent: false, attempts: attempt)
                 continue
             }
 
+            let retryAfter = responseHeaders.first(named: "Retry-After")
+            let jitter = random()
             let decision = retry.decision(
-                afterStatus: status, retryAfter: responseHeaders.first(named: "Retry-After"),
-                write: request.isWrite, attempt: policyAttempt, random: random())
+                afterStatus: status, retryAfter: retryAfter, write: request.isWrite, attempt: policyAttempt, random: jitter)
+            // A 429 or 503 holds every worker of this client, not only this request (no storm).
+            if let wait = retry.throttlePause(
+                afterStatus: status, retryAfter: retryAfter, decision: decision, attempt: policyAttempt, random: jitter)
+            {
+                await limiter.pause(for: wait)
+            }
             if case .retry(let wait) = decision {
                 let failure = TransportFailure(
                     kind: .cancelled, method: request.method, url: request.url,
                     reason: "cancelled while waiting to retry after HTTP \(status)", requestMaybeSent: false, attempts: attempt)
-                try await pause(wait, failure: failure)
+                // A throttle status waits in the limiter's pause, at the next `acquire()`.
+                if !RetryPolicy.throttleStatuses.contains(status) {
+                    try await pause(wait, failure: failure)
+                }
+                waiting = failure
                 continue
             }
 

@@ -11,7 +11,9 @@
 ///   caller records the outcome as unknown (or the status it got);
 /// - waits honour `Retry-After` (seconds) when the server sends it, else exponential backoff with
 ///   jitter; a `Retry-After` longer than `maxRetryAfter` stops the retries and returns the
-///   response to the caller.
+///   response to the caller;
+/// - a 429 or 503 also pauses every other request of the same `BCClient` (`throttlePause`,
+///   `RateLimiter.pause(for:)`), so concurrent workers do not retry into a storm.
 public struct RetryPolicy: Sendable, Equatable {
     /// Total sends, first one included (1 = never retry).
     public var maxAttempts: Int
@@ -67,6 +69,25 @@ public struct RetryPolicy: Sendable, Equatable {
             return wait <= maxRetryAfter ? .retry(after: wait) : .stop
         }
         return .retry(after: backoff(afterAttempt: attempt, random: random))
+    }
+
+    /// Statuses that say Business Central is throttling this user (429) or cannot take requests
+    /// now (503): they pause every worker of the client, not only the request that got them.
+    public static let throttleStatuses: Set<Int> = [429, 503]
+
+    /// How long every request of the client waits after one got `status`, or nil when `status`
+    /// is not a throttle status. Why beside `decision`: the pause is the wait the policy decided
+    /// for this request (its `Retry-After`, else the backoff for `attempt` with the same
+    /// `random`), so one worker's retry and every other worker's next send leave together. When
+    /// the request itself stops retrying (attempts used up, or `Retry-After` above
+    /// `maxRetryAfter`), the others still wait: its `Retry-After` capped at `maxRetryAfter`, else
+    /// the backoff.
+    public func throttlePause(afterStatus status: Int, retryAfter: String?, decision: Decision, attempt: Int,
+                              random: Double) -> Duration? {
+        guard Self.throttleStatuses.contains(status) else { return nil }
+        if case .retry(let wait) = decision { return wait }
+        if let retryAfter, let wait = Self.parseRetryAfter(retryAfter) { return min(wait, maxRetryAfter) }
+        return backoff(afterAttempt: attempt, random: random)
     }
 
     /// After attempt number `attempt` failed without a response.
