@@ -786,7 +786,13 @@ def section_kill_run(t, name, target, hold):
             workers = rng.choice([1, 1, 2, 3, 5, 5])
             if workers > 1:
                 args += ["--concurrency", str(workers)]
-            attempt = "attempt %d%s" % (i, "" if workers == 1 else " (concurrency %d)" % workers)
+            # A quarter send their writes as OData $batch requests: a kill then lands between the
+            # intents of a whole batch and their outcomes.
+            batch = rng.choice([2, 4, 8]) if rng.random() < 0.25 else 1
+            if batch > 1:
+                args += ["--batch-size", str(batch)]
+            attempt = "attempt %d%s%s" % (i, "" if workers == 1 else " (concurrency %d)" % workers,
+                                          "" if batch == 1 else " (batch-size %d)" % batch)
             attempt_start = t.violation_count
             if hold:
                 # n steps send about n + pre-image GETs requests; hold one of them.

@@ -100,3 +100,46 @@ import Testing
         #expect(outputs.isEmpty, "c1's output outlived its last reader")
     }
 }
+
+extension StepScheduleTests {
+    /// A keyed POST may be replayed, so its id may be a record a later step already names: a
+    /// PATCH of `${{ steps.b.id }}` must wait for a running PATCH of the same record even when
+    /// that one comes later in the manifest (review finding: a replayed POST reuses a record).
+    @Test func aReplayedPostsIdMayNameARunningStepsRecord() throws {
+        let m = try Self.manifest("""
+              - {name: a, action: post, endpoint: customers, data: {displayName: x}, idempotency_key: k1}
+              - {name: b, action: post, endpoint: customers, data: {displayName: x}, idempotency_key: k1}
+              - {name: pb, action: patch, endpoint: customers, id: "${{ steps.b.id }}", data: {displayName: y}}
+              - {name: pa, action: patch, endpoint: customers, id: "${{ steps.a.id }}", data: {displayName: z}}
+            """)
+        let params = ParamSet(values: [:])
+        var schedule = StepSchedule(steps: m.steps, all: m.steps, params: params, concurrency: 2)
+        var outputs: [String: JSONValue] = [:]
+        func start(_ p: Int) {
+            if case .success(let step) = ReferenceResolver.resolve(m.steps[p], params: params, outputs: outputs) {
+                schedule.started(p, access: StepAccess(step))
+            }
+        }
+        // a runs and creates record A.
+        #expect(schedule.next(outputs: outputs) == 0); start(0)
+        outputs["a"] = .object(["id": "A"]); schedule.finished(0)
+        // b starts (same key: it waited for a); pa (record A) must not start while pb's record is
+        // unknown — b may be replayed and name A too.
+        #expect(schedule.next(outputs: outputs) == 1); start(1)
+        #expect(schedule.next(outputs: outputs) == nil, "pa started beside a pending PATCH that may name the same record")
+        // b is replayed: its id is A. pb resolves to A; pa waits for it.
+        outputs["b"] = .object(["id": "A"]); schedule.finished(1)
+        #expect(schedule.next(outputs: outputs) == 2); start(2)
+        #expect(schedule.next(outputs: outputs) == nil, "two PATCHes of record A overlapped")
+    }
+
+    /// An action (posting a document) is ordered with every write and listing.
+    @Test func anActionWaitsForEverythingBeforeIt() throws {
+        let m = try Self.manifest("""
+              - {name: c, action: post, endpoint: customers, data: {displayName: x}}
+              - {name: ship, action: post, endpoint: "salesOrders(00000000-0000-0000-0000-0000000000aa)/Microsoft.NAV.shipAndInvoice"}
+              - {name: list, action: get, endpoint: salesInvoices}
+            """)
+        #expect(Self.startable(m) == ["c"])
+    }
+}

@@ -27,12 +27,23 @@ struct RecordedBatch: Sendable {
         intentCommitted: (Int, Int64) -> Void
     ) async throws(StoreError) -> [RecordedExchange.Ending] {
         var ids: [Int64] = []
-        for (index, item) in items.enumerated() {
-            var intent = item.intent
-            (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: item.request.body, request: item.request, store: store)
-            let id = try store.ledger.writeIntent(intent)
-            ids.append(id)
-            intentCommitted(index, id)
+        do {
+            for (index, item) in items.enumerated() {
+                var intent = item.intent
+                (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: item.request.body, request: item.request, store: store)
+                let id = try store.ledger.writeIntent(intent)
+                ids.append(id)
+                intentCommitted(index, id)
+            }
+        } catch {
+            // The `$batch` never left: the intents already committed must not read unknown ("may
+            // have landed"). Best effort — the store is failing — then the run stops on the error.
+            for id in ids {
+                var outcome = StepOutcome(status: .failed)
+                outcome.errorMessage = "not sent: the store failed while recording its $batch (\(error))"
+                try? store.ledger.writeOutcome(stepID: id, outcome)
+            }
+            throw error
         }
         let requests = items.map(\.request)
         let answer: BatchAnswer

@@ -107,7 +107,7 @@ public final class BatchRunner: Sendable, RunWriter {
                         // A `$batch`: the consecutive ready writes after this one, up to the size.
                         var members: [(position: Int, step: PreparedStep)] = [(position, first)]
                         if batchSize > 1, Self.batchable(template) {
-                            while members.count < batchSize, !cancellation.isCancelled,
+                            while members.count < batchSize, !stopStarting, !cancellation.isCancelled,
                                   let more = schedule.next(outputs: shared.outputs, only: Self.batchable) {
                                 switch try prepare(owed[more], total: manifest.steps.count, runID: runID, params: params, shared: shared) {
                                 case .done(let report):

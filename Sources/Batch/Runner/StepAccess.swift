@@ -10,13 +10,14 @@ import Hashing
 ///   its ETag) when a line changes;
 /// - a collection read (a GET without id) and any write to that collection or one of its records
 ///   (a listing sees what an earlier write did);
-/// - anything and an unbound action, or a step whose endpoint is not known yet (a reference to a
-///   step still running): these order against every write and, when they write, against all.
+/// - anything and an action (bound or unbound: posting a document creates and changes other
+///   records), or a step whose endpoint is not known yet (a reference to a step still running):
+///   these order against every write and, when they write, against all.
 /// Two POSTs to one collection never conflict: each creates its own record.
 ///
 /// A key not known yet is a `${{ }}` template: it may equal any key — except that an unfinished
 /// POST's `${{ steps.X.id }}` names a record that does not exist yet, so it equals only the same
-/// reference.
+/// reference (unless X has an `idempotency_key`: a replayed X names an existing record).
 struct StepAccess: Sendable {
     /// A record key, resolved or still a template.
     enum Key: Hashable, Sendable {
@@ -66,8 +67,9 @@ struct StepAccess: Sendable {
 
     init(path: EndpointPath, id: Key?, isWrite: Bool, idempotencyKey: Key?) {
         self.idempotencyKey = idempotencyKey
-        if path.segments.isEmpty {
-            // An unbound action: BC may do anything.
+        if path.isAction {
+            // An action (posting a document, …): BC may change other records and create new
+            // ones (a posted invoice), so it is ordered with every write and listing.
             touches = [Touch(target: .unknown(entitySet: nil), write: true)]
             return
         }

@@ -56,7 +56,8 @@ struct StepSchedule {
         self.prerequisites = prerequisites
         self.lastUse = lastUse
         self.postSteps = Set(all.compactMap { s in
-            guard s.method.literal == .post, !TemplateSyntax.containsTemplate(s.endpoint),
+            // A keyed POST may be replayed: its id is then an existing record anyone may name.
+            guard s.method.literal == .post, s.idempotencyKey == nil, !TemplateSyntax.containsTemplate(s.endpoint),
                   case .success(let path) = EndpointPath.parse(s.endpoint), !path.isAction else { return nil }
             return s.name
         })
@@ -90,7 +91,10 @@ struct StepSchedule {
         for (index, position) in window.enumerated() {
             let access = self.access(position, context: context)
             if prerequisites[position].allSatisfy({ finishedFlags[$0] }) {
-                let blocked = running.contains { $0.key < position && access.conflicts(with: $0.value) }
+                // Every running step counts, later ones too: a step whose access was not known
+                // when a later one started may turn out to touch the same record. Waiting is
+                // always safe (a running step waits for nothing).
+                let blocked = running.contains { access.conflicts(with: $0.value) }
                     || earlier.contains { access.conflicts(with: $0) }
                 if !blocked {
                     if let only, !only(steps[position]) { return nil }

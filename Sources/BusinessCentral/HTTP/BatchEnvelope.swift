@@ -179,7 +179,6 @@ public enum BatchEnvelope {
             return .failure(.malformed("no responses array"))
         }
         var byID: [String: BCResponse] = [:]
-        var unnamed: [BCResponse] = []
         for (position, entry) in entries.enumerated() {
             guard case .object(let fields) = entry else {
                 return .failure(.malformed("responses[\(position)] is \(entry.typeName), not an object"))
@@ -218,19 +217,11 @@ public enum BatchEnvelope {
                 elapsed: response.elapsed, requestHeaders: requestHeaders)
             if case .string(let id)? = fields["id"] {
                 guard byID.updateValue(answer, forKey: id) == nil else { return .failure(.duplicateID(id)) }
-            } else {
-                unnamed.append(answer)
             }
         }
-        // BC answers `"id": null` to operations sent without one; ours always have one, but an
-        // answer that names none of them and has one entry per operation is taken in order.
-        if byID.isEmpty, unnamed.count == operations.count {
-            return .success(unnamed.enumerated().map { index, answer in
-                var answer = answer
-                answer.requestHeaders = operations[index].recordedHeaders
-                return answer
-            })
-        }
+        // Every operation bcli sends carries an id, and OData does not promise answers in
+        // request order: an answer that names no operation is matched to none (those operations
+        // read unknown), never taken by position.
         return .success(operations.indices.map { byID[id($0)] })
     }
 
