@@ -111,19 +111,20 @@ public final class LedgerStore: Sendable {
             throw StoreError.runNotFound(runID)
         }
         let run = runRow.record(lockHeld: { _ in true })
-        let steps = try StepRow.fetchRecords(db, StepRow.ofRun(runID))
-        var document = RunRecordDocument.make(run: run, steps: steps, previous: previous)
-        if run.kind == .imported, let facts = try ImportedRunFacts.fetch(runID, db), case .object(var fields) = document {
-            fields[RunRecordDocument.importedKey] = facts.json
-            document = .object(fields)
+        var extra: [String: JSONValue] = [:]
+        if run.kind == .imported, let facts = try ImportedRunFacts.fetch(runID, db) {
+            extra[RunRecordDocument.importedKey] = facts.json
         }
-        if run.kind == .reconcile, case .object(var fields) = document {
-            fields[RunRecordDocument.reconciliationsKey] = try ReconciliationRow.recordJSON(reconcileRunID: runID, db)
-            document = .object(fields)
+        if run.kind == .reconcile {
+            extra[RunRecordDocument.reconciliationsKey] = try ReconciliationRow.recordJSON(reconcileRunID: runID, db)
         }
-        let bytes: [UInt8]
-        do { bytes = try document.canonicalBytes() } catch { throw StoreError.invalidState("run record: \(error)") }
-        let blob = BlobRef(try objects.put(bytes), mediaType: RunRecordDocument.mediaType)
+        // The record names every step: it is written to a file step by step and streamed into
+        // the store, so finishing a run of any length holds a few hundred steps in memory.
+        try POSIX.makeDirectories(objects.streamTempDirectory)
+        let path = objects.streamTempDirectory + "/record-\(runID)-\(getpid()).json"
+        defer { unlink(path) }
+        try RunRecordDocument.write(run: run, previous: previous, extra: extra, to: path, db)
+        let blob = BlobRef(try objects.put(fileAt: path), mediaType: RunRecordDocument.mediaType)
         try Ledger.indexObjects([blob], db)
         _ = try RunRow.filter(key: runID).updateAll(db, [
             RunRow.Columns.recordDigest.set(to: blob.digest.hex), RunRow.Columns.previousRecordDigest.set(to: previous?.hex),
@@ -143,6 +144,62 @@ public enum RunRecordDocument {
     public static let importedKey = "imported"
     /// The key of a reconcile run's decisions in its record (`ReconciliationRow.recordJSON`).
     public static let reconciliationsKey = "reconciliations"
+
+    /// Writes the canonical JSON of the run's record (`make`'s document, byte for byte) to
+    /// `path`, reading the run's steps in chunks: memory stays flat in the number of steps.
+    /// `extra` holds the top-level keys some kinds of run add (`imported`, `reconciliations`).
+    static func write(run: RunRecord, previous: Digest?, extra: [String: JSONValue], to path: String, _ db: Database) throws {
+        guard case .object(var fields) = make(run: run, steps: [], previous: previous) else { return }
+        fields["steps"] = nil
+        for (k, v) in extra { fields[k] = v }
+        // Every top-level key is ASCII, so byte order is RFC 8785's UTF-16 order.
+        let keys = (Array(fields.keys) + ["steps"]).sorted()
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.io(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+        func flush() throws {
+            try buffer.withUnsafeBytes { try POSIX.writeAll(fd: fd, $0, path: path) }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        func emit(_ bytes: [UInt8]) throws {
+            buffer.append(contentsOf: bytes)
+            if buffer.count >= 1 << 16 { try flush() }
+        }
+        buffer.append(UInt8(ascii: "{"))
+        for (index, key) in keys.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            try emit(try JSONValue.string(key).canonicalBytes())
+            buffer.append(UInt8(ascii: ":"))
+            if key == "steps" {
+                buffer.append(UInt8(ascii: "["))
+                var first = true
+                var lastID: Int64 = 0
+                var lastSeq = Int.min
+                while true {
+                    // Keyset pages in (seq, id) order — the order `StepRow.ofRun` reads.
+                    let request = StepRow.filter(StepRow.Columns.runID == run.id)
+                        .filter(StepRow.Columns.seq > lastSeq || (StepRow.Columns.seq == lastSeq && StepRow.Columns.id > lastID))
+                        .order(StepRow.Columns.seq, StepRow.Columns.id).limit(500)
+                    let chunk = try StepRow.fetchRecords(db, request)
+                    if chunk.isEmpty { break }
+                    for step in chunk {
+                        if !first { buffer.append(UInt8(ascii: ",")) }
+                        first = false
+                        try emit(try stepJSON(step).canonicalBytes())
+                    }
+                    lastSeq = chunk.last!.seq
+                    lastID = chunk.last!.id
+                }
+                buffer.append(UInt8(ascii: "]"))
+            } else {
+                try emit(try fields[key]!.canonicalBytes())
+            }
+        }
+        buffer.append(UInt8(ascii: "}"))
+        try flush()
+    }
 
     public static func make(run: RunRecord, steps: [StepRecord], previous: Digest?) -> JSONValue {
         .object([

@@ -65,9 +65,9 @@ struct StepRow: Codable, FetchableRecord, PersistableRecord {
     /// The step a rollback step undid.
     static let target = belongsTo(StepRow.self, key: "target", using: ForeignKey([Columns.targetStepID]))
 
-    /// A run's steps in order.
+    /// A run's steps in order (seq, then row id: the order the run record lists them).
     static func ofRun(_ runID: String) -> QueryInterfaceRequest<StepRow> {
-        StepRow.filter(Columns.runID == runID).order(Columns.seq)
+        StepRow.filter(Columns.runID == runID).order(Columns.seq, Columns.id)
     }
 
     /// The step as bcli reads it. Throws when the `method` column holds a spelling bcli never
