@@ -188,8 +188,17 @@ struct WallClock: RateLimiterClock {
 /// The actor: tasks sharing one limiter, the pause gate across tasks, cancellation.
 @Suite(.timeLimit(.minutes(1))) struct RateLimiterActorTests {
     /// Awaits `condition` by yielding (no guessed sleep).
-    static func until(_ condition: () async -> Bool) async {
-        while !(await condition()) { await Task.yield() }
+    /// Gives up (recording an issue) after 30 s or when the test is cancelled, so a condition
+    /// that never comes fails the test instead of spinning a core forever.
+    static func until(_ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !(await condition()) {
+            if Task.isCancelled || ContinuousClock.now > deadline {
+                Issue.record("the awaited condition never held", sourceLocation: sourceLocation)
+                return
+            }
+            await Task.yield()
+        }
     }
 
     @Test func aPauseHoldsEveryTaskUntilItEnds() async throws {
