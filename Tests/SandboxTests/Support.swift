@@ -69,7 +69,9 @@ struct Harness {
         } else if let rawBody {
             request.body = .bytes(ByteBuffer(bytes: rawBody))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        // A hang guard, not a speed check: under CI's full parallel load a debug sandbox took over
+        // 30 s to serve a 100-operation $batch.
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         return TestResponse(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
     }

@@ -51,7 +51,7 @@ public func withSandbox<T>(_ configuration: SandboxConfiguration, _ body: (LiveS
 
 public func httpGet(_ url: String) async throws -> [UInt8] {
     let request = HTTPClientRequest(url: url)
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
     let buffer = try await response.body.collect(upTo: 64 << 20)
     return Array(buffer.readableBytesView)
 }
@@ -89,7 +89,7 @@ extension LiveSandbox {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: form))
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
         guard let token = (try? JSONValue(parsing: bytes))?["access_token"]?.stringValue else {
             throw SandboxTokenRefused(status: Int(response.status.code), body: String(decoding: bytes, as: UTF8.self))
@@ -116,7 +116,7 @@ extension LiveSandbox {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
         let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
         return (Int(response.status.code), (try? JSONValue(parsing: bytes)) ?? .null)
     }
