@@ -102,9 +102,10 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Sandbox", "Hashing",
+                "Sandbox", "Hashing", "Store",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Tests/TestSupport"
         ),

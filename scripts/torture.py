@@ -745,9 +745,17 @@ def section_self_test(t):
         def corrupt_blob():
             digest = (posts[2].get("request_digest") or "")[7:]
             p = os.path.join(store, "objects", "sha256", digest[:2], digest[2:])
-            os.chmod(p, 0o644)
-            with open(p, "r+b") as f:
-                f.write(b"X")
+            if os.path.exists(p):
+                os.chmod(p, 0o644)
+                with open(p, "r+b") as f:
+                    f.write(b"X")
+            else:
+                # A small blob: its bytes are in the ledger (object_data), not in a file.
+                db = sqlite3.connect(os.path.join(store, "ledger.sqlite3"))
+                (data,) = db.execute("SELECT data FROM object_data WHERE digest = ?", (digest,)).fetchone()
+                db.execute("UPDATE object_data SET data = ? WHERE digest = ?", (b"X" + bytes(data)[1:], digest))
+                db.commit()
+                db.close()
             w.fsck("self-test")
         expect("fsck-clean", "a corrupt blob", corrupt_blob)
         # Set the injected violations aside: they were wanted.

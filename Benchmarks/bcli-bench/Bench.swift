@@ -13,6 +13,16 @@ import Darwin
 ///   bcli-bench ingest STORE_DIR process|full [BATCH] < paths   put every listed file as a blob
 ///                                                          (BATCH > 1: putAll in batches of BATCH)
 ///   bcli-bench ledger STORE_DIR process|full PAIRS         intent+outcome row pairs
+///   bcli-bench steps STORE_DIR process|full STEPS inline|files|none
+///                                                          a step's whole ledger work, as the runner
+///                                                          does it: four distinct blobs (request body
+///                                                          and headers, response body and headers),
+///                                                          the intent commit, the outcome commit; no
+///                                                          HTTP. `inline` is LedgerStore.put (small
+///                                                          blobs in the ledger); `files` writes every
+///                                                          blob as a file first (the layout before);
+///                                                          `none` builds the same bytes and rows and
+///                                                          stores nothing (the loop's own cost)
 ///   bcli-bench populate STORE_DIR process RUNS STEPS [VARIANT]
 ///                                                          RUNS finished runs of STEPS POST steps each,
 ///                                                          with distinct request/response blobs (VARIANT
@@ -65,6 +75,46 @@ struct Bench {
                 try store.ledger.writeOutcome(stepID: id, outcome)
             }
             report(pairs, now() - start)
+        case "steps":
+            let steps = args.count > 4 ? Int(args[4]) ?? 2000 : 2000
+            let layout = args.count > 5 ? args[5] : "inline"
+            let store: LedgerStore? = layout == "none" ? nil : store
+            func put(_ bytes: [UInt8], _ mediaType: String) throws -> BlobRef {
+                switch (layout, store) {
+                case ("files", let store?): return BlobRef(try store.objects.put(bytes), mediaType: mediaType)
+                case (_, let store?): return try store.put(bytes, mediaType: mediaType)
+                default: return BlobRef(inline: bytes, mediaType: mediaType)
+                }
+            }
+            var run = NewRun(toolVersion: "bench")
+            run.manifest = try put(Array("name: bench\nsteps: \(steps)\n".utf8), "application/yaml")
+            try store?.ledger.startRun(run)
+            let start = now()
+            for seq in 1...steps {
+                let body = try JSONValue.object(["displayName": .string("Customer \(seq)"), "email": .string("c\(seq)@x.example")]).canonicalBytes()
+                let crid = UUIDString.generate()
+                let sent = Array("[[\"Accept\",\"application/json\"],[\"Content-Type\",\"application/json\"],[\"client-request-id\",\"\(crid)\"]]".utf8)
+                var intent = StepIntent(runID: run.id, seq: seq, name: "c\(seq)", method: "POST",
+                                        url: "http://127.0.0.1:1/v2.0/sandbox/production/api/v2.0/companies(x)/customers")
+                intent.clientRequestID = crid
+                intent.request = try put(body, "application/json")
+                intent.requestHeaders = try put(sent, "application/vnd.bcli.headers+json")
+                let stepID = try store?.ledger.writeIntent(intent) ?? Int64(seq)
+                let id = UUIDString.generate()
+                let response = try JSONValue.object([
+                    "id": .string(id), "number": .string("C\(seq)"), "displayName": .string("Customer \(seq)"),
+                    "email": .string("c\(seq)@x.example"), "@odata.etag": .string("W/\"\(seq)\""),
+                ]).canonicalBytes()
+                let received = Array("[[\"Content-Type\",\"application/json\"],[\"ETag\",\"W/\\\"\(seq)\\\"\"],[\"request-id\",\"\(id)\"]]".utf8)
+                var outcome = StepOutcome(status: .committed)
+                outcome.httpStatus = 201
+                outcome.response = try put(response, "application/json")
+                outcome.responseHeaders = try put(received, "application/vnd.bcli.headers+json")
+                outcome.recordID = id
+                outcome.etag = "W/\"\(seq)\""
+                try store?.ledger.writeOutcome(stepID: stepID, outcome)
+            }
+            report(steps, now() - start)
         case "populate":
             let runs = args.count > 4 ? Int(args[4]) ?? 1 : 1
             let steps = args.count > 5 ? Int(args[5]) ?? 1000 : 1000

@@ -6,8 +6,8 @@ import Darwin
 #endif
 import Hashing
 
-/// A store check in the spirit of `git fsck`: every indexed blob is re-hashed, every file on disk is
-/// matched to its name, and the database checks itself.
+/// A store check in the spirit of `git fsck`: every indexed blob is re-hashed (a file, or bytes the
+/// ledger holds), every file on disk is matched to its name, and the database checks itself.
 public struct FsckReport: Sendable {
     public enum Severity: String, Sendable { case problem, notice }
 
@@ -79,12 +79,14 @@ public enum Fsck {
         for blob in indexed {
             indexedHex.insert(blob.digest.hex)
             report.objectsChecked += 1
-            let path = objects.path(for: blob.digest)
-            switch objects.verify(blob.digest, expectedSize: blob.size) {
+            let verdict = objects.verify(blob.digest, expectedSize: blob.size)
+            if verdict.isOK { continue }
+            let path = objects.location(for: blob.digest)
+            switch verdict {
             case .ok: break
             case .missing:
                 report.findings.append(.init(severity: .problem, kind: "missing", path: path, digest: blob.digest,
-                                             detail: "indexed blob is not on disk"))
+                                             detail: "indexed blob is neither a file nor stored in the ledger"))
             case .empty:
                 report.findings.append(.init(severity: .problem, kind: "zero-byte", path: path, digest: blob.digest,
                                              detail: "file is empty, expected \(blob.size) bytes"))

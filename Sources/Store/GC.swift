@@ -69,6 +69,7 @@ public enum GC {
         // 1. Prune (rolled back on a dry run) and compute the live set as it would then be.
         var referenced = Set<String>()
         var indexed: [String: (size: Int64, createdAt: String)] = [:]
+        var inline = Set<String>()  // digests whose bytes the ledger holds (object_data)
         do {
             try store.ledger.queue.inTransaction(.immediate) { db in
                 if let age = options.pruneRunsOlderThan {
@@ -81,6 +82,7 @@ public enum GC {
                 for object in try ObjectRow.fetchAll(db) {
                     indexed[object.digest] = (object.size, object.createdAt)
                 }
+                inline = Set(try String.fetchAll(db, sql: "SELECT digest FROM object_data"))
                 return options.dryRun ? .rollback : .commit
             }
         } catch let e as StoreError { throw e } catch { throw .database("\(error)") }
@@ -108,11 +110,21 @@ public enum GC {
             }
         }
         let graceStamp = Timestamp.format(seconds: graceCutoff)
-        let staleRows = indexed.filter { !referenced.contains($0.key) && !onDisk.contains($0.key) && $0.value.createdAt < graceStamp }.map(\.key)
+        // Blobs stored in the ledger: their age is their index row's. Removing one is safe even
+        // if a writer is about to name it again: a writer's ref carries the bytes and stores them
+        // anew (`Ledger.indexObjects`).
+        var inlineCandidates: [String: Int64] = [:]
+        for hex in inline where !referenced.contains(hex) && !onDisk.contains(hex) {
+            guard let row = indexed[hex] else { continue }
+            if row.createdAt < graceStamp { inlineCandidates[hex] = row.size } else { report.youngUnreferenced += 1 }
+        }
+        let staleRows = indexed.filter {
+            !referenced.contains($0.key) && !onDisk.contains($0.key) && !inline.contains($0.key) && $0.value.createdAt < graceStamp
+        }.map(\.key)
 
         // 3. Remove, re-checking the live set under the write lock so a row committed meanwhile wins.
         if options.dryRun {
-            report.blobs = candidates.sorted { $0.key < $1.key }.compactMap { hex, size in
+            report.blobs = candidates.merging(inlineCandidates) { file, _ in file }.sorted { $0.key < $1.key }.compactMap { hex, size in
                 (try? Digest(parsing: hex)).map { GCReport.Blob(digest: $0, size: size) }
             }
             report.indexRowsDropped = staleRows.count
@@ -130,6 +142,11 @@ public enum GC {
                 try ObjectRow.deleteOne(db, key: hex)
                 report.blobs.append(.init(digest: digest, size: size))
             }
+            for (hex, size) in inlineCandidates.sorted(by: { $0.key < $1.key }) where !live.contains(hex) {
+                guard let digest = try? Digest(parsing: hex) else { continue }
+                if try ObjectRow.deleteOne(db, key: hex) { report.blobs.append(.init(digest: digest, size: size)) }
+            }
+            report.blobs.sort { $0.digest < $1.digest }
             for hex in staleRows where !live.contains(hex) {
                 if try ObjectRow.deleteOne(db, key: hex) { report.indexRowsDropped += 1 }
             }

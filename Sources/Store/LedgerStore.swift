@@ -9,8 +9,8 @@ import Hashing
 /// A store folder: the blob store, the ledger database and the run locks, opened together.
 ///
 /// ```
-/// <store>/ledger.sqlite3          runs, steps, refs, object index (WAL)
-/// <store>/objects/sha256/ab/cd…   blobs named by the SHA-256 of their bytes, mode 0444
+/// <store>/ledger.sqlite3          runs, steps, refs, object index, small blobs' bytes (WAL)
+/// <store>/objects/sha256/ab/cd…   larger blobs named by the SHA-256 of their bytes, mode 0444
 /// <store>/tmp/                    temp files of streamed puts; gc clears what a crash left
 /// <store>/refs/head               the newest finished run's record digest (sha256:<hex>\n)
 /// <store>/locks/<run-id>          flock held while a run executes
@@ -39,7 +39,8 @@ public final class LedgerStore: Sendable {
         defer { lock.release() }
         if let damage = StoreIntegrity.damage(root: root) { throw damage }
         let fresh = !StoreIntegrity.hasHistory(root: root)
-        objects = try ObjectStore(root: root, durability: durability)
+        objects = try ObjectStore(root: root, durability: durability,
+                                  inline: InlineObjects(databasePath: root + "/" + LedgerStore.databaseName))
         ledger = try Ledger(path: root + "/" + LedgerStore.databaseName, durability: durability, freshAllowed: fresh)
         // A ledger from before the `refs/head` file: adopt its head into the file, once. A file
         // that exists is never overwritten here (an older ledger copied over a newer store must
@@ -52,15 +53,30 @@ public final class LedgerStore: Sendable {
 
     public var durability: Durability { objects.durability }
 
-    /// Stores bytes as a blob; the returned ref is then named by the row that commits next.
+    /// Blobs up to this size are stored in the ledger, in the transaction of the row that names
+    /// them, not as files: a step's request and response bodies and headers are almost always
+    /// this small, and a new file per blob was most of a step's ledger cost (docs/ledger.md,
+    /// "Where a blob's bytes live").
+    public static let inlineLimit = 16 * 1024
+
+    /// Stores bytes as a blob; the returned ref is then named by the row that commits next. A
+    /// blob of at most `inlineLimit` bytes is stored by that commit (it carries its bytes);
+    /// a larger one is a file by the time this returns.
     public func put(_ bytes: [UInt8], mediaType: String?) throws(StoreError) -> BlobRef {
-        BlobRef(try objects.put(bytes), mediaType: mediaType)
+        if bytes.count <= LedgerStore.inlineLimit { return BlobRef(inline: bytes, mediaType: mediaType) }
+        return BlobRef(try objects.put(bytes), mediaType: mediaType)
     }
 
-    /// Stores several blobs behind one durability barrier (see `ObjectStore.putAll`).
+    /// `put` for several blobs; the files among them share one durability barrier (see
+    /// `ObjectStore.putAll`).
     public func putAll(_ items: [(bytes: [UInt8], mediaType: String?)]) throws(StoreError) -> [BlobRef] {
-        let results = try objects.putAll(items.map(\.bytes))
-        return zip(results, items).map { BlobRef($0, mediaType: $1.mediaType) }
+        let large = items.indices.filter { items[$0].bytes.count > LedgerStore.inlineLimit }
+        var written = try objects.putAll(large.map { items[$0].bytes }).makeIterator()
+        return items.map { item in
+            item.bytes.count <= LedgerStore.inlineLimit
+                ? BlobRef(inline: item.bytes, mediaType: item.mediaType)
+                : BlobRef(written.next()!, mediaType: item.mediaType)
+        }
     }
 
     /// `lockHeld` for the ledger's read API, backed by this store's lock folder.

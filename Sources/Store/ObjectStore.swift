@@ -15,16 +15,23 @@ public enum Durability: String, Sendable, CaseIterable {
     case full
 }
 
-/// Content-addressed blobs on disk: `objects/sha256/<2 hex>/<62 hex>`, mode 0444.
+/// Content-addressed blobs on disk: `objects/sha256/<2 hex>/<62 hex>`, mode 0444; and, read
+/// through `inline`, the small blobs the ledger stores in its `object_data` table.
 ///
 /// The discipline is git's and restic's: a blob's file name is the SHA-256 of its exact bytes;
 /// it is written to a temp file in its own fan-out folder, length-checked, optionally fsynced,
 /// then linked into place, so a torn or empty file never sits under a final name. Dedup trusts
 /// nothing: an existing file is skipped only when its size and hash are right; otherwise it is
 /// moved to `quarantine/` and replaced.
+///
+/// `put` always writes a file; `LedgerStore.put` keeps small blobs in the ledger instead. Every
+/// read (`get`, `contains`, `verify`, `resolve`) looks for a file first, then in the ledger, and
+/// re-hashes whatever it found, so a caller cannot tell where a blob lives.
 public struct ObjectStore: Sendable {
     public let root: String
     public let durability: Durability
+    /// The ledger's small blobs; nil for an object folder used without its ledger.
+    public let inline: InlineObjects?
 
     public var objectsDirectory: String { root + "/objects/sha256" }
     public var quarantineDirectory: String { root + "/quarantine" }
@@ -40,14 +47,15 @@ public struct ObjectStore: Sendable {
     let unnamedTemps: Bool
 
     /// Opens (creating if needed, mode 0700) the object folders under `root`.
-    public init(root: String, durability: Durability = .process) throws(StoreError) {
-        try self.init(root: root, durability: durability, unnamedTemps: true)
+    public init(root: String, durability: Durability = .process, inline: InlineObjects? = nil) throws(StoreError) {
+        try self.init(root: root, durability: durability, unnamedTemps: true, inline: inline)
     }
 
-    init(root: String, durability: Durability, unnamedTemps: Bool) throws(StoreError) {
+    init(root: String, durability: Durability, unnamedTemps: Bool, inline: InlineObjects? = nil) throws(StoreError) {
         self.root = root
         self.durability = durability
         self.unnamedTemps = unnamedTemps
+        self.inline = inline
         try POSIX.makeDirectories(root + "/objects/sha256")
     }
 
@@ -232,18 +240,33 @@ public struct ObjectStore: Sendable {
         return PutResult(digest: digest, size: total, deduplicated: false)
     }
 
+    /// Where a blob's bytes are, for messages: its file, or the ledger row that holds them.
+    public func location(for digest: Digest) -> String {
+        let file = path(for: digest)
+        if let inline, !POSIX.exists(file), inline.contains(digest) {
+            return "\(inline.databasePath) (object_data \(digest.hex))"
+        }
+        return file
+    }
+
     /// The exact stored bytes, after checking size and hash (a blob is never returned unverified).
     public func get(_ digest: Digest) throws(StoreError) -> [UInt8] {
         let file = path(for: digest)
-        guard POSIX.exists(file) else { throw .blobMissing(digest) }
-        let bytes = try POSIX.readFile(file)
+        let bytes: [UInt8]
+        if POSIX.exists(file) {
+            bytes = try POSIX.readFile(file)
+        } else if let stored = try inline?.bytes(digest) {
+            bytes = stored
+        } else {
+            throw .blobMissing(digest)
+        }
         let actual = SHA256.hash(bytes)
         guard actual == digest else { throw .blobCorrupt(digest, actual: actual, size: Int64(bytes.count)) }
         return bytes
     }
 
     public func contains(_ digest: Digest) -> Bool {
-        POSIX.exists(path(for: digest))
+        POSIX.exists(path(for: digest)) || inline?.contains(digest) == true
     }
 
     public enum Verification: Sendable, Equatable {
@@ -259,11 +282,23 @@ public struct ObjectStore: Sendable {
     /// Re-hashes a blob from disk. With `expectedSize`, a size mismatch is reported before hashing.
     public func verify(_ digest: Digest, expectedSize: Int64? = nil) -> Verification {
         let file = path(for: digest)
-        guard let size = POSIX.fileSize(file) else { return .missing }
+        guard let size = POSIX.fileSize(file) else {
+            guard let inline, let stored = try? inline.bytes(digest) else { return .missing }
+            return Self.verify(stored, digest: digest, expectedSize: expectedSize)
+        }
         if size == 0 && digest != ObjectStore.emptyDigest { return .empty }
         if let expectedSize, expectedSize != size { return .wrongSize(expected: expectedSize, actual: size) }
         guard let (actual, read) = try? SHA256.hash(fileAt: file) else { return .missing }
         return actual == digest ? .ok(size: read) : .corrupt(actual: actual, size: read)
+    }
+
+    /// `verify` for bytes read from the ledger.
+    static func verify(_ bytes: [UInt8], digest: Digest, expectedSize: Int64?) -> Verification {
+        let size = Int64(bytes.count)
+        if size == 0 && digest != ObjectStore.emptyDigest { return .empty }
+        if let expectedSize, expectedSize != size { return .wrongSize(expected: expectedSize, actual: size) }
+        let actual = SHA256.hash(bytes)
+        return actual == digest ? .ok(size: size) : .corrupt(actual: actual, size: size)
     }
 
     /// The digest of zero bytes: the only blob allowed to be empty.
@@ -280,13 +315,14 @@ public struct ObjectStore: Sendable {
         }
         let fan = String(hex.prefix(2))
         let rest = hex.dropFirst(2)
-        var found: [Digest] = []
+        var found = Set<Digest>()
         for name in POSIX.listDirectory("\(objectsDirectory)/\(fan)") where name.hasPrefix(rest) {
-            if let d = try? Digest(parsing: fan + name) { found.append(d) }
+            if let d = try? Digest(parsing: fan + name) { found.insert(d) }
         }
+        if let inline { found.formUnion(try inline.digests(withPrefix: hex)) }
         switch found.count {
         case 0: throw .unknownPrefix(text)
-        case 1: return found[0]
+        case 1: return found.first!
         default: throw .ambiguousPrefix(text, candidates: found.sorted())
         }
     }

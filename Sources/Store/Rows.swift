@@ -1,19 +1,45 @@
 import Hashing
 
 /// A blob a row is about to name, so its `object` row is written in the same transaction.
+///
+/// A small blob (`LedgerStore.inlineLimit`) is not written to a file by `LedgerStore.put`: its
+/// bytes travel here to the transaction that indexes it and are stored in the ledger's
+/// `object_data` table beside the row that names them (docs/ledger.md, "Where a blob's bytes
+/// live"). Equality and hashing are by digest, size and media type; the bytes are not identity.
 public struct BlobRef: Sendable, Hashable {
     public let digest: Digest
     public let size: Int64
     public let mediaType: String?
+    /// The bytes, when they are to be stored in the ledger with the row that names them.
+    public let inlineBytes: [UInt8]?
 
     public init(digest: Digest, size: Int64, mediaType: String?) {
         self.digest = digest
         self.size = size
         self.mediaType = mediaType
+        self.inlineBytes = nil
+    }
+
+    /// A blob whose bytes go into the ledger with the row that names it (`Ledger.indexObjects`).
+    public init(inline bytes: [UInt8], mediaType: String?) {
+        digest = SHA256.hash(bytes)
+        size = Int64(bytes.count)
+        self.mediaType = mediaType
+        inlineBytes = bytes
     }
 
     public init(_ put: ObjectStore.PutResult, mediaType: String?) {
         self.init(digest: put.digest, size: put.size, mediaType: mediaType)
+    }
+
+    public static func == (a: BlobRef, b: BlobRef) -> Bool {
+        a.digest == b.digest && a.size == b.size && a.mediaType == b.mediaType
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(digest)
+        hasher.combine(size)
+        hasher.combine(mediaType)
     }
 }
 

@@ -47,7 +47,7 @@ enum StoreIntegrity {
     /// True when the folder holds any trace of history: a blob (or a blob's temp file) under
     /// `objects/sha256/`, or a `refs/head` file.
     static func hasHistory(root: String) -> Bool {
-        POSIX.exists(HeadFile.path(root: root)) || hasBlobs(root: root)
+        !evidence(root: root).isEmpty
     }
 
     static func hasBlobs(root: String) -> Bool {
@@ -58,18 +58,34 @@ enum StoreIntegrity {
         return false
     }
 
+    /// A lock file of a run (`locks/<32 hex>`): every run leaves one, and since small blobs live in
+    /// the ledger, a store whose runs never finished may have no blob file at all.
+    static func hasRunLocks(root: String) -> Bool {
+        POSIX.listDirectory(root + "/locks").contains { name in
+            name.utf8.count == 32 && name.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+        }
+    }
+
+    /// What in the folder says runs were recorded here: blob files, a `refs/head` file, run locks.
+    static func evidence(root: String) -> [String] {
+        var found: [String] = []
+        if hasBlobs(root: root) { found.append("blobs") }
+        if POSIX.exists(HeadFile.path(root: root)) { found.append("a refs/head file") }
+        if hasRunLocks(root: root) { found.append("run lock files") }
+        return found
+    }
+
     /// The damage that forbids opening `root`, or nil: a ledger that is missing or zero bytes in a
     /// folder that has history. Reads only; creates nothing.
     static func damage(root: String) -> StoreError? {
         let database = root + "/" + LedgerStore.databaseName
         let size = POSIX.fileSize(database)
         if let size, size > 0 { return nil }
-        guard hasHistory(root: root) else { return nil }
+        let evidence = evidence(root: root)
+        guard !evidence.isEmpty else { return nil }
         let what = size == nil ? "ledger.sqlite3 is missing" : "ledger.sqlite3 is empty (0 bytes)"
-        let head = POSIX.exists(HeadFile.path(root: root))
-        let blobs = hasBlobs(root: root)
-        let evidence = head && blobs ? "blobs and a refs/head file" : head ? "a refs/head file" : "blobs"
-        return .unusable(.damaged, path: root, detail: "\(what), but the store has \(evidence): the ledger that recorded them is gone")
+        let listed = evidence.count == 1 ? evidence[0] : evidence.dropLast().joined(separator: ", ") + " and " + evidence.last!
+        return .unusable(.damaged, path: root, detail: "\(what), but the store has \(listed): the ledger that recorded them is gone")
     }
 }
 

@@ -414,7 +414,7 @@ public struct StoreVerifier {
         case .missing:
             return .init(.missing, runID: runID, subject: subject, digest: digest, detail: "the blob is not in the store (restore it with `bcli batch import BUNDLE`)")
         case .empty:
-            return .init(.empty, runID: runID, subject: subject, digest: digest, detail: "the blob file is empty")
+            return .init(.empty, runID: runID, subject: subject, digest: digest, detail: "the blob is empty (0 bytes)")
         case .wrongSize(let expected, let actual):
             return .init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(actual) bytes, the index says \(expected)")
         case .corrupt(let actual, _):

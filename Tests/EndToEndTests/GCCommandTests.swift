@@ -15,10 +15,7 @@ import Store
             let ledger = try LedgerStore(root: store)
             let orphan = try ledger.objects.put(Array("left behind by a crash".utf8))
             let referenced = try #require(try ledger.run(ids[0]).manifestDigest)
-            for d in [orphan.digest, referenced] {
-                var times = [timespec(tv_sec: time(nil) - 30 * 86_400, tv_nsec: 0), timespec(tv_sec: time(nil) - 30 * 86_400, tv_nsec: 0)]
-                utimensat(AT_FDCWD, ledger.objects.path(for: d), &times, 0)
-            }
+            for d in [orphan.digest, referenced] { try BlobDamage.age(ledger, d, days: 30) }
 
             let dry = try await bcliAsync(["batch", "gc", "--dry-run"], env: env)
             #expect(dry.status == 0, "\(dry.stderr)")

@@ -50,30 +50,28 @@ import Store
         #expect(unknown.status == 4)
     }
 
-    /// fsck finds a flipped bit, a truncated blob and a zero-byte blob, and names each.
-    @Test func fsckFindsDamage() async throws {
+    /// fsck finds a flipped bit, a truncated blob, a zero-byte blob and a lost one, and names
+    /// each: in blob files and in the small blobs the ledger holds.
+    @Test(arguments: [false, true])
+    func fsckFindsDamage(inLedger: Bool) async throws {
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = try LedgerStore(root: dir.path + "/s")
         var blobs: [BlobRef] = []
-        for i in 0..<4 {
-            let blob = try store.put(Array("blob number \(i) with some content".utf8), mediaType: "text/plain")
+        let padding = inLedger ? "" : String(repeating: ".", count: LedgerStore.inlineLimit)
+        for i in 0..<5 {
+            let blob = try store.put(Array("blob number \(i) with some content\(padding)".utf8), mediaType: "text/plain")
             blobs.append(blob)
         }
         try store.ledger.indexObjects(blobs)
+        #expect(blobs.allSatisfy { BlobDamage.isInLedger(store, $0.digest) == inLedger })
         let clean = try await bcliAsync(["batch", "fsck", "--store", store.root])
         #expect(clean.status == 0, "\(clean.stderr)")
 
-        func damage(_ blob: BlobRef, _ change: (inout [UInt8]) -> Void) throws {
-            let path = store.objects.path(for: blob.digest)
-            chmod(path, 0o644)
-            var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-            change(&data)
-            try Data(data).write(to: URL(fileURLWithPath: path))
-        }
-        try damage(blobs[0]) { $0[5] ^= 0x04 }            // one bit flipped
-        try damage(blobs[1]) { $0.removeLast(3) }         // truncated
-        try damage(blobs[2]) { $0 = [] }                  // zero bytes
+        try BlobDamage.change(store, blobs[0].digest) { $0[5] ^= 0x04 }            // one bit flipped
+        try BlobDamage.change(store, blobs[1].digest) { $0.removeLast(3) }         // truncated
+        try BlobDamage.change(store, blobs[2].digest) { $0 = [] }                  // zero bytes
+        try BlobDamage.remove(store, blobs[4].digest)                              // lost
         let r = try await bcliAsync(["batch", "fsck", "--store", store.root, "--format", "json"])
         #expect(r.status == 1)
         let report = try JSONValue(parsing: [UInt8](r.stdout))
@@ -87,6 +85,7 @@ import Store
         #expect(kind(of: blobs[1]) == "wrong-size")
         #expect(kind(of: blobs[2]) == "zero-byte")
         #expect(kind(of: blobs[3]) == nil)
+        #expect(kind(of: blobs[4]) == "missing")
         let text = try await bcliAsync(["batch", "fsck", "--store", store.root])
         #expect(text.status == 1)
         #expect(text.out.contains(blobs[0].digest.description))
@@ -96,7 +95,7 @@ import Store
         try requireBinary(Paths.bcli)
         let dir = TempDir()
         let store = try LedgerStore(root: dir.path + "/s")
-        let blob = try store.put(Array("x".utf8), mediaType: nil)
+        let blob = BlobRef(try store.objects.put(Array("x".utf8)), mediaType: nil)
         try store.ledger.indexObjects([blob])
         let fan = store.objects.objectsDirectory + "/" + blob.digest.hex.prefix(2)
         FileManager.default.createFile(atPath: fan + "/" + ObjectStore.tempPrefix + "123-456", contents: Data([1, 2]))

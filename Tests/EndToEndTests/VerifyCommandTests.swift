@@ -21,6 +21,29 @@ import Store
         return (store, ids)
     }
 
+    /// A run's step blobs (bodies and headers) are stored in the ledger, not as a file each: the
+    /// only file a run adds is its run record, and every blob still reads back by digest.
+    @Test func aRunAddsOneFileAndEveryStepBlobReadsBack() async throws {
+        try requireBinary(Paths.bcli)
+        try await withSandbox { sandbox in
+            let dir = TempDir()
+            let (store, ids) = try await Self.runs(sandbox, dir, count: 1)
+            let ledger = try LedgerStore(root: store)
+            let files = ledger.objects.walk().compactMap { file -> Digest? in
+                if case .blob(let d) = file.kind { return d } else { return nil }
+            }
+            #expect(files == [try #require(try ledger.run(ids[0]).recordDigest)])
+            let steps = try ledger.ledger.steps(runID: ids[0])
+            let digests = steps.flatMap { [$0.requestDigest, $0.requestHeadersDigest, $0.responseDigest, $0.responseHeadersDigest] }.compactMap { $0 }
+            #expect(digests.count >= 3 * steps.count)
+            for digest in digests {
+                let r = try await bcliAsync(["batch", "cat", String(digest.hex.prefix(12))], env: sandbox.env(store: store))
+                #expect(r.status == 0, "\(r.stderr)")
+                #expect([UInt8](r.stdout) == (try ledger.objects.get(digest)))
+            }
+        }
+    }
+
     @Test func flippedBitInOneBlobIsNamedAndExitsOne() async throws {
         try requireBinary(Paths.bcli)
         try await withSandbox { sandbox in
@@ -34,11 +57,7 @@ import Store
             let ledger = try LedgerStore(root: store)
             let step = try ledger.ledger.steps(runID: ids[0])[3]
             let response = try #require(step.responseDigest)
-            let path = ledger.objects.path(for: response)
-            chmod(path, 0o644)
-            var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-            data[data.count / 2] ^= 0x01
-            try Data(data).write(to: URL(fileURLWithPath: path))
+            try BlobDamage.change(ledger, response) { $0[$0.count / 2] ^= 0x01 }
 
             let bad = try await bcliAsync(["batch", "verify", ids[0], "--format", "json"], env: env)
             #expect(bad.status == 1)

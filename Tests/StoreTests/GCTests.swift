@@ -21,7 +21,7 @@ import Hashing
         let unindexed = try store.objects.put(bytes("orphan, old, never indexed"))
         let young = try store.objects.put(bytes("orphan, young"))
         let referenced = try #require(try store.run(first).manifestDigest)
-        for d in [old.digest, unindexed.digest, referenced] { Self.age(store.objects.path(for: d), days: 30) }
+        for d in [old.digest, unindexed.digest, referenced] { try BlobDamage.age(store, d, days: 30) }
 
         var options = GCOptions()
         options.dryRun = true
@@ -69,7 +69,7 @@ import Hashing
         let unfinished = try startRun(store, name: "unfinished")
         _ = try addStep(store, run: unfinished, seq: 1, status: .committed)
         // Make every blob old so gc may take what pruning frees.
-        for blob in try store.ledger.objects() { Self.age(store.objects.path(for: blob.digest), days: 200) }
+        for blob in try store.ledger.objects() { try BlobDamage.age(store, blob.digest, days: 200) }
 
         var options = GCOptions()
         options.pruneRunsOlderThan = 0

@@ -25,11 +25,11 @@ import Hashing
     @Test func tablesAndMigrations() throws {
         let dir = TempDir()
         let ledger = try Ledger(path: dir.path + "/l.sqlite3")
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file", "6-imported-runs", "7-step-pages", "8-recovery-kinds-statuses", "9-reconciliation"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file", "6-imported-runs", "7-step-pages", "8-recovery-kinds-statuses", "9-reconciliation", "10-inline-objects"])
         let tables = try ledger.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
-        #expect(tables == ["grdb_migrations", "imported_run", "imported_step", "object", "pruned_run", "reconciliation", "ref", "run", "step", "step_page"])
+        #expect(tables == ["grdb_migrations", "imported_run", "imported_step", "object", "object_data", "pruned_run", "reconciliation", "ref", "run", "step", "step_page"])
     }
 
     @Test(arguments: ["bogus", "RUNNING", ""])
@@ -103,7 +103,7 @@ import Hashing
         }
         try old.close()
         let ledger = try Ledger(path: path)
-        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file", "6-imported-runs", "7-step-pages", "8-recovery-kinds-statuses", "9-reconciliation"])
+        #expect(try ledger.appliedMigrations() == ["1-core-tables", "2-lookup-indexes", "3-pruned-runs", "4-run-states-step-count", "5-refs-head-file", "6-imported-runs", "7-step-pages", "8-recovery-kinds-statuses", "9-reconciliation", "10-inline-objects"])
         let run = try ledger.run(runID)
         #expect(run.state == .completed)
         #expect(try ledger.steps(runID: runID).count == 1)

@@ -47,7 +47,7 @@ import TestSupport
         }
         try old.close()
         let ledger = try Ledger(path: path)
-        #expect(try ledger.appliedMigrations().suffix(2) == ["8-recovery-kinds-statuses", "9-reconciliation"])
+        #expect(try ledger.appliedMigrations().suffix(3) == ["8-recovery-kinds-statuses", "9-reconciliation", "10-inline-objects"])
         let steps = try ledger.steps(runID: runID)
         #expect(steps.map(\.id) == [7, 8])
         #expect(steps[0].pages.count == 2)

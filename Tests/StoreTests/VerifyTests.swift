@@ -30,11 +30,7 @@ import Hashing
     }
 
     static func damage(_ store: LedgerStore, _ digest: Digest, _ change: (inout [UInt8]) -> Void) throws {
-        let path = store.objects.path(for: digest)
-        chmod(path, 0o644)
-        var data = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        change(&data)
-        try Data(data).write(to: URL(fileURLWithPath: path))
+        try BlobDamage.change(store, digest, change)
     }
 
     @Test func cleanRunsVerifyWithTheirChain() throws {
@@ -75,7 +71,7 @@ import Hashing
         #expect(report.problems.map(\.kind) == [.wrongSize])
         #expect(report.problems.first?.subject == "manifest")
         // Missing blob.
-        unlink(store.objects.path(for: manifest))
+        try BlobDamage.remove(store, manifest)
         #expect(try StoreVerifier.verifyRun(first, in: store).problems.map(\.kind) == [.missing])
     }
 

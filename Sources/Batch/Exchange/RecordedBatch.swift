@@ -19,21 +19,21 @@ struct RecordedBatch: Sendable {
 
     /// - Parameters:
     ///   - adjust: fills in what only the caller knows on an operation's outcome, by index.
-    ///   - intentCommitted: called with each intent row's id once it is committed (all of them are
-    ///     committed before the `$batch` is sent).
+    ///   - intentCommitted: called with each intent row's id and `intent_at` once it is committed
+    ///     (all of them are committed before the `$batch` is sent).
     func send(
         _ items: [(intent: StepIntent, request: BCRequest)], started: ContinuousClock.Instant,
         adjust: (Int, BCResponse, inout StepOutcome) -> Void,
-        intentCommitted: (Int, Int64) -> Void
+        intentCommitted: (Int, Int64, String) -> Void
     ) async throws(StoreError) -> [RecordedExchange.Ending] {
         var ids: [Int64] = []
         do {
             for (index, item) in items.enumerated() {
                 var intent = item.intent
                 (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: item.request.body, request: item.request, store: store)
-                let id = try store.ledger.writeIntent(intent)
+                let (id, intentAt) = try store.ledger.writeIntentStamped(intent)
                 ids.append(id)
-                intentCommitted(index, id)
+                intentCommitted(index, id, intentAt)
             }
         } catch {
             // The `$batch` never left: the intents already committed must not read unknown ("may

@@ -43,8 +43,8 @@ struct RecordedExchange: Sendable {
     ///     is committed.
     ///   - adjust: fills in what only the caller knows (record id, rollback URL, messages) on the
     ///     outcome built from an answer, before it is committed.
-    ///   - intentCommitted: called with the intent row's id once it is committed, before the
-    ///     request is sent (the runner's `stepStarted`).
+    ///   - intentCommitted: called with the intent row's id and `intent_at` once it is committed,
+    ///     before the request is sent (the runner's `stepStarted`).
     ///   - followPages: a GET with `all: true`: when the answer is 2xx and carries
     ///     `@odata.nextLink`, follow it to the last page (`PageFollower`). The outcome then names the
     ///     assembled body, and the pages are committed with it; a page that fails makes the step
@@ -52,13 +52,13 @@ struct RecordedExchange: Sendable {
     func send(
         _ intent: StepIntent, _ request: BCRequest, started: ContinuousClock.Instant? = nil, followPages: Bool = false,
         adjust: (BCResponse, inout StepOutcome) -> Void = { _, _ in },
-        intentCommitted: (Int64) -> Void = { _ in }
+        intentCommitted: (Int64, String) -> Void = { _, _ in }
     ) async throws(StoreError) -> Ending {
         var intent = intent
         (intent.request, intent.requestHeaders) = try ResponseRecorder.requestBlobs(body: request.body, request: request, store: store)
-        let stepID = try store.ledger.writeIntent(intent)
+        let (stepID, intentAt) = try store.ledger.writeIntentStamped(intent)
         let started = started ?? ContinuousClock.now
-        intentCommitted(stepID)
+        intentCommitted(stepID, intentAt)
 
         switch await fetch(request) {
         case .failure(let error) where error.outcomeUnknown:

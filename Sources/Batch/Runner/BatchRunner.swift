@@ -307,7 +307,7 @@ public final class BatchRunner: Sendable, RunWriter {
         let ending = try await exchange.send(intent, request, started: prepared.started, followPages: step.all, adjust: { response, outcome in
             answer = AnswerFacts(step, response: response, profile: profile)
             answer.apply(to: &outcome)
-        }, intentCommitted: { id in announce(prepared, id, clientRequestID: intent.clientRequestID, observer: observer) })
+        }, intentCommitted: { id, at in announce(prepared, id, clientRequestID: intent.clientRequestID, intentAt: at, observer: observer) })
         return result(prepared, ending: ending, answer: answer)
     }
 
@@ -325,9 +325,11 @@ public final class BatchRunner: Sendable, RunWriter {
             idempotencyKey: step.idempotencyKey, extraHeaders: step.all ? [StepRequest.maxPageSize(profile.pageSize)] : [])
     }
 
-    func announce(_ prepared: PreparedStep, _ stepID: Int64, clientRequestID: String, replayed: Bool = false, observer: any RunObserver) {
+    /// `stepStarted`. `intentAt` is the committed row's stamp; nil reads it back (a replayed row).
+    func announce(_ prepared: PreparedStep, _ stepID: Int64, clientRequestID: String, intentAt: String? = nil, replayed: Bool = false,
+                  observer: any RunObserver) {
         let step = prepared.step
-        let intentAt = (try? store.ledger.step(id: stepID))?.intentAt
+        let intentAt = intentAt ?? (try? store.ledger.step(id: stepID))?.intentAt
         observer.stepStarted(StepStart(step: StepIdentity(seq: step.seq, total: prepared.total, name: step.name,
                                                           method: .http(step.method), endpoint: step.endpoint, url: prepared.url),
                                        stepID: stepID, clientRequestID: clientRequestID, intentAt: intentAt,
@@ -546,7 +548,7 @@ public final class BatchRunner: Sendable, RunWriter {
             let ending = try await exchange.send(intent, request(p, ifMatch: only.ifMatch), started: p.started, adjust: { response, outcome in
                 answer = AnswerFacts(p.step, response: response, profile: profile)
                 answer.apply(to: &outcome)
-            }, intentCommitted: { id in announce(p, id, clientRequestID: intent.clientRequestID, observer: observer) })
+            }, intentCommitted: { id, at in announce(p, id, clientRequestID: intent.clientRequestID, intentAt: at, observer: observer) })
             results[only.index] = result(p, ending: ending, answer: answer)
         } else if !live.isEmpty {
             let items = live.map { l -> (intent: StepIntent, request: BCRequest) in
@@ -562,7 +564,9 @@ public final class BatchRunner: Sendable, RunWriter {
                     answers[i] = AnswerFacts(prepared[live[i].index].step, response: response, profile: profile)
                     answers[i].apply(to: &outcome)
                 },
-                intentCommitted: { i, id in announce(prepared[live[i].index], id, clientRequestID: items[i].intent.clientRequestID, observer: observer) })
+                intentCommitted: { i, id, at in
+                    announce(prepared[live[i].index], id, clientRequestID: items[i].intent.clientRequestID, intentAt: at, observer: observer)
+                })
             for (i, l) in live.enumerated() {
                 results[l.index] = result(prepared[l.index], ending: endings[i], answer: answers[i])
             }
