@@ -79,9 +79,21 @@ public enum Fsck {
         for blob in indexed {
             indexedHex.insert(blob.digest.hex)
             report.objectsChecked += 1
-            let verdict = objects.verify(blob.digest, expectedSize: blob.size)
-            if verdict.isOK { continue }
-            let path = objects.location(for: blob.digest)
+            // A file is checked on its own first: a damaged file is a problem even when the
+            // ledger holds a good copy of the same blob (which every read then uses).
+            let fileVerdict = objects.verifyFile(blob.digest, expectedSize: blob.size)
+            if fileVerdict.isOK { continue }
+            let verdict: ObjectStore.Verification, path: String, what: String, note: String
+            if fileVerdict == .missing {
+                verdict = objects.verify(blob.digest, expectedSize: blob.size)  // the ledger's copy
+                if verdict.isOK { continue }
+                (path, what, note) = (objects.location(for: blob.digest), "the ledger's copy", "")
+            } else {
+                verdict = fileVerdict
+                (path, what) = (objects.path(for: blob.digest), "the file")
+                note = objects.verify(blob.digest, expectedSize: blob.size).isOK
+                    ? "; the ledger holds a good copy, which every read uses (move the file aside to clear this)" : ""
+            }
             switch verdict {
             case .ok: break
             case .missing:
@@ -89,13 +101,16 @@ public enum Fsck {
                                              detail: "indexed blob is neither a file nor stored in the ledger"))
             case .empty:
                 report.findings.append(.init(severity: .problem, kind: "zero-byte", path: path, digest: blob.digest,
-                                             detail: "file is empty, expected \(blob.size) bytes"))
+                                             detail: "\(what) is empty, expected \(blob.size) bytes\(note)"))
             case .wrongSize(let expected, let actual):
                 report.findings.append(.init(severity: .problem, kind: "wrong-size", path: path, digest: blob.digest,
-                                             detail: "file has \(actual) bytes, expected \(expected) (truncated or appended)"))
+                                             detail: "\(what) has \(actual) bytes, expected \(expected) (truncated or appended)\(note)"))
             case .corrupt(let actual, _):
                 report.findings.append(.init(severity: .problem, kind: "corrupt", path: path, digest: blob.digest,
-                                             detail: "content hashes to \(actual)"))
+                                             detail: "\(what) hashes to \(actual)\(note)"))
+            case .unreadable(let why):
+                report.findings.append(.init(severity: .problem, kind: "database", path: store.ledger.path, digest: blob.digest,
+                                             detail: "the blob has no file and the ledger could not be read: \(why)"))
             }
         }
 

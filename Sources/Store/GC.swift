@@ -8,7 +8,8 @@ import Hashing
 
 /// What `batch gc` may remove, and how old things must be first.
 public struct GCOptions: Sendable {
-    /// Unreferenced blobs younger than this (file mtime) are kept, so a run that has written a
+    /// Unreferenced blobs younger than this (a file's mtime; a small blob's `object.created_at`,
+    /// moved to now whenever a row names it again) are kept, so a run that has written a
     /// blob but not yet committed the row naming it is never broken (git's `gc.pruneExpire`).
     public var grace: Int = GCOptions.defaultGrace
     /// Temp files (`.tmp-*` in fan-out folders, `<store>/tmp/*`) younger than this are kept: a

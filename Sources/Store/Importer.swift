@@ -80,6 +80,11 @@ public enum Importer {
         var written = 0, deduped = 0
         for blob in bundle.blobs {
             guard let bytes = bundle.contents[blob.digest] else { throw .blobMissing(blob.digest) }
+            // Already here and good — a file or a small blob in the ledger: nothing to restore.
+            if store.objects.verify(blob.digest, expectedSize: Int64(bytes.count)).isOK {
+                deduped += 1
+                continue
+            }
             let result = try store.objects.put(bytes)
             guard result.digest == blob.digest else { throw .blobCorrupt(blob.digest, actual: result.digest, size: result.size) }
             if result.deduplicated { deduped += 1 } else { written += 1 }

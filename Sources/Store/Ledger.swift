@@ -14,7 +14,7 @@ public final class Ledger: Sendable {
     let queue: DatabaseQueue
 
     /// Opens (creating and migrating if needed) the ledger at `path`. With `freshAllowed` false
-    /// (the store has blobs or a `refs/head` file), a database with no migrations applied is
+    /// (the store has blobs, a `refs/head` file or run lock files), a database with no migrations applied is
     /// refused as damaged instead of being given a new, empty schema.
     /// The migrations this open applied (empty when the file was already current).
     public let migratedByThisOpen: Set<String>
@@ -52,7 +52,7 @@ public final class Ledger: Sendable {
                 throw StoreError.newerSchema(applied: unknown)
             }
             if !freshAllowed, try queue.read({ db in try migrator.appliedIdentifiers(db).isEmpty }) {
-                throw StoreError.unusable(.damaged, path: path, detail: "the ledger has no tables, but the store has blobs or a refs/head file: the ledger that recorded them was replaced")
+                throw StoreError.unusable(.damaged, path: path, detail: "the ledger has no tables, but the store has blobs, a refs/head file or run lock files: the ledger that recorded them was replaced")
             }
             let before = try queue.read { db in try migrator.appliedIdentifiers(db) }
             if !readOnly { try migrator.migrate(queue) }
@@ -373,8 +373,13 @@ public final class Ledger: Sendable {
     static func indexObjects(_ blobs: [BlobRef], _ db: Database) throws {
         guard !blobs.isEmpty else { return }
         let now = Timestamp.now()
-        // Prepared once per connection: every step indexes two to four blobs.
-        let object = try db.cachedStatement(sql: "INSERT OR IGNORE INTO object (digest, size, media_type, created_at) VALUES (?, ?, ?, ?)")
+        // Prepared once per connection: every step indexes two to four blobs. A blob named again
+        // has its `created_at` moved to now, so gc's grace period counts from its last use, as a
+        // file's mtime does (`ObjectStore`'s dedup touches it).
+        let object = try db.cachedStatement(sql: """
+            INSERT INTO object (digest, size, media_type, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (digest) DO UPDATE SET created_at = excluded.created_at
+            """)
         for b in blobs {
             try object.execute(arguments: [b.digest.hex, b.size, b.mediaType, now])
             if let bytes = b.inlineBytes {

@@ -26,7 +26,7 @@ public final class LedgerStore: Sendable {
 
     /// Opens the store at `root`, creating it (mode 0700) on first use.
     ///
-    /// A folder that has blobs or a `refs/head` file but whose ledger is missing, empty or has no
+    /// A folder that has blobs, a `refs/head` file or run lock files but whose ledger is missing, empty or has no
     /// tables is refused as damaged before anything is created (`StoreError.unusable(.damaged…)`).
     /// Creating and migrating the ledger happen under `<store>/locks/migrate`, so processes that
     /// open one new store at the same moment take turns.

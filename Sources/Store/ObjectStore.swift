@@ -243,30 +243,35 @@ public struct ObjectStore: Sendable {
     /// Where a blob's bytes are, for messages: its file, or the ledger row that holds them.
     public func location(for digest: Digest) -> String {
         let file = path(for: digest)
-        if let inline, !POSIX.exists(file), inline.contains(digest) {
+        if let inline, !POSIX.exists(file), (try? inline.contains(digest)) == true {
             return "\(inline.databasePath) (object_data \(digest.hex))"
         }
         return file
     }
 
-    /// The exact stored bytes, after checking size and hash (a blob is never returned unverified).
+    /// The exact stored bytes, after checking the hash (a blob is never returned unverified): the
+    /// file's, or, when there is no good file, the ledger's copy.
     public func get(_ digest: Digest) throws(StoreError) -> [UInt8] {
         let file = path(for: digest)
-        let bytes: [UInt8]
+        var damaged: StoreError?
         if POSIX.exists(file) {
-            bytes = try POSIX.readFile(file)
-        } else if let stored = try inline?.bytes(digest) {
-            bytes = stored
-        } else {
-            throw .blobMissing(digest)
+            let bytes = try POSIX.readFile(file)
+            let actual = SHA256.hash(bytes)
+            if actual == digest { return bytes }
+            damaged = .blobCorrupt(digest, actual: actual, size: Int64(bytes.count))
         }
-        let actual = SHA256.hash(bytes)
-        guard actual == digest else { throw .blobCorrupt(digest, actual: actual, size: Int64(bytes.count)) }
-        return bytes
+        if let stored = try inline?.bytes(digest) {
+            let actual = SHA256.hash(stored)
+            if actual == digest { return stored }
+            throw damaged ?? .blobCorrupt(digest, actual: actual, size: Int64(stored.count))
+        }
+        throw damaged ?? .blobMissing(digest)
     }
 
+    /// Whether the blob is stored (unchecked). A ledger that cannot be read counts as not holding
+    /// it; `get` and `verify` say why.
     public func contains(_ digest: Digest) -> Bool {
-        POSIX.exists(path(for: digest)) || inline?.contains(digest) == true
+        POSIX.exists(path(for: digest)) || (try? inline?.contains(digest)) == true
     }
 
     public enum Verification: Sendable, Equatable {
@@ -275,17 +280,31 @@ public struct ObjectStore: Sendable {
         case empty
         case wrongSize(expected: Int64, actual: Int64)
         case corrupt(actual: Digest, size: Int64)
+        /// No good file, and the ledger that may hold the blob could not be read.
+        case unreadable(String)
 
         public var isOK: Bool { if case .ok = self { return true } else { return false } }
     }
 
-    /// Re-hashes a blob from disk. With `expectedSize`, a size mismatch is reported before hashing.
+    /// Re-hashes a blob: its file, or, when there is no good file, the ledger's copy (a good copy
+    /// anywhere is `.ok`; otherwise the file's verdict, or the copy's when there is no file). With
+    /// `expectedSize`, a size mismatch is reported before hashing.
     public func verify(_ digest: Digest, expectedSize: Int64? = nil) -> Verification {
-        let file = path(for: digest)
-        guard let size = POSIX.fileSize(file) else {
-            guard let inline, let stored = try? inline.bytes(digest) else { return .missing }
-            return Self.verify(stored, digest: digest, expectedSize: expectedSize)
+        let fileVerdict = verifyFile(digest, expectedSize: expectedSize)
+        guard !fileVerdict.isOK, let inline else { return fileVerdict }
+        let stored: [UInt8]?
+        do { stored = try inline.bytes(digest) } catch {
+            return fileVerdict == .missing ? .unreadable(error.description) : fileVerdict
         }
+        guard let stored else { return fileVerdict }
+        let copy = Self.verify(stored, digest: digest, expectedSize: expectedSize)
+        return copy.isOK || fileVerdict == .missing ? copy : fileVerdict
+    }
+
+    /// `verify` of the blob's file alone (`.missing` when there is none).
+    public func verifyFile(_ digest: Digest, expectedSize: Int64? = nil) -> Verification {
+        let file = path(for: digest)
+        guard let size = POSIX.fileSize(file) else { return .missing }
         if size == 0 && digest != ObjectStore.emptyDigest { return .empty }
         if let expectedSize, expectedSize != size { return .wrongSize(expected: expectedSize, actual: size) }
         guard let (actual, read) = try? SHA256.hash(fileAt: file) else { return .missing }

@@ -8,7 +8,7 @@ import Hashing
 
 /// Why a store cannot be used at all (exit 9 from every command), each naming its cause.
 public enum StoreUnusableCause: String, Sendable {
-    /// The store has blobs or a `refs/head` file, but its ledger is missing, empty or was never
+    /// The store has blobs, a `refs/head` file or run lock files, but its ledger is missing, empty or was never
     /// created: a history that was there is gone, and the store must not pass for a new one.
     case damaged
     /// `ledger.sqlite3` is not an SQLite database.

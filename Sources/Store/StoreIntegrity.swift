@@ -45,7 +45,7 @@ public enum HeadFile {
 /// The checks that keep a damaged store from passing for a new, empty one.
 enum StoreIntegrity {
     /// True when the folder holds any trace of history: a blob (or a blob's temp file) under
-    /// `objects/sha256/`, or a `refs/head` file.
+    /// `objects/sha256/`, a `refs/head` file, or a run's lock file.
     static func hasHistory(root: String) -> Bool {
         !evidence(root: root).isEmpty
     }

@@ -10,8 +10,10 @@ public struct VerifyProblem: Sendable, Equatable {
         case corrupt
         /// A blob's size differs from the object index (or the bundle's list).
         case wrongSize = "wrong-size"
-        /// A blob is a zero-byte file.
+        /// A blob is empty (zero bytes) though its digest is not that of nothing.
         case empty = "zero-byte"
+        /// A blob has no file, and the ledger that holds small blobs could not be read.
+        case unreadable
         /// The run record is not a run record, or names another run.
         case recordInvalid = "record-invalid"
         /// A row differs from what the run record captured when the run finished.
@@ -23,7 +25,7 @@ public struct VerifyProblem: Sendable, Equatable {
         /// A bundle is damaged or inconsistent beyond one blob.
         case bundle
         /// The store's ledger is missing, empty, not a database or corrupt, while the store has
-        /// blobs or a `refs/head` file: its history is gone.
+        /// blobs, a `refs/head` file or run lock files: its history is gone.
         case ledgerDamaged = "ledger-damaged"
         /// The `refs/head` file and the ledger's head disagree: the ledger was replaced.
         case headMismatch = "head-mismatch"
@@ -419,6 +421,9 @@ public struct StoreVerifier {
             return .init(.wrongSize, runID: runID, subject: subject, digest: digest, detail: "the blob has \(actual) bytes, the index says \(expected)")
         case .corrupt(let actual, _):
             return .init(.corrupt, runID: runID, subject: subject, digest: digest, detail: "the blob's bytes hash to \(actual)")
+        case .unreadable(let why):
+            return .init(.unreadable, runID: runID, subject: subject, digest: digest,
+                         detail: "the blob has no file and the ledger that holds small blobs could not be read: \(why)")
         }
     }
 }

@@ -25,7 +25,7 @@ struct StoreOptions: ParsableArguments {
     }
 
     /// Opens a store that must already exist (commands that only read): no ledger is exit 4,
-    /// unless the folder has blobs or a `refs/head` file — then the ledger is gone and the store
+    /// unless the folder has blobs, a `refs/head` file or run lock files — then the ledger is gone and the store
     /// is damaged (exit 9). Nothing is created either way.
     func openExisting() throws -> LedgerStore {
         let path = storePath

@@ -146,8 +146,13 @@ import Hashing
         #expect(again.blobsWritten == 0)
         // The same run exported from the target is byte-identical except for local step ids.
         #expect(try RunBundle.verify(bytes: try RunBundle.export(runID: second, from: target)).report.isOK)
-        // Importing into the source store (where it was made) is also a no-op.
-        #expect(try Importer.importBundle(fileAt: path, into: source).alreadyPresent)
+        // Importing into the source store (where it was made) is also a no-op: its blobs are
+        // there (the small ones in the ledger), so none is written again.
+        let home = try Importer.importBundle(fileAt: path, into: source)
+        #expect(home.alreadyPresent)
+        #expect(home.blobsWritten == 0)
+        #expect(home.blobsDeduplicated == 7)
+        #expect(InlineObjectsTests.blobFiles(source) == 2)  // the two run records
     }
 
     @Test func importRefusesAConflictingRunAndDamagedBundles() throws {

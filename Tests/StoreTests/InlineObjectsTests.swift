@@ -34,8 +34,9 @@ import TestSupport
             #expect(try store.objects.get(blob.digest).count == Int(blob.size))
             #expect(try store.objects.resolve(prefix: String(blob.digest.hex.prefix(10))) == blob.digest)
         }
-        #expect(BlobDamage.isInLedger(store, small.digest) && BlobDamage.isInLedger(store, edge.digest))
-        #expect(!BlobDamage.isInLedger(store, large.digest))
+        #expect(try BlobDamage.isInLedger(store, small.digest) && BlobDamage.isInLedger(store, edge.digest))
+        #expect(!BlobDamage.hasFile(store, small.digest) && !BlobDamage.hasFile(store, edge.digest))
+        #expect(try !BlobDamage.isInLedger(store, large.digest) && BlobDamage.hasFile(store, large.digest))
         #expect(try store.objects.get(small.digest) == bytes("{\"displayName\":\"small\"}"))
         #expect(store.objects.location(for: small.digest).contains("object_data"))
         #expect(store.objects.location(for: large.digest) == store.objects.path(for: large.digest))
@@ -112,19 +113,55 @@ import TestSupport
         #expect(findings.first?.path.contains("object_data") == true)
     }
 
-    @Test func anOlderStoreKeepsItsFilesAndStoresNewSmallBlobsInTheLedger() throws {
+    @Test func aFileAndALedgerCopyOfOneBlobAreBothStoredAndAGoodCopyWins() throws {
         let dir = TempDir()
         let store = try makeStore(dir)
         // A blob written as a file (by an older bcli, or an import) and named by a row.
-        let old = BlobRef(try store.objects.put(bytes("{\"from\":\"a file\"}")), mediaType: "application/json")
+        let content = bytes("{\"from\":\"a file\"}")
+        let old = BlobRef(try store.objects.put(content), mediaType: "application/json")
         try store.ledger.indexObjects([old])
-        // The same bytes named again as a small blob: both copies are good, the file is read first.
-        let again = try store.put(bytes("{\"from\":\"a file\"}"), mediaType: "application/json")
+        // The same bytes named again as a small blob: the ledger stores its copy too.
+        let again = try store.put(content, mediaType: "application/json")
         try store.ledger.indexObjects([again])
-        #expect(!BlobDamage.isInLedger(store, old.digest))
-        #expect(try store.objects.get(old.digest) == bytes("{\"from\":\"a file\"}"))
+        #expect(BlobDamage.hasFile(store, old.digest))
+        #expect(try BlobDamage.isInLedger(store, old.digest))
         #expect(try Fsck.check(store).isClean)
-        #expect(try GC.collect(store, options: GCOptions()).blobs.isEmpty)  // young
+
+        // The file goes bad: reads use the ledger's good copy, and fsck names the file.
+        try BlobDamage.change(store, old.digest) { $0[3] ^= 0x10 }
+        #expect(try store.objects.get(old.digest) == content)
+        #expect(store.objects.verify(old.digest, expectedSize: old.size).isOK)
+        #expect(!store.objects.verifyFile(old.digest, expectedSize: old.size).isOK)
+        let problems = try Fsck.check(store).problems
+        #expect(problems.map(\.kind) == ["corrupt"])
+        #expect(problems.first?.path == store.objects.path(for: old.digest))
+        #expect(problems.first?.detail.contains("the ledger holds a good copy") == true)
+
+        // Unreferenced and old: gc removes the file and the ledger's copy, and reports it once.
+        try BlobDamage.age(store, old.digest, days: 30)
+        let report = try GC.collect(store, options: GCOptions())
+        #expect(report.blobs.map(\.digest) == [old.digest])
+        #expect(!store.objects.contains(old.digest))
+        #expect(try !BlobDamage.isInLedger(store, old.digest))
+    }
+
+    @Test func namingAnOldSmallBlobAgainRestartsItsGracePeriod() throws {
+        let dir = TempDir()
+        let store = try makeStore(dir)
+        let run = try startRun(store)
+        let blob = try store.put(bytes("{\"used\":\"again\"}"), mediaType: "application/json")
+        try store.ledger.indexObjects([blob])
+        try BlobDamage.age(store, blob.digest, days: 30)
+        // A step names it again, then that step's run is gone (pruned): the blob is unreferenced,
+        // but its last use was now, so gc keeps it for the grace period.
+        var intent = StepIntent(runID: run, seq: 1, name: "s1", method: "POST", url: "http://127.0.0.1/x")
+        intent.request = blob
+        let id = try store.ledger.writeIntent(intent)
+        try store.ledger.write { db in try db.execute(sql: "DELETE FROM step WHERE id = ?", arguments: [id]) }
+        let report = try GC.collect(store, options: GCOptions())
+        #expect(report.blobs.isEmpty)
+        #expect(report.youngUnreferenced >= 1)
+        #expect(store.objects.contains(blob.digest))
     }
 
     /// A store whose only run never finished has no blob file and no `refs/head`; its run lock is

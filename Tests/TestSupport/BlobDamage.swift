@@ -7,9 +7,18 @@ import Store
 /// ledger's `object_data` row — the way a bad disk, a bad hand or time would, so tests of verify,
 /// fsck and gc exercise both places.
 public enum BlobDamage {
-    /// True when the blob's bytes are in the ledger, not in a file.
-    public static func isInLedger(_ store: LedgerStore, _ digest: Digest) -> Bool {
-        !FileManager.default.fileExists(atPath: store.objects.path(for: digest))
+    /// True when the ledger holds the blob's bytes (`object_data`), whether or not a file does too.
+    public static func isInLedger(_ store: LedgerStore, _ digest: Digest) throws -> Bool {
+        var found = false
+        try withLedger(store) { db in
+            found = try Bool.fetchOne(db, sql: "SELECT 1 FROM object_data WHERE digest = ?", arguments: [digest.hex]) != nil
+        }
+        return found
+    }
+
+    /// True when the blob has a file under `objects/sha256`.
+    public static func hasFile(_ store: LedgerStore, _ digest: Digest) -> Bool {
+        FileManager.default.fileExists(atPath: store.objects.path(for: digest))
     }
 
     /// Rewrites the stored bytes through `change`.
