@@ -14,6 +14,16 @@ struct BCLI: AsyncParsableCommand {
             (unknown run, missing file, no store); 5 invalid input; 6/7 reserved (remote 4xx/5xx); \
             8 refused by policy; 9 store unusable (damaged, not a database, read-only, disk full, \
             newer schema); 130 interrupted.
+
+            Examples:
+              Run a manifest against the built-in sandbox (no tenant needed):
+                bcli batch run -p sandbox examples/quickstart.yaml
+              Show what a run did (a unique prefix of 6+ characters of its id will do):
+                bcli batch state 01a2b3c4
+              Start the local Business Central emulator; the first stdout line is its URL:
+                bcli sandbox serve
+              Check config.toml for keys bcli does not use and for typos:
+                bcli config check
             """,
         version: ToolVersion.current,
         subcommands: [BatchCommand.self, SandboxCommand.self, ConfigCommand.self]
@@ -26,6 +36,10 @@ struct BCLI: AsyncParsableCommand {
     static func main() async {
         let global = GlobalOptions.rewrite(Array(CommandLine.arguments.dropFirst()), root: BCLI.self)
         for (name, value) in global.environment { setenv(name, value, 1) }
+        if let unknown = CommandTypo.unknownHelpTopic(in: global.arguments, root: BCLI.self) {
+            Terminal.error(unknown.message)
+            exitProcess(.usage)
+        }
         do {
             var command = try parseAsRoot(global.arguments)
             if var async = command as? AsyncParsableCommand {
@@ -39,7 +53,11 @@ struct BCLI: AsyncParsableCommand {
                 exitProcess(status)
             }
             if exitCode(for: error) == .validationFailure {
-                Terminal.error(fullMessage(for: error))
+                if let unknown = CommandTypo.unknownSubcommand(in: global.arguments, root: BCLI.self) {
+                    Terminal.error(unknown.message)
+                } else {
+                    Terminal.error(fullMessage(for: error))
+                }
                 exitProcess(.usage)
             }
             Self.exit(withError: error)

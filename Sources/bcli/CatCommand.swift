@@ -7,7 +7,15 @@ struct CatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cat",
         abstract: "Write a stored blob's exact bytes to stdout.",
-        discussion: "DIGEST is sha256:<64 hex>, the bare hex, or a unique prefix of at least 7 hex characters."
+        discussion: """
+            DIGEST is sha256:<64 hex>, the bare hex, or a unique prefix of at least 7 hex characters.
+
+            Examples:
+              A blob by a unique prefix of its digest:
+                bcli batch cat 3f2a9c1e
+              The same blob from another store:
+                bcli batch cat 3f2a9c1e --store /srv/bcli
+            """
     )
 
     @OptionGroup var storeOptions: StoreOptions

@@ -7,6 +7,13 @@ struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract: "Check config.toml (and a project .bcli.toml) as bcli reads them.",
+        discussion: """
+            Examples:
+              List every config key and whether bcli uses it:
+                bcli config check
+              The same as JSON, for a script:
+                bcli config check --format json
+            """,
         subcommands: [ConfigCheckCommand.self]
     )
 }
@@ -21,6 +28,12 @@ struct ConfigCheckCommand: AsyncParsableCommand {
             in this folder or a parent, and BCLI_FORMAT, BCLI_TIMEOUT, BCLI_PROFILE. Keys of the Python \
             tool's features bcli does not have ([telemetry], [audit], …) are listed as "not used by bcli".
             Exit: 0 no problem; 5 the config does not load, or a key is known to neither tool (a typo).
+
+            Examples:
+              List every config key and whether bcli uses it:
+                bcli config check
+              The same as JSON, for a script:
+                bcli config check --format json
             """
     )
 

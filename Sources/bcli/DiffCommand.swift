@@ -19,6 +19,16 @@ struct DiffCommand: ParsableCommand {
             the run, correlation ids in error messages) are ignored unless --include-volatile.
             Exit: 0 identical, 1 different, 2 usage or ambiguous run prefix, 4 unknown run, missing file or \
             no store, 5 invalid manifest, 9 store unusable. See docs/diff.md.
+
+            Examples:
+              Compare two runs:
+                bcli batch diff 01a2b3c4 01a2f7e9
+              What would change if the manifest ran now, compared with a run:
+                bcli batch diff 01a2b3c4 examples/quickstart.yaml
+              Counts only, volatile fields included:
+                bcli batch diff 01a2b3c4 01a2f7e9 --stat --include-volatile
+              The differences as JSON (RFC 6902):
+                bcli batch diff 01a2b3c4 01a2f7e9 --format json
             """
     )
 

@@ -13,6 +13,12 @@ struct ExportCommand: ParsableCommand {
             blobs/sha256/<hex>. Exporting the same run twice gives byte-identical files. stdout: \
             `sha256:<digest of the bundle>  FILE`. Exit: 0 ok, 1 a blob is missing or damaged, 2 ambiguous run prefix, 4 no such run, \
             8 the run is still executing, 9 store unusable.
+
+            Examples:
+              Write a run to a bundle for an auditor:
+                bcli batch export 01a2b3c4 -o run-01a2b3c4.bcli.tar
+              From another store:
+                bcli batch export 01a2b3c4 --output run.bcli.tar --store /srv/bcli
             """
     )
 

@@ -12,6 +12,12 @@ struct FsckCommand: ParsableCommand {
             Also reports a damaged ledger (missing or empty beside blobs or refs/head, not a database, corrupt) \
             and a refs/head file that disagrees with the ledger. Exit 0 clean (notices allowed), 1 problems \
             found, 4 no store, 9 the store cannot be read (read-only, disk full).
+
+            Examples:
+              Check the default store:
+                bcli batch fsck
+              Check another store and print the problems as JSON:
+                bcli batch fsck --store /srv/bcli --format json
             """
     )
 

@@ -14,6 +14,14 @@ struct GCCommand: ParsableCommand {
             and run rows of finished runs older than that, keeping their run records (`batch verify --all` still walks \
             the chain); unfinished and locked runs are never pruned. Durations: 90d, 2w, 12h, 30m, 45s. \
             stdout: one line per removal; stderr: the summary. Quarantined files are never removed.
+
+            Examples:
+              Print what would be removed; remove nothing:
+                bcli batch gc --dry-run
+              Remove unreferenced blobs older than 14 days and old temp files:
+                bcli batch gc
+              Also prune finished runs older than 90 days (their records stay):
+                bcli batch gc --prune-runs-older-than 90d
             """
     )
 

@@ -7,7 +7,15 @@ struct HashCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hash",
         abstract: "Print the sha256 digest of each file (the same bytes sha256sum hashes).",
-        discussion: "Output: `sha256:<hex>  FILE` per line. `-` reads standard input."
+        discussion: """
+            Output: `sha256:<hex>  FILE` per line. `-` reads standard input.
+
+            Examples:
+              The digest to pass to `batch run --expect-manifest`:
+                bcli batch hash examples/quickstart.yaml
+              Several files, one line each:
+                bcli batch hash examples/quickstart.yaml examples/params-driven.yaml
+            """
     )
 
     @Argument(help: "Files to hash.")

@@ -13,6 +13,12 @@ struct ImportCommand: ParsableCommand {
             store's chain (refs/head); it is kept under refs/imported/<run-id>. stdout: the run id. \
             Exit: 0 ok, 1 the bundle failed verification, 4 unreadable file or missing parent run, \
             5 not a bundle, 8 refused (conflicting run), 9 store unusable (damaged, read-only, disk full).
+
+            Examples:
+              Verify a bundle and add its run to the default store:
+                bcli batch import run-01a2b3c4.bcli.tar
+              Into another store:
+                bcli batch import run-01a2b3c4.bcli.tar --store /srv/audit
             """
     )
 

@@ -17,6 +17,12 @@ struct ImportPythonLedgerCommand: ParsableCommand {
             bcli run here is refused. The summary goes to stderr; --format json prints one entry per file on stdout. \
             Exit: 0 every file imported or already there, 1 a file could not be imported (the others were), \
             4 no such folder, 5 a file is not a ledger of the Python tool, 9 store unusable.
+
+            Examples:
+              Import every run from the Python tool's folder, ~/.config/bcli/batch:
+                bcli batch import-python-ledger
+              From a copied folder, one JSON entry per file:
+                bcli batch import-python-ledger /mnt/backup/batch --format json
             """
     )
 

@@ -18,6 +18,14 @@ struct ReconcileCommand: AsyncParsableCommand {
             applied or not-applied step gets that status (undecidable ones stay unknown). Only GETs are sent. \
             See docs/recovery.md for every rule.
             Exit: 0 every unknown step decided (or none was unknown), 1 some stay undecidable, 8 refused, 4 unknown run.
+
+            Examples:
+              Decide what the run's unknown steps did and record it:
+                bcli batch reconcile 01a2b3c4
+              Send the GETs and print the decisions; record nothing:
+                bcli batch reconcile 01a2b3c4 --dry-run
+              Use another profile and print the decisions as JSON:
+                bcli batch reconcile 01a2b3c4 -p prod --format json
             """
     )
 

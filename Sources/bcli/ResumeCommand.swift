@@ -18,6 +18,16 @@ struct ResumeCommand: AsyncParsableCommand {
             unknown (reconcile first, or pass --reconcile), when RUN is running or was rolled back, or when \
             --manifest differs from the recorded manifest. See docs/recovery.md.
             Exit: 0 every owed step landed (or nothing was left), 1 a step failed, 8 refused, 4 unknown run, 130 interrupted.
+
+            Examples:
+              Send the steps of the run that did not land:
+                bcli batch resume 01a2b3c4
+              Reconcile the unknown steps first, then resume:
+                bcli batch resume 01a2b3c4 --reconcile
+              Print the steps that would be sent; send nothing:
+                bcli batch resume 01a2b3c4 --dry-run
+              Refuse unless this file is the manifest the run recorded:
+                bcli batch resume 01a2b3c4 --manifest examples/quickstart.yaml
             """
     )
 

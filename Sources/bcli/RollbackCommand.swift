@@ -18,6 +18,14 @@ struct RollbackCommand: AsyncParsableCommand {
             Every compensating request sends the ETag the ledger recorded; a record changed since the run \
             is a conflict (rollback_failed), never overwritten unless --force (If-Match: *).
             Exit: 0 all reversible writes undone, 1 some failed or conflicted, 8 refused, 4 unknown run.
+
+            Examples:
+              Print the undo plan and stop:
+                bcli batch rollback 01a2b3c4 --dry-run
+              Undo the run's writes without asking for confirmation:
+                bcli batch rollback 01a2b3c4 --yes
+              Also re-create the records the run deleted (they get new ids):
+                bcli batch rollback 01a2b3c4 --recreate-deleted
             """
     )
 

@@ -16,6 +16,16 @@ struct RunCommand: AsyncParsableCommand {
             Exit: 0 all steps ok, 1 a step failed, 2 usage, 3 auth, 4 not found, 5 invalid manifest, \
             8 refused (write gate, --expect-manifest mismatch), 9 store unusable (damaged, read-only, disk full), \
             130 interrupted.
+
+            Examples:
+              Run a manifest against the built-in sandbox (no tenant needed):
+                bcli batch run -p sandbox examples/quickstart.yaml
+              Print the requests it would send; send nothing, write nothing:
+                bcli batch run -p sandbox examples/quickstart.yaml --dry-run
+              Give a required parameter on the command line (default profile):
+                bcli batch run examples/params-driven.yaml --set customer_name=Contoso
+              Write the result envelope (JSON) to a file for a script:
+                bcli batch run -p sandbox examples/quickstart.yaml --result-out result.json
             """
     )
 

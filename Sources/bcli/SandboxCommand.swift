@@ -7,7 +7,17 @@ struct SandboxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox",
         abstract: "Run a local Business Central API v2.0 emulator.",
-        discussion: "See docs/sandbox.md for what it emulates, its faults, and how to point a profile at it.",
+        discussion: """
+            See docs/sandbox.md for what it emulates, its faults, and how to point a profile at it.
+
+            Examples:
+              Serve on a free port with state in memory:
+                bcli sandbox serve
+              Serve on port 8080 and keep state in a folder across restarts:
+                bcli sandbox serve --port 8080 --data /tmp/sbx
+              Answer every third request with 429 Too Many Requests:
+                bcli sandbox serve --fault throttle:every=3
+            """,
         subcommands: [Serve.self]
     )
 
@@ -23,6 +33,16 @@ struct SandboxCommand: AsyncParsableCommand {
                 Fault specs: throttle:every=N[,retry-after=S] | unavailable:rate=P,seed=S | drop:nth=N | \
                 drop:request-id=X | latency:ms=N | hold:request-id=X | limit:concurrent=5,queue=95 \
                 (docs/sandbox.md#faults).
+
+                Examples:
+                  Serve on a free port with state in memory:
+                    bcli sandbox serve
+                  Serve on port 8080 and keep state in a folder across restarts:
+                    bcli sandbox serve --port 8080 --data /tmp/sbx
+                  Answer every third request with 429 and Retry-After: 2:
+                    bcli sandbox serve --fault throttle:every=3,retry-after=2
+                  Commit the fifth write, then drop its answer (an unknown outcome):
+                    bcli sandbox serve --fault drop:nth=5
                 """
         )
 

@@ -15,6 +15,16 @@ struct ShowCommand: ParsableCommand {
             without it the bytes are exactly what was sent or received. A get with all: true that read several \
             pages records the assembled body as its response; --response --page K prints page K exactly as \
             received (with --headers, its headers).
+
+            Examples:
+              The manifest bytes the run ran:
+                bcli batch show 01a2b3c4
+              Step 3's row as JSON (digests, status, correlation ids):
+                bcli batch show 01a2b3c4 --step 3
+              The response a step got, re-indented:
+                bcli batch show 01a2b3c4 --step create_alpine --response --pretty
+              The request headers step 3 sent:
+                bcli batch show 01a2b3c4 --step 3 --headers
             """
     )
 

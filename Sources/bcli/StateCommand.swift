@@ -8,7 +8,17 @@ struct StateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
         abstract: "Show a run and its steps (what landed, what failed, what is unknown).",
-        discussion: "RUN is a run id or a unique prefix of at least 6 characters (see `bcli batch list`)."
+        discussion: """
+            RUN is a run id or a unique prefix of at least 6 characters (see `bcli batch list`).
+
+            Examples:
+              Show a run and its steps:
+                bcli batch state 01a2b3c4
+              Every column and digest, as JSON:
+                bcli batch state 01a2b3c4 -f json
+              One CSV row per step, from another store:
+                bcli batch state 01a2b3c4 -f csv --store /srv/bcli
+            """
     )
 
     @OptionGroup var storeOptions: StoreOptions
@@ -78,7 +88,16 @@ struct StateCommand: ParsableCommand {
 struct ListCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
-        abstract: "List runs, newest first."
+        abstract: "List runs, newest first.",
+        discussion: """
+            Examples:
+              The 50 newest runs:
+                bcli batch list
+              Runs with a step whose outcome is unknown (reconcile them):
+                bcli batch list --state in_doubt
+              At most 10 runs started since a date, as JSON:
+                bcli batch list --since 2025-01-01 --limit 10 -f json
+            """
     )
 
     @OptionGroup var storeOptions: StoreOptions

@@ -21,6 +21,16 @@ struct VerifyCommand: ParsableCommand {
             corrupt) and a refs/head file that disagrees with the ledger as problems.
             Exit: 0 ok, 1 problems found, 2 usage or ambiguous run prefix, 4 unknown run, missing file or \
             no store, 9 store unusable (read-only, disk full; a damaged store for RUN).
+
+            Examples:
+              Re-hash one run's blobs and check its record and the chain:
+                bcli batch verify 01a2b3c4
+              Also check that a file is the manifest the run ran:
+                bcli batch verify 01a2b3c4 --manifest approved.yaml
+              Every run in the store and the whole chain:
+                bcli batch verify --all
+              An exported bundle, with no store and no network:
+                bcli batch verify --bundle run-01a2b3c4.bcli.tar
             """
     )
 
