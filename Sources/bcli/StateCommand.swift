@@ -125,10 +125,14 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try storeOptions.openExisting()
+        // No store yet (nothing has run on this machine, or --store names a new folder): an
+        // empty list and exit 0, as `git log` in a new repository prints nothing. Nothing is created.
+        let store = try storeOptions.openIfExists()
         let filter = Ledger.RunFilter(state: state.flatMap(RunState.init(rawValue:)), since: since.flatMap(Timestamp.normalise), limit: limit)
-        let runs: [RunRecord]
-        do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
+        var runs: [RunRecord] = []
+        if let store {
+            do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
+        }
         switch RecordFormat.resolve(format, defaultName: RecordFormat.configured()) {
         case .json:
             RunListReport(runs: runs.map(RunReport.init)).printJSON()
@@ -137,7 +141,10 @@ struct ListCommand: ParsableCommand {
         case .ndjson:
             RecordRows.ndjson(runs.map { JSONValueEncoder.encode(RunReport($0)) }).forEach(Terminal.line)
         case .table:
-            if runs.isEmpty { Terminal.note("No batch runs found."); return }
+            if runs.isEmpty {
+                Terminal.note(store == nil ? "No batch runs found (no store at \(storeOptions.storePath) yet)." : "No batch runs found.")
+                return
+            }
             Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in
                 [r.id, r.startedAt, r.state.rawValue + (r.interrupted && r.state != .interrupted ? " (interrupted)" : ""),
                  r.stepCount.map { "\(r.counts.total)/\($0)" } ?? String(r.counts.total),

@@ -14,6 +14,13 @@ struct StoreOptions: ParsableArguments {
 
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
+    /// `--store ''` is a mistake (an unset variable in a script), not "the default store".
+    func validate() throws {
+        if let store, store.isEmpty {
+            throw ValidationError("--store needs a folder path; leave it out to use $BCLI_STORE or the default (~/.local/share/bcli)")
+        }
+    }
+
     var storePath: String { StoreLocation.resolve(explicit: store, environment: environment) }
 
     /// Opens the store, creating it on first use (commands that record runs). A damaged,
@@ -32,6 +39,17 @@ struct StoreOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) else {
             if let damage = LedgerStore.damage(root: path) { throw CLIFailure(damage) }
             throw CLIFailure(.notFound, Self.noStore(path))
+        }
+        return try open()
+    }
+
+    /// `openExisting`, except that no store at all is nil (a machine where nothing ran yet):
+    /// `list` then lists nothing. A damaged store still fails (exit 9).
+    func openIfExists() throws -> LedgerStore? {
+        let path = storePath
+        guard FileManager.default.fileExists(atPath: path + "/" + LedgerStore.databaseName) else {
+            if let damage = LedgerStore.damage(root: path) { throw CLIFailure(damage) }
+            return nil
         }
         return try open()
     }

@@ -345,12 +345,28 @@ import Store
         }
 
         let nowhere = dir.path + "/nowhere"
-        for args in [["batch", "list"], ["batch", "state", id], ["batch", "verify", "--all"], ["batch", "fsck"],
+        for args in [["batch", "state", id], ["batch", "verify", "--all"], ["batch", "fsck"],
                      ["batch", "diff", id, id], ["batch", "gc"], ["batch", "cat", "0000000"]] {
             let r = try await bcliAsync(args + ["--store", nowhere])
             #expect(r.status == 4, "\(args.joined(separator: " ")): \(r.status) \(r.stderr)")
             #expect(r.stderr.contains("no bcli store"), "\(args.joined(separator: " ")): \(r.stderr)")
         }
+        // `list` with no store lists nothing (exit 0), in every format, and creates nothing.
+        let list = try await bcliAsync(["batch", "list", "--store", nowhere])
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.out.isEmpty)
+        #expect(list.stderr.contains("No batch runs found (no store at \(nowhere) yet)."), "\(list.stderr)")
+        let listJSON = try await bcliAsync(["batch", "list", "--store", nowhere, "-f", "json"])
+        #expect(listJSON.status == 0)
+        let doc = try JSONValue(parsing: [UInt8](listJSON.stdout))
+        #expect(doc["format_version"] == 1)
+        #expect(doc["runs"] == .array([]))
         #expect(!Self.exists(nowhere))
+        // `--store ''` is a usage error, not the default store.
+        for args in [["batch", "list"], ["batch", "run", "-p", "sandbox", manifest]] {
+            let r = try await bcliAsync(args + ["--store", ""])
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderr.contains("--store needs a folder path"), "\(args): \(r.stderr)")
+        }
     }
 }
