@@ -7,6 +7,11 @@ import Darwin
 /// Run ids: 32 lowercase hex, time-ordered (48-bit milliseconds, then 80 random bits), so ids sort
 /// by start time like ULIDs and are safe as file names.
 public enum RunID {
+    /// The fewest characters a run id is shown with. Ids begin with a millisecond clock, so runs
+    /// made within about a minute share 8; `Ledger.abbreviations` grows a shown id past this
+    /// until it is unique, as git does.
+    public static let displayLength = 8
+
     public static func generate() -> String {
         let ms = Timestamp.epochMilliseconds()
         var hex = String(ms, radix: 16)

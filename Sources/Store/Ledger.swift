@@ -310,8 +310,10 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Resolves a full run id or a unique prefix of at least 6 hex characters.
+    /// Resolves a full run id, a unique prefix of at least 6 hex characters, `latest` (the newest
+    /// run, by start time) or `latest~N` (the Nth run before it), as git resolves `HEAD~N`.
     public func resolveRunID(_ text: String) throws(StoreError) -> String {
+        if let back = Self.latestOffset(text) { return try latestRunID(back: back, asked: text) }
         let t = text.lowercased()
         guard t.utf8.count >= 6, t.utf8.count <= 32, RunID.isHex(t) else { throw .invalidRunID(text) }
         let ids = try read { db in
@@ -323,6 +325,59 @@ public final class Ledger: Sendable {
         case 1: return ids[0]
         default: throw .ambiguousRunID(text, candidates: ids)
         }
+    }
+
+    /// `latest` → 0, `latest~N` → N, `latest~` → 1 (git's `HEAD~`); nil when `text` is not of that
+    /// form. Case-insensitive, so `LATEST` works as typed.
+    static func latestOffset(_ text: String) -> Int? {
+        let t = text.lowercased()
+        guard t.hasPrefix("latest") else { return nil }
+        let rest = t.dropFirst("latest".count)
+        if rest.isEmpty { return 0 }
+        guard rest.first == "~" else { return nil }
+        let digits = rest.dropFirst()
+        if digits.isEmpty { return 1 }
+        guard digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
+    /// The run `back` places before the newest, in `batch list`'s order (start time, then id).
+    private func latestRunID(back: Int, asked: String) throws(StoreError) -> String {
+        let ids = try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM run ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?", arguments: [back])
+        }
+        guard let id = ids.first else {
+            let total = try read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM run") ?? 0 }
+            throw .latestOutOfRange(asked, runs: total)
+        }
+        return id
+    }
+
+    /// The shortest prefix of each id, at least `minimum` characters, that starts no other run's id,
+    /// as git abbreviates object names: it grows as the store fills, so a printed id keeps working.
+    /// Ids not in the store are abbreviated against those that are.
+    public func abbreviations(of ids: [String], minimum: Int = RunID.displayLength) throws(StoreError) -> [String: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try read { db in
+            var out: [String: String] = [:]
+            let before = try db.cachedStatement(sql: "SELECT id FROM run WHERE id < ? ORDER BY id DESC LIMIT 1")
+            let after = try db.cachedStatement(sql: "SELECT id FROM run WHERE id > ? ORDER BY id LIMIT 1")
+            for id in ids where out[id] == nil {
+                let neighbours = [try String.fetchOne(before, arguments: [id]), try String.fetchOne(after, arguments: [id])].compactMap { $0 }
+                let shared = neighbours.map { Self.commonPrefixLength(id, $0) }.max() ?? 0
+                out[id] = String(id.prefix(max(minimum, shared + 1)))
+            }
+            return out
+        }
+    }
+
+    /// One id's abbreviation; the full id if the ledger cannot be read (a display never fails).
+    public func abbreviation(of id: String) -> String {
+        (try? abbreviations(of: [id]))?[id] ?? id
+    }
+
+    static func commonPrefixLength(_ a: String, _ b: String) -> Int {
+        zip(a.utf8, b.utf8).prefix { $0 == $1 }.count
     }
 
     /// A run's steps in order.

@@ -44,6 +44,8 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
     case runNotFound(String)
     case ambiguousRunID(String, candidates: [String])
     case invalidRunID(String)
+    /// `latest~N` reaches past the oldest run (`runs` is how many the store holds).
+    case latestOutOfRange(String, runs: Int)
     case runLocked(String)
     case invalidState(String)
     /// The store cannot be used: `path` is the file or folder at fault, `detail` what was seen.
@@ -80,7 +82,11 @@ public enum StoreError: Error, CustomStringConvertible, Sendable {
         case .ambiguousRunID(let p, let c):
             return "run id prefix '\(p)' is ambiguous (\(c.prefix(5).joined(separator: ", "))) — give more characters"
         case .invalidRunID(let s):
-            return "'\(s)' is not a run id: give 6 to 32 lowercase hex characters (see `bcli batch list`)"
+            return "'\(s)' is not a run id: give a unique prefix of the id `bcli batch list` shows (6 to 32 hex characters), `latest` or `latest~N`"
+        case .latestOutOfRange(let asked, let total):
+            return total == 0
+                ? "'\(asked)' names no run: this store has no runs yet — run `bcli batch run FILE` first (or pass --store)"
+                : "'\(asked)' names no run: this store has \(total) run\(total == 1 ? "" : "s"), latest to latest~\(total - 1) — see `bcli batch list`"
         case .runLocked(let id):
             return "run \(id) is still running (another bcli process holds its lock) — wait for it to finish or stop it first"
         case .invalidState(let m):

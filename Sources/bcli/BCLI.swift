@@ -18,8 +18,8 @@ struct BCLI: AsyncParsableCommand {
             Examples:
               Run a manifest against the built-in sandbox (no tenant needed):
                 bcli batch run -p sandbox examples/quickstart.yaml
-              Show what a run did (a unique prefix of 6+ characters of its id will do):
-                bcli batch state 01a2b3c4
+              Show what the newest run did (or give the id `bcli batch list` shows):
+                bcli batch state latest
               Start the local Business Central emulator; the first stdout line is its URL:
                 bcli sandbox serve
               Check config.toml for keys bcli does not use and for typos:
@@ -30,15 +30,20 @@ struct BCLI: AsyncParsableCommand {
     )
 
     /// Parses, runs, and maps every failure to a documented exit code (the exit table in
-    /// Exit.swift) with a message on stderr. ArgumentParser's own usage errors (its exit 64)
-    /// become exit 2, as README "Exit codes" documents. Global options written before the
-    /// subcommand (`bcli -p prod batch run m.yaml`) are moved first (`GlobalOptions`).
+    /// Exit.swift) with a message on stderr — and, under `--format json`, as JSON on stdout too
+    /// (`ErrorOutput`). ArgumentParser's own usage errors (its exit 64) become exit 2, as README
+    /// "Exit codes" documents. `--no-color` is taken out wherever it is written (it is every
+    /// command's), and global options written before the subcommand (`bcli -p prod batch run
+    /// m.yaml`) are moved first (`GlobalOptions`).
     static func main() async {
-        let global = GlobalOptions.rewrite(Array(CommandLine.arguments.dropFirst()), root: BCLI.self)
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        let noColour = ErrorOutput.takeFlag("--no-color", from: &arguments)
+        Style.configure(noColourFlag: noColour)
+        let global = GlobalOptions.rewrite(arguments, root: BCLI.self)
         for (name, value) in global.environment { setenv(name, value, 1) }
+        let errors = ErrorOutput(arguments: global.arguments, root: BCLI.self)
         if let unknown = CommandTypo.unknownHelpTopic(in: global.arguments, root: BCLI.self) {
-            Terminal.error(unknown.message)
-            exitProcess(.usage)
+            errors.fail(unknown.message, .usage)
         }
         do {
             var command = try parseAsRoot(global.arguments)
@@ -49,18 +54,19 @@ struct BCLI: AsyncParsableCommand {
             }
         } catch {
             if let status = ExitStatus(for: error) {
-                Terminal.error((error as? CLIFailure)?.message ?? String(describing: error))
-                exitProcess(status)
+                errors.fail((error as? CLIFailure)?.message ?? String(describing: error), status)
             }
             if exitCode(for: error) == .validationFailure {
                 if let unknown = CommandTypo.unknownSubcommand(in: global.arguments, root: BCLI.self) {
-                    Terminal.error(unknown.message)
-                } else {
-                    Terminal.error(fullMessage(for: error))
+                    errors.fail(unknown.message, .usage)
                 }
-                exitProcess(.usage)
+                errors.fail(fullMessage(for: error), .usage)
             }
-            Self.exit(withError: error)
+            // Help and --version (exit 0) print as ArgumentParser prints them; any other error
+            // of its own is reported like ours.
+            let code = exitCode(for: error)
+            if code.isSuccess { Self.exit(withError: error) }
+            errors.fail(fullMessage(for: error), ExitStatus(rawValue: code.rawValue) ?? .failure)
         }
     }
 }

@@ -37,7 +37,7 @@ struct DiffCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The first run (id or unique prefix).", valueName: "a"))
     var a: String
 
-    @Argument(help: ArgumentHelp("The second run, or a manifest file.", valueName: "b"))
+    @Argument(help: ArgumentHelp("The second run, or a manifest file.", valueName: "b"), completion: .file(extensions: ["yaml", "yml"]))
     var b: String
 
     @Option(help: "text or json.")
@@ -103,18 +103,18 @@ enum DiffText {
         if d.manifestSame {
             out.append("  manifest: same (\(d.a.manifestDigest?.description ?? "-"))")
         } else {
-            out.append("~ manifest: \(d.a.manifestDigest?.description ?? "-") → \(d.b.manifestDigest?.description ?? "-")")
+            out.append("~ manifest: \(d.a.manifestDigest?.description ?? "-") \(Style.stdout.arrow) \(d.b.manifestDigest?.description ?? "-")")
             out.append(contentsOf: d.manifestDiff)
             if let note = d.manifestNote { out.append("  (\(note))") }
         }
         if d.paramsSame {
             out.append("  params: same (\(d.a.paramsDigest?.description ?? "-"))")
         } else {
-            out.append("~ params: \(d.a.paramsDigest?.description ?? "-") → \(d.b.paramsDigest?.description ?? "-")")
+            out.append("~ params: \(d.a.paramsDigest?.description ?? "-") \(Style.stdout.arrow) \(d.b.paramsDigest?.description ?? "-")")
             for op in d.paramsPatch { out.append(opLine(op, subject: "params")) }
         }
         for c in d.context {
-            out.append("  context \(c.field) (not counted): \(value(c.a)) → \(value(c.b))")
+            out.append("  context \(c.field) (not counted): \(value(c.a)) \(Style.stdout.arrow) \(value(c.b))")
         }
         for s in d.steps { out.append(contentsOf: stepLines(s)) }
         out.append(d.counts.line)
@@ -127,7 +127,7 @@ enum DiffText {
             return "run \(s.runID ?? "-")" + (s.name.map { " \($0)" } ?? "") + (s.manifestPath.map { " (\($0))" } ?? "")
                 + (s.startedAt.map { " started \($0)" } ?? "") + (s.state.map { ", \($0)" } ?? "")
         case .manifest:
-            return "manifest \(s.manifestPath ?? "-")" + (s.paramsFromRun.map { " (params and step outputs from run \($0.prefix(12)))" } ?? "")
+            return "manifest \(s.manifestPath ?? "-")" + (s.paramsFromRun.map { " (params and step outputs from run \($0))" } ?? "")
         }
     }
 
@@ -148,10 +148,10 @@ enum DiffText {
             if let a = s.a, let b = s.b {
                 digests.append("request " + digestChange(a.requestDigest, b.requestDigest))
                 if b.ran { digests.append("response " + digestChange(a.responseDigest, b.responseDigest)) }
-                out.append("~ \(subject) (#\(a.seq) → #\(b.seq); " + digests.joined(separator: ", ") + ")")
+                out.append("~ \(subject) (#\(a.seq) \(Style.stdout.arrow) #\(b.seq); " + digests.joined(separator: ", ") + ")")
             }
             for f in s.fieldChanges {
-                var line = "~ \(subject).\(f.field): \(fieldValue(f.field, f.a)) → \(fieldValue(f.field, f.b))"
+                var line = "~ \(subject).\(f.field): \(fieldValue(f.field, f.a)) \(Style.stdout.arrow) \(fieldValue(f.field, f.b))"
                 if f.field == "resolved" {
                     if let reason = s.b?.unresolved { line += " — B would be skipped: \(reason)" }
                     else if s.a?.status == .skipped { line += " — A was skipped" }
@@ -169,7 +169,7 @@ enum DiffText {
         switch op.op {
         case .add: return "+ \(subject) \(path): \(value(op.value ?? .null))"
         case .remove: return "- \(subject) \(path): \(value(op.oldValue ?? .null))"
-        case .replace: return "~ \(subject) \(path): \(value(op.oldValue ?? .null)) → \(value(op.value ?? .null))"
+        case .replace: return "~ \(subject) \(path): \(value(op.oldValue ?? .null)) \(Style.stdout.arrow) \(value(op.value ?? .null))"
         case .move: return "~ \(subject) \(path): moved from \(op.from ?? "?")"
         }
     }
@@ -189,13 +189,13 @@ enum DiffText {
 
     static func digestChange(_ a: Digest?, _ b: Digest?) -> String {
         if a == b { return "same" }
-        return "\(a.map { "sha256:" + $0.short } ?? "none") → \(b.map { "sha256:" + $0.short } ?? "none")"
+        return "\(a.map { "sha256:" + $0.short } ?? "none") \(Style.stdout.arrow) \(b.map { "sha256:" + $0.short } ?? "none")"
     }
 
     /// Compact canonical JSON, cut at `valueLimit` characters.
     static func value(_ v: JSONValue) -> String {
         let text = (try? v.canonicalString()) ?? v.prettyPrinted()
-        return text.count > valueLimit ? String(text.prefix(valueLimit)) + "…" : text
+        return text.count > valueLimit ? String(text.prefix(valueLimit)) + Style.stdout.ellipsis : text
     }
 }
 

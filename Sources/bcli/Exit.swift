@@ -58,8 +58,12 @@ enum Terminal {
         writeFD(STDOUT_FILENO, Array((text + "\n").utf8))
     }
 
+    /// Whether anything was written to stdout yet (a JSON error is not printed after a document).
+    nonisolated(unsafe) static var wroteStdout = false
+
     /// Unbuffered write of all bytes (stdout and stderr never interleave out of order).
     static func writeFD(_ fd: Int32, _ bytes: [UInt8]) {
+        if fd == STDOUT_FILENO, !bytes.isEmpty { wroteStdout = true }
         bytes.withUnsafeBytes { buf in
             guard var p = buf.baseAddress else { return }
             var left = buf.count
@@ -109,12 +113,12 @@ extension ExitStatus {
 
     /// A store error: an unusable store (damaged, not a database, corrupt, read-only, full, newer
     /// schema, any other ledger error) → 9; a malformed digest or run id → 5; an unknown prefix,
-    /// a missing blob or run → 4; an ambiguous prefix → 2; a run still executing → 8; else 1.
+    /// a missing blob or run (or `latest~N` past the oldest) → 4; an ambiguous prefix → 2; a run still executing → 8; else 1.
     init(_ error: StoreError) {
         if error.unusableCause != nil { self = .storeUnusable; return }
         switch error {
         case .invalidDigest, .invalidRunID: self = .invalidInput
-        case .unknownPrefix, .blobMissing, .runNotFound: self = .notFound
+        case .unknownPrefix, .blobMissing, .runNotFound, .latestOutOfRange: self = .notFound
         case .ambiguousPrefix, .ambiguousRunID: self = .usage
         case .runLocked: self = .refused
         case .database, .newerSchema: self = .storeUnusable

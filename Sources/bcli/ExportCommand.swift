@@ -27,8 +27,12 @@ struct ExportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The bundle file to write.", valueName: "file"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The bundle file to write.", valueName: "file"), completion: .file())
     var output: String
+
+    func validate() throws {
+        try OutputPath.validate(output, flag: "--output")
+    }
 
     func run() throws {
         let store = try storeOptions.openExisting()

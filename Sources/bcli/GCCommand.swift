@@ -25,7 +25,7 @@ struct GCCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
     @Option(help: ArgumentHelp("Prune finished runs older than this (e.g. 90d).", valueName: "duration"))
     var pruneRunsOlderThan: String?

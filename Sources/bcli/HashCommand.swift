@@ -18,7 +18,7 @@ struct HashCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "Files to hash.")
+    @Argument(help: "Files to hash.", completion: .file())
     var files: [String]
 
     func validate() throws {

@@ -22,9 +22,9 @@ struct ImportCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
-    @Argument(help: ArgumentHelp("A bundle written by `bcli batch export`.", valueName: "file"))
+    @Argument(help: ArgumentHelp("A bundle written by `bcli batch export`.", valueName: "file"), completion: .file())
     var file: String
 
     func run() throws {

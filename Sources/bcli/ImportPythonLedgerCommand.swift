@@ -26,9 +26,9 @@ struct ImportPythonLedgerCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
-    @Argument(help: ArgumentHelp("The Python tool's ledger folder, or one .db file (default: ~/.config/bcli/batch).", valueName: "dir"))
+    @Argument(help: ArgumentHelp("The Python tool's ledger folder, or one .db file (default: ~/.config/bcli/batch).", valueName: "dir"), completion: .directory)
     var dir: String?
 
     @Option(help: "text or json.")

@@ -29,7 +29,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
@@ -111,7 +111,7 @@ enum Reconcile {
             }
             undecided += result.undecided
             let report = ReconcileReport(run: run, result: result, dryRun: dryRun)
-            if format == .json { reports.append(report) } else { report.printText(line: textToStderr ? Terminal.note : Terminal.line) }
+            if format == .json { reports.append(report) } else { report.printText(line: textToStderr ? Terminal.note : Terminal.line, abbreviate: store.ledger.abbreviation(of:)) }
             if result.cancelled { throw CLIFailure(.interrupted, "interrupted: reconcile run \(result.runID ?? "-") stamped cancelled") }
         }
         if format == .json {
@@ -170,13 +170,13 @@ struct ReconcileReport: JSONReport {
 
     /// `line`: where each decision goes (stdout for `reconcile`; stderr under `resume -f json`,
     /// whose stdout is one JSON document).
-    func printText(line: (String) -> Void = Terminal.line) {
+    func printText(line: (String) -> Void = Terminal.line, abbreviate: (String) -> String = { $0 }) {
         if steps.isEmpty {
             Terminal.note("run \(run): no step's outcome is unknown; nothing to reconcile")
             return
         }
         for s in steps {
-            let mark = s.decision == "applied" ? "✓" : s.decision == "not_applied" ? "○" : "?"
+            let mark = s.decision == "applied" ? Style.stdout.mark(true) : s.decision == "not_applied" ? Style.stdout.notApplied : Style.stdout.paint("?", .yellow)
             let applied = s.decision == "applied" ? "applied" : s.decision == "not_applied" ? "not applied" : "undecidable"
             line("\(mark) step \(s.seq) \(s.name) \(s.method): \(applied) [\(s.rule)] — \(s.detail)"
                 + (s.recordID.map { " (record \($0))" } ?? "")
@@ -185,7 +185,7 @@ struct ReconcileReport: JSONReport {
         let head = dryRun ? "--dry-run: nothing recorded" : "reconcile run \(reconcileRun ?? "-") (\(state ?? "-"))"
         let next = undecidable > 0
             ? "the undecidable steps stay unknown: check them in Business Central (docs/recovery.md, \"What undecidable means\")"
-            : "next: `bcli batch resume \(run.prefix(12))` sends what did not land"
+            : "next: `bcli batch resume \(abbreviate(run))` sends what did not land"
         Terminal.note("\(head): \(decided) decided, \(undecidable) undecidable, for run \(run) — \(next)")
     }
 }

@@ -31,7 +31,7 @@ struct ResumeCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
     @Argument(help: ArgumentHelp("The run to resume (id or unique prefix): the original run or one of its resume runs.", valueName: "run"))
     var runID: String
@@ -39,7 +39,7 @@ struct ResumeCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: "Profile to use (default: the profile the run recorded).")
     var profile: String?
 
-    @Option(help: ArgumentHelp("Refuse unless this file is byte-identical to the manifest the run recorded.", valueName: "file"))
+    @Option(help: ArgumentHelp("Refuse unless this file is byte-identical to the manifest the run recorded.", valueName: "file"), completion: .file())
     var manifest: String?
 
     @Flag(help: "Reconcile the run's unknown steps first (`batch reconcile`), then resume if every one was decided.")
@@ -122,6 +122,8 @@ struct ResumeCommand: AsyncParsableCommand {
             try WriteGate.confirm(profile: profile.name, writes: writes.map { "\($0.method.literal?.rawValue ?? "templated") \($0.endpoint)" }, yes: yes)
         }
 
+        let printer = StepPrinter(format: format, store: store)
+        defer { printer.progress?.end() }
         let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
             let client = try await session.connect(interruptNote: ThroughputOptions.interruptNote)
             let profile = try await CompanyResolver(client: client, cacheFile: CompanyResolver.cacheFile(environment: environment))
@@ -140,25 +142,26 @@ struct ResumeCommand: AsyncParsableCommand {
             do throws(StoreError) {
                 return try await BatchRunner(store: store, client: client, profile: profile, options: options)
                     .run(manifest: planned.manifest, manifestBlob: planned.manifestBlob, params: planned.params,
-                         observer: StepPrinter(format: format, store: store), cancellation: session.cancellation, runID: runID,
+                         observer: printer, cancellation: session.cancellation, runID: runID,
                          resume: plan)
             } catch {
                 throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
             }
         }
+        printer.progress?.end()
         let verdict = RunVerdict(summary)
         if format == .json {
             RunResultReport(summary, manifest: planned.manifest, digest: planned.manifestBlob.digest, store: store).printJSON()
         } else {
-            Terminal.line("\(verdict == .ok ? "✓" : "✗") Resume \(summary.state.rawValue): \(summary.committed + summary.replayed)/\(summary.total) owed steps landed"
+            Terminal.line("\(Style.stdout.mark(verdict == .ok)) Resume \(summary.state.rawValue): \(summary.committed + summary.replayed)/\(summary.total) owed steps landed"
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
                 + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
         }
-        Terminal.note("run \(summary.runID) (resume of \(plan.rootRunID)): \(summary.state.rawValue) — see `bcli batch state \(plan.rootRunID.prefix(12))`")
+        Terminal.note("run \(summary.runID) (resume of \(plan.rootRunID)): \(summary.state.rawValue) — see `bcli batch state \(store.ledger.abbreviation(of: plan.rootRunID))`")
         let exit = ExitStatus(verdict)
         if exit != .ok {
             throw CLIFailure(exit, verdict == .interrupted ? "interrupted: run \(summary.runID) stamped cancelled"
-                : "some steps failed, were skipped or are unknown (see above and `bcli batch state \(summary.runID.prefix(12))`)")
+                : "some steps failed, were skipped or are unknown (see above and `bcli batch state \(store.ledger.abbreviation(of: summary.runID))`)")
         }
     }
 }

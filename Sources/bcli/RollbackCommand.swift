@@ -29,7 +29,7 @@ struct RollbackCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
@@ -56,8 +56,19 @@ struct RollbackCommand: AsyncParsableCommand {
         let environment = storeOptions.environment
         let store = try storeOptions.openExisting()
         // Refusals, before anything is sent.
-        let preflight = try RollbackPreflight.check(store: store, run: runID, requestedProfile: profile,
+        let preflight: RollbackPreflight
+        do {
+            preflight = try RollbackPreflight.check(store: store, run: runID, requestedProfile: profile,
                                                     loadConfig: { () throws(ConfigError) in try BCConfig.load(environment: environment) })
+        } catch RollbackRefusal.alreadyRolledBack(let id) {
+            // Asking twice is not an error: the wanted end state holds (as `git revert` of nothing).
+            Terminal.note("run \(id) is already fully rolled back; nothing to do")
+            if format == .json {
+                Terminal.line(JSONValue.object(["format_version": 1, "run_id": .string(id), "nothing_to_do": true,
+                                                "reason": "already rolled back"]).prettyPrinted())
+            }
+            return
+        }
         let original = preflight.original
         let steps: [StepRecord]
         let compensations: [StepRecord]
@@ -99,7 +110,7 @@ struct RollbackCommand: AsyncParsableCommand {
             RollbackResultReport(result, runID: original.id).printJSON()
         case .text:
             for r in result.results {
-                let mark = r.status == .rolledBack ? "✓" : (r.status == .rollbackSkipped ? "!" : "✗")
+                let mark = r.status == .rolledBack ? Style.stdout.mark(true) : (r.status == .rollbackSkipped ? Style.stdout.paint("!", .yellow) : Style.stdout.mark(false))
                 Terminal.line("\(mark) \(r.item.action.symbol) step \(r.item.step.seq) \(r.item.step.name): \(r.message)")
             }
             Terminal.line("Rollback run \(result.rollbackRunID): run \(original.id) is now \(result.originalState.rawValue)"
@@ -133,7 +144,7 @@ struct RollbackCommand: AsyncParsableCommand {
                 case .restore(let url, let fields):
                     Terminal.line("\(head): PATCH \(url)  If-Match \(force ? "*" : item.ifMatch ?? "-")")
                     for (k, v) in fields.sorted(by: { $0.key < $1.key }) {
-                        Terminal.line("      \(k) → \((try? v.canonicalString()) ?? "?")")
+                        Terminal.line("      \(k) \(Style.stdout.arrow) \((try? v.canonicalString()) ?? "?")")
                     }
                 case .recreate(let url, _):
                     Terminal.line("\(head): POST \(url)  (re-created from the pre-image; it gets a new id)")

@@ -29,9 +29,9 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var storeOptions: WritingStoreOptions
 
-    @Argument(help: "The manifest (YAML).")
+    @Argument(help: "The manifest (YAML).", completion: .file(extensions: ["yaml", "yml"]))
     var manifest: String
 
     @Option(name: [.short, .long], help: "Profile from config.toml, or the built-in `sandbox` (default: $BCLI_PROFILE, then [defaults].profile).")
@@ -46,7 +46,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("A parameter value, key=value (repeatable; wins over --params).", valueName: "key=value"))
     var sets: [String] = []
 
-    @Option(name: .customLong("params"), help: ArgumentHelp("A YAML mapping of parameter values.", valueName: "file"))
+    @Option(name: .customLong("params"), help: ArgumentHelp("A YAML mapping of parameter values.", valueName: "file"), completion: .file())
     var paramsFile: String?
 
     @Flag(help: "Resolve and print the requests; send nothing, write nothing.")
@@ -66,10 +66,10 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: [.short, .long], help: RecordFormat.help)
     var format: RecordFormat?
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write the result bundle (JSON: each step with its response data) to this file.", valueName: "file"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Write the result bundle (JSON: each step with its response data) to this file.", valueName: "file"), completion: .file())
     var output: String?
 
-    @Option(help: ArgumentHelp("Write the result envelope (JSON) to this file, atomically, on every exit path (docs/envelope.md).", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the result envelope (JSON) to this file, atomically, on every exit path (docs/envelope.md).", valueName: "file"), completion: .file())
     var resultOut: String?
 
     @Option(name: .customLong("result-fd"), help: ArgumentHelp("Write the result envelope to this open file descriptor, then close it.", valueName: "n"))
@@ -80,6 +80,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         try throughput.validate()
+        try OutputPath.validate(output, flag: "-o")
+        try OutputPath.validate(resultOut, flag: "--result-out")
         if resultOut != nil, resultFD != nil {
             throw ValidationError("--result-out and --result-fd both write the envelope; give one of them")
         }
@@ -141,7 +143,9 @@ struct RunCommand: AsyncParsableCommand {
 
         let store = try storeOptions.open()
         let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
-        var observers: [any RunObserver] = [StepPrinter(format: format, store: store), RunIDRecorder(envelope: envelope)]
+        let printer = StepPrinter(format: format, store: store)
+        defer { printer.progress?.end() }
+        var observers: [any RunObserver] = [printer, RunIDRecorder(envelope: envelope)]
         if let progress { observers.append(ProgressObserver(stream: progress, store: store)) }
         let summary = try await withRunSession(profile: profile, store: store, environment: environment) { session in
             // SIGINT: the first starts nothing new, lets the steps in flight finish and stamps
@@ -167,6 +171,7 @@ struct RunCommand: AsyncParsableCommand {
                 throw CLIFailure(error.exitStatus, "the ledger could not be written: \(error)")
             }
         }
+        printer.progress?.end()
         envelope.set(bcCorrelationID: summary.lastProblemCorrelationID)
         try report(summary, verdict: RunVerdict(summary), manifest: prepared.manifest, digest: digest, format: format, store: store)
     }
@@ -220,18 +225,18 @@ struct RunCommand: AsyncParsableCommand {
         if format == .json {
             RunResultReport(summary, manifest: manifest, digest: digest, store: store).printJSON()
         } else {
-            Terminal.line("\(verdict == .ok ? "✓" : "✗") Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
+            Terminal.line("\(Style.stdout.mark(verdict == .ok)) Batch \(summary.state.rawValue): \(summary.committed)/\(summary.total) steps committed"
                 + (summary.replayed > 0 ? ", \(summary.replayed) replayed" : "")
                 + (summary.failed > 0 ? ", \(summary.failed) failed" : "") + (summary.unknown > 0 ? ", \(summary.unknown) unknown" : "")
                 + (summary.skipped > 0 ? ", \(summary.skipped) skipped" : ""))
         }
-        Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(summary.runID.prefix(12))`")
+        Terminal.note("run \(summary.runID): \(summary.state.rawValue) — see `bcli batch state \(store.ledger.abbreviation(of: summary.runID))`")
         if let output {
             try RunOutput.writeAtomically(ResultBundleReport(summary, manifest: manifest, digest: digest, store: store).jsonValue, to: output)
         }
         if exit != .ok {
             throw CLIFailure(exit, verdict == .interrupted ? "interrupted: run \(summary.runID) stamped cancelled"
-                : "some steps failed or were skipped (see above and `bcli batch state \(summary.runID.prefix(12))`)")
+                : "some steps failed or were skipped (see above and `bcli batch state \(store.ledger.abbreviation(of: summary.runID))`)")
         }
     }
 }

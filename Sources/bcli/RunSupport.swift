@@ -60,46 +60,62 @@ enum DryRun {
 
 
 /// Per-step lines on stdout (`Step 3/120 POST customers … ✓ created C00030 (201, 84 ms)`), and a
-/// progress line on stderr when stderr is a terminal. With `-f csv|ndjson`, each GET's records and
-/// each POST's created record follow the step's line, under `  ── <name> ──` (as the Python
-/// tool's `batch run -f` prints them); `-f json` prints no lines (the document comes at the end).
+/// live progress line on stderr when stderr is a terminal (`ProgressLine`). With `-f csv|ndjson`,
+/// each GET's records and each POST's created record follow the step's line, under
+/// `  ── <name> ──` (as the Python tool's `batch run -f` prints them); `-f json` prints no lines
+/// (the document comes at the end). Symbols and colour follow `Style.stdout`.
 struct StepPrinter: RunObserver {
     let format: RecordFormat
     let store: LedgerStore
+    let progress: ProgressLine?
 
-    func runStarted(runID: String, steps: Int) {}
+    init(format: RecordFormat, store: LedgerStore, progress: ProgressLine? = ProgressLine.forTerminal()) {
+        self.format = format
+        self.store = store
+        self.progress = progress
+    }
+
+    func runStarted(runID: String, steps: Int) { progress?.start(total: steps) }
+
+    func stepStarted(_ s: StepStart) { progress?.started(name: s.name, seq: s.seq) }
 
     func stepFinished(_ r: StepReport) {
         guard format != .json else {
-            if Terminal.stderrIsTTY { Terminal.progress("[\(r.seq)/\(r.total)] \(r.name)") }
+            progress?.finished(r)
             return
         }
-        let head = "Step \(r.seq)/\(r.total) \(r.method) \(r.endpoint) …"
+        let style = Style.stdout
+        let head = "Step \(r.seq)/\(r.total) \(r.method) \(r.endpoint) \(style.ellipsis)"
         let timing = r.httpStatus.map { "(\($0), \(r.durationMs) ms)" } ?? "(\(r.durationMs) ms)"
+        let ok = style.paint(style.ok, .green)
         let tail: String
         switch r.status {
         case .committed?:
             switch r.method.http {
             case .get?:
                 let pages = (r.pages ?? 1) > 1 ? " in \(r.pages!) pages" : ""
-                tail = "✓ \(r.recordCount.map { "\($0) record(s)\(pages)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
+                tail = "\(ok) \(r.recordCount.map { "\($0) record(s)\(pages)" } ?? "read \(r.label ?? r.recordID ?? "")") \(timing)"
                     + (r.message.map { " — \($0)" } ?? "")
-            case .post?: tail = "✓ created \(r.label ?? r.recordID ?? "") \(timing)"
-            case .patch?: tail = "✓ updated \(r.label ?? r.recordID ?? "") \(timing)"
-            case .delete?: tail = "✓ deleted \(r.recordID ?? "") \(timing)"
-            default: tail = "✓ \(timing)"
+            case .post?: tail = "\(ok) created \(r.label ?? r.recordID ?? "") \(timing)"
+            case .patch?: tail = "\(ok) updated \(r.label ?? r.recordID ?? "") \(timing)"
+            case .delete?: tail = "\(ok) deleted \(r.recordID ?? "") \(timing)"
+            default: tail = "\(ok) \(timing)"
             }
-        case .replayed?: tail = "↺ \(r.message ?? "replayed")"
-        case .skipped?: tail = "- skipped: \(r.message ?? "")"
-        case nil: tail = "? outcome unknown (the request may have been committed): \(r.message ?? "")"
-        default: tail = "✗ \(r.message ?? "failed") \(timing)" + (r.correlationID.map { " correlation \($0)" } ?? "")
+        case .replayed?: tail = "\(style.paint(style.replayed, .green)) \(r.message ?? "replayed")"
+        case .skipped?: tail = style.paint("- skipped", .yellow) + ": \(r.message ?? "")"
+        case nil: tail = style.paint("? outcome unknown", .yellow) + " (the request may have been committed): \(r.message ?? "")"
+        default: tail = "\(style.paint(style.failed + " " + (r.message ?? "failed"), .red)) \(timing)" + (r.correlationID.map { " correlation \($0)" } ?? "")
         }
-        if Terminal.stderrIsTTY { Terminal.progress("") }
-        Terminal.line(head + " " + tail)
+        var lines = [head + " " + tail]
         if format == .csv || format == .ndjson, r.status == .committed, r.method.http == .get || r.method.http == .post,
            let records = StepData.records(r.stepID.flatMap { try? store.ledger.step(id: $0) }, store: store), !records.isEmpty {
-            Terminal.line("  ── \(r.name) ──")
-            for line in format == .csv ? RecordRows.csv(records) : RecordRows.ndjson(records) { Terminal.line(line) }
+            lines.append("  \(style.rule) \(r.name) \(style.rule)")
+            lines += format == .csv ? RecordRows.csv(records) : RecordRows.ndjson(records)
+        }
+        if let progress {
+            progress.finished(r, printing: lines)
+        } else {
+            lines.forEach(Terminal.line)
         }
     }
 }

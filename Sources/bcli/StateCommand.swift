@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Hashing
 import Store
 
@@ -29,6 +30,9 @@ struct StateCommand: ParsableCommand {
     @Option(name: [.short, .long], help: RecordFormat.help)
     var format: RecordFormat?
 
+    @Flag(help: "Table: full URLs, ETags and correlation ids, and no fitting to the terminal's width.")
+    var wide = false
+
     func run() throws {
         let store = try storeOptions.openExisting()
         let record: RunRecord
@@ -57,8 +61,8 @@ struct StateCommand: ParsableCommand {
             Terminal.line("Profile:   \(record.profile ?? "-") (\(record.environment ?? "-") / \(record.company ?? "-"))")
             Terminal.line("Started:   \(record.startedAt)")
             Terminal.line("Finished:  \(record.finishedAt ?? (record.interrupted ? "(interrupted — no process holds its lock)" : "(running)"))")
-            Terminal.line("State:     \(record.state.rawValue)\(record.interrupted && record.state != .interrupted ? " (interrupted)" : "")")
-            if let parent = record.parentRunID { Terminal.line("Parent:    \(parent)") }
+            Terminal.line("State:     \(Style.stdout.paint(status: record.state.rawValue))\(record.interrupted && record.state != .interrupted ? " (interrupted)" : "")")
+            if let parent = record.parentRunID { Terminal.line("Parent:    \(parent)\((try? store.run(parent)).map { "  (\($0.kind.rawValue), \($0.state.rawValue))" } ?? "")") }
             for child in children {
                 let verb = [RunKind.resume: "resumed by", .reconcile: "reconciled by", .rollback: "rolled back by"][child.kind] ?? "\(child.kind.rawValue)"
                 Terminal.line("Followed:  \(verb) \(child.id) (\(child.state.rawValue))")
@@ -68,16 +72,12 @@ struct StateCommand: ParsableCommand {
                 + (c.rolledBack + c.rollbackSkipped + c.rollbackFailed > 0 ? ", \(c.rolledBack) rolled back, \(c.rollbackFailed) rollback failed" : "")
                 + (c.reconciledApplied + c.reconciledNotApplied > 0 ? ", \(c.reconciledApplied) reconciled applied, \(c.reconciledNotApplied) reconciled not applied" : ""))
             Terminal.line("")
-            let rows = steps.map { s -> [String] in
-                [String(s.seq), s.name, s.method.rawValue, s.url, s.statusName, s.httpStatus.map(String.init) ?? "-", s.etag ?? "-",
-                 s.bcCorrelationID ?? s.correlationRequestID ?? s.requestID ?? s.msCorrelationX ?? "-"]
-            }
-            Table.print(header: ["seq", "name", "method", "url", "status", "http", "etag", "correlation"], rows: rows)
+            StepTable.make(steps, wide: wide, style: Style.stdout).print(width: TableWidth.resolve(wide: wide))
             if record.state == .interrupted {
                 Terminal.note("the run stopped before its last step (no process holds its lock); \(record.stepCount.map { "\(c.total) of \($0)" } ?? String(c.total)) steps were recorded")
             }
             if c.unknown > 0 {
-                Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; `bcli batch reconcile \(record.id.prefix(12))` asks Business Central what they did (docs/recovery.md)")
+                Terminal.note("\(c.unknown) step(s) are unknown: the request was sent but no outcome was recorded; `bcli batch reconcile \(store.ledger.abbreviation(of: record.id))` asks Business Central what they did (docs/recovery.md)")
             }
         }
     }
@@ -114,6 +114,9 @@ struct ListCommand: ParsableCommand {
     @Option(name: [.short, .long], help: RecordFormat.help)
     var format: RecordFormat?
 
+    @Flag(help: "Table: full run ids and no fitting to the terminal's width.")
+    var wide = false
+
     func validate() throws {
         if let state, RunState(rawValue: state) == nil {
             throw ValidationError("unknown state '\(state)'; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -145,26 +148,82 @@ struct ListCommand: ParsableCommand {
                 Terminal.note(store == nil ? "No batch runs found (no store at \(storeOptions.storePath) yet)." : "No batch runs found.")
                 return
             }
-            Table.print(header: ["run_id", "started_at", "state", "steps", "profile", "manifest"], rows: runs.map { r in
-                [r.id, r.startedAt, r.state.rawValue + (r.interrupted && r.state != .interrupted ? " (interrupted)" : ""),
+            let short = (try? store?.ledger.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID))) ?? [:]
+            let style = Style.stdout
+            Table(columns: [
+                .init(title: "run_id"), .init(title: "started_at"), .init(title: "kind"),
+                .init(title: "state", paint: { style.paint(status: $0.trimmingCharacters(in: .whitespaces)) }),
+                .init(title: "steps"), .init(title: "parent"), .init(title: "profile", flexible: true),
+                .init(title: "manifest", flexible: true, minimum: 12, keepEnd: true),
+            ], rows: runs.map { r in
+                [wide ? r.id : short[r.id] ?? r.id, r.startedAt, r.kind.rawValue,
+                 r.state.rawValue + (r.interrupted && r.state != .interrupted ? " (interrupted)" : ""),
                  r.stepCount.map { "\(r.counts.total)/\($0)" } ?? String(r.counts.total),
-                 r.profile ?? "-", r.manifestPath ?? "-"]
-            })
+                 r.parentRunID.map { wide ? $0 : short[$0] ?? $0 } ?? "-", r.profile ?? "-", r.manifestPath ?? r.name ?? "-"]
+            }).print(width: TableWidth.resolve(wide: wide))
         }
     }
 }
 
-/// Plain aligned columns (no box drawing, so output stays grep- and cut-friendly).
-enum Table {
-    static func print(header: [String], rows: [[String]]) {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        func render(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
+/// `state`'s step table: the endpoint relative to the company (`customers(ba80f1c2…)`), and why
+/// a step failed or was skipped; `--wide` adds the full URL, ETag and correlation id.
+enum StepTable {
+    static func make(_ steps: [StepRecord], wide: Bool, style: Style) -> Table {
+        var columns: [Table.Column] = [
+            .init(title: "seq"), .init(title: "name", flexible: true, minimum: 10), .init(title: "method"),
+            .init(title: wide ? "url" : "endpoint", flexible: !wide, minimum: 16),
+            .init(title: "status", paint: { style.paint(status: $0.trimmingCharacters(in: .whitespaces)) }),
+            .init(title: "http"), .init(title: "ms"),
+        ]
+        if wide { columns += [.init(title: "etag"), .init(title: "correlation")] }
+        columns.append(.init(title: "reason", flexible: true, minimum: 16))
+        let rows = steps.map { s -> [String] in
+            var row = [String(s.seq), s.name, s.method.rawValue, wide ? s.url : endpoint(s.url, ellipsis: style.ellipsis), s.statusName,
+                       s.httpStatus.map(String.init) ?? "-", s.durationMs.map(String.init) ?? "-"]
+            if wide { row += [s.etag ?? "-", s.bcCorrelationID ?? s.correlationRequestID ?? s.requestID ?? s.msCorrelationX ?? "-"] }
+            row.append(reason(s) ?? "")
+            return row
         }
-        Terminal.line(render(header))
-        for row in rows { Terminal.line(render(row)) }
+        return Table(columns: columns, rows: rows)
+    }
+
+    /// Why a step did not commit: Business Central's error code and message, else the recorded
+    /// reason (a skip's cause, a transport error); nil for a step that committed.
+    static func reason(_ s: StepRecord) -> String? {
+        if let code = s.bcErrorCode {
+            return code + (s.bcErrorMessage.map { ": " + $0 } ?? "")
+        }
+        if s.status == nil { return "no outcome recorded (the request may have landed; see `bcli batch reconcile`)" }
+        guard let message = s.errorMessage, !message.isEmpty else { return nil }
+        return message.replacingOccurrences(of: "\n", with: " ")
+    }
+
+    /// The part of `url` after `companies(…)/` — what the manifest's `endpoint:` named — with
+    /// long ids (GUIDs) in parentheses cut to 8 characters.
+    static func endpoint(_ url: String, ellipsis: String) -> String {
+        var rest = Substring(url)
+        if let company = url.range(of: "/companies(") {
+            let after = url[company.upperBound...]
+            if let close = after.firstIndex(of: ")") {
+                rest = after[after.index(after: close)...]
+                if rest.hasPrefix("/") { rest = rest.dropFirst() }
+            }
+        } else if let scheme = url.range(of: "://"), let slash = url[scheme.upperBound...].firstIndex(of: "/") {
+            rest = url[url.index(after: slash)...]
+        }
+        var out = ""
+        var i = rest.startIndex
+        while i < rest.endIndex {
+            let c = rest[i]
+            out.append(c)
+            i = rest.index(after: i)
+            guard c == "(", let close = rest[i...].firstIndex(of: ")") else { continue }
+            let inside = rest[i..<close]
+            if inside.count > 12, inside.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                out += inside.prefix(8) + ellipsis
+                i = close
+            }
+        }
+        return out.isEmpty ? url : out.removingPercentEncoding ?? out
     }
 }

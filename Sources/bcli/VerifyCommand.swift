@@ -39,13 +39,13 @@ struct VerifyCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String?
 
-    @Option(help: ArgumentHelp("Check that this file is byte-identical to the manifest the run ran.", valueName: "file"))
+    @Option(help: ArgumentHelp("Check that this file is byte-identical to the manifest the run ran.", valueName: "file"), completion: .file())
     var manifest: String?
 
     @Flag(help: "Verify every run in the store and the whole chain.")
     var all = false
 
-    @Option(help: ArgumentHelp("Verify an exported bundle instead of a store.", valueName: "file"))
+    @Option(help: ArgumentHelp("Verify an exported bundle instead of a store.", valueName: "file"), completion: .file())
     var bundle: String?
 
     @Option(help: "text or json.")

@@ -69,7 +69,7 @@ public enum RunDiffer {
     }
 
     static func manifestText(_ run: RunRecord, _ store: LedgerStore) throws(DiffError) -> ManifestText {
-        let label = "run \(run.id.prefix(12)) " + (run.manifestPath ?? "manifest")
+        let label = "run \(store.ledger.abbreviation(of: run.id)) " + (run.manifestPath ?? "manifest")
         guard let digest = run.manifestDigest else { return ManifestText(text: nil, label: label, note: "run \(run.id) recorded no manifest") }
         guard store.objects.contains(digest) else {
             return ManifestText(text: nil, label: label, note: "manifest blob \(digest) is missing — run `bcli batch fsck`")

@@ -37,8 +37,10 @@ struct YAMLDocument {
         var body = bytes[...]
         if body.starts(with: [0xEF, 0xBB, 0xBF]) { body = body.dropFirst(3) }  // UTF-8 BOM
         guard let text = String(bytes: body, encoding: .utf8) else {
-            sink.error(.whole(path), "the file is not valid UTF-8 text",
-                       fix: "save the file as UTF-8")
+            let bad = InvalidUTF8.first(in: body)
+            let location = bad.map { SourceLocation(path: path, line: $0.line, column: $0.column) } ?? .whole(path)
+            sink.error(location, "the file is not valid UTF-8 text" + (bad.map { " (byte 0x\(String($0.byte, radix: 16, uppercase: true)) at offset \($0.offset))" } ?? ""),
+                       fix: "save the file as UTF-8 (a Latin-1 or Windows-1252 editor setting writes such bytes for é, ü, ß …)")
             return nil
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -215,5 +217,45 @@ struct YAMLDocument {
             lineNo += 1
         }
         return nil
+    }
+}
+
+/// Where the first byte that is not UTF-8 sits, so the error points at it as every other
+/// manifest error points at its place.
+enum InvalidUTF8 {
+    struct Place: Equatable {
+        /// 1-based line and column (columns count Unicode scalars, like libyaml's).
+        var line: Int
+        var column: Int
+        /// The byte's offset in the bytes given.
+        var offset: Int
+        var byte: UInt8
+    }
+
+    static func first(in bytes: ArraySlice<UInt8>) -> Place? {
+        var iterator = Counting(base: bytes.makeIterator())
+        var decoder = UTF8()
+        var line = 1, column = 1
+        while true {
+            let start = iterator.count
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+            case .emptyInput:
+                return nil
+            case .error:
+                return Place(line: line, column: column, offset: start, byte: bytes[bytes.startIndex + start])
+            }
+        }
+    }
+
+    private struct Counting: IteratorProtocol {
+        var base: ArraySlice<UInt8>.Iterator
+        var count = 0
+        mutating func next() -> UInt8? {
+            guard let b = base.next() else { return nil }
+            count += 1
+            return b
+        }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Anything wrong with the config file or the profile asked for. Each message names the fix.
 public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The config file exists but could not be read.
@@ -30,6 +32,10 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(path, line)): [\(table)] \(key): \(message)"
         case .missingKey(let path, let profile, let key):
             return "\(path): profile `\(profile)` has no `\(key)`; add `\(key) = \"…\"` under [profiles.\(profile)]."
+        case .unknownProfile(let name, let known, _, let path) where !FileManager.default.fileExists(atPath: path):
+            return "unknown profile `\(name)`: there is no config file (\(path) does not exist). "
+                + "Write a commented starter file with `bcli config init` and fill in [profiles.\(name)]"
+                + (known.isEmpty ? "." : ", or use a built-in profile: \(known.joined(separator: ", ")) (e.g. -p sandbox).")
         case .unknownProfile(let name, let known, let suggestion, let path):
             let hint = suggestion.map { " Did you mean `\($0)`?" } ?? ""
             return "unknown profile `\(name)`.\(hint) Known profiles: \(known.joined(separator: ", ")). "
