@@ -34,9 +34,8 @@ struct ConfigInitCommand: ParsableCommand {
             Exit: 0 written; 1 a file is already there (it is not touched). See docs/configuration.md.
 
             Examples:
-              Write the starter file, then check it:
+              Write the starter file (then fill it in and run `bcli config check`):
                 bcli config init
-                bcli config check
               Write it somewhere else (then point XDG_CONFIG_HOME at its folder's parent):
                 bcli config init --path /tmp/bcli-config/bcli/config.toml
             """

@@ -126,10 +126,14 @@ extension ExitStatus {
         }
     }
 
-    /// A config error: an unknown profile is a usage error (2, pick another with -p); anything
+    /// A config error: an unknown profile (with or without a config file) is a usage error (2,
+    /// pick another with -p, or write one with `config init`); anything
     /// else wrong with config.toml or the environment is invalid input (5).
     init(_ error: ConfigError) {
-        if case .unknownProfile = error { self = .usage } else { self = .invalidInput }
+        switch error {
+        case .unknownProfile, .noConfigFile: self = .usage
+        default: self = .invalidInput
+        }
     }
 
     /// No token could be had: 3.

@@ -56,19 +56,8 @@ struct RollbackCommand: AsyncParsableCommand {
         let environment = storeOptions.environment
         let store = try storeOptions.openExisting()
         // Refusals, before anything is sent.
-        let preflight: RollbackPreflight
-        do {
-            preflight = try RollbackPreflight.check(store: store, run: runID, requestedProfile: profile,
+        let preflight = try RollbackPreflight.check(store: store, run: runID, requestedProfile: profile,
                                                     loadConfig: { () throws(ConfigError) in try BCConfig.load(environment: environment) })
-        } catch RollbackRefusal.alreadyRolledBack(let id) {
-            // Asking twice is not an error: the wanted end state holds (as `git revert` of nothing).
-            Terminal.note("run \(id) is already fully rolled back; nothing to do")
-            if format == .json {
-                Terminal.line(JSONValue.object(["format_version": 1, "run_id": .string(id), "nothing_to_do": true,
-                                                "reason": "already rolled back"]).prettyPrinted())
-            }
-            return
-        }
         let original = preflight.original
         let steps: [StepRecord]
         let compensations: [StepRecord]
@@ -82,7 +71,19 @@ struct RollbackCommand: AsyncParsableCommand {
             let plan = RollbackPlanner.plan(runID: original.id, steps: steps, compensations: compensations, recreateDeleted: recreateDeleted,
                                             blob: { try store.objects.get($0) }, rebase: preflight.rebase(to: session.profile.baseURL).callAsFunction)
             printPlan(plan, original: original)
-            switch try preflight.work(in: plan) {
+            let work: RollbackWork
+            do {
+                work = try preflight.work(in: plan)
+            } catch RollbackRefusal.alreadyRolledBack(let id) {
+                // Asking twice is not an error: the wanted end state holds. Nothing is sent or recorded.
+                Terminal.note("run \(id) is already fully rolled back; nothing to do")
+                if format == .json {
+                    Terminal.line(JSONValue.object(["format_version": 1, "run_id": .string(id), "nothing_to_do": true,
+                                                    "reason": "already rolled back"]).prettyPrinted())
+                }
+                return nil
+            }
+            switch work {
             case .nothingToRollBack: Terminal.note("Nothing to roll back."); return nil
             case .needsAPerson: Terminal.note("Nothing left that bcli can undo; the steps above need a person (see the reasons)."); return nil
             case .apply: if dryRun { return nil }

@@ -129,7 +129,9 @@ import TestSupport
         #expect(d.steps.map { "\($0.name):\($0.change.rawValue)" } == ["new:added", "one:same", "gone:removed", "three:changed"])
         #expect(d.steps[3].fieldChanges.map(\.field) == ["status", "http_status"])
         #expect(!d.manifestSame)
-        #expect(d.manifestDiff == ["--- a/run \(a.prefix(12)) m.yaml", "+++ b/run \(b.prefix(12)) m.yaml", "@@ -1 +1 @@", "-a", "+b"])
+        let (shortA, shortB) = (f.store.ledger.abbreviation(of: a), f.store.ledger.abbreviation(of: b))
+        #expect(shortA.count >= 8 && a.hasPrefix(shortA) && !b.hasPrefix(shortA), "the shortest unique prefix labels each run")
+        #expect(d.manifestDiff == ["--- a/run \(shortA) m.yaml", "+++ b/run \(shortB) m.yaml", "@@ -1 +1 @@", "-a", "+b"])
         #expect(d.counts.line == "1 same, 1 changed, 1 only in A, 1 only in B")
     }
 

@@ -507,3 +507,19 @@ struct ManifestErrorTests {
         }
     }
 }
+
+/// The first byte that is not UTF-8, located as every other manifest error is.
+@Suite struct InvalidUTF8PlaceTests {
+    @Test func placesTheFirstBadByte() {
+        func place(_ bytes: [UInt8]) -> InvalidUTF8.Place? { InvalidUTF8.first(in: bytes[...]) }
+        #expect(place(Array("a: b\n".utf8)) == nil)
+        #expect(place(Array("a: b\nc: d".utf8) + [0xFF]) == .init(line: 2, column: 5, offset: 9, byte: 0xFF))
+        // Multi-byte characters count as one column; the bad byte after them is found exactly.
+        #expect(place(Array("é€😀".utf8) + [0xE9, 0x41]) == .init(line: 1, column: 4, offset: 9, byte: 0xE9))
+        // A truncated sequence at the end, and an overlong encoding of '/'.
+        #expect(place(Array("x\n".utf8) + [0xE2, 0x82]) == .init(line: 2, column: 1, offset: 2, byte: 0xE2))
+        #expect(place([0x41, 0xC0, 0xAF]) == .init(line: 1, column: 2, offset: 1, byte: 0xC0))
+        // A UTF-16 surrogate encoded in UTF-8 is not UTF-8.
+        #expect(place([0xED, 0xA0, 0x80]) == .init(line: 1, column: 1, offset: 0, byte: 0xED))
+    }
+}

@@ -93,7 +93,8 @@ struct ManifestYAMLTests {
             _ = try ManifestLoader.parse(bytes: bytes, path: "bad.yaml")
             Issue.record("expected an error")
         } catch {
-            #expect(error.diagnostics.map(\.message) == ["the file is not valid UTF-8 text"])
+            #expect(error.diagnostics.map(\.message) == ["the file is not valid UTF-8 text (byte 0xFF at offset 23)"])
+            #expect(error.diagnostics.map(\.location.description) == ["bad.yaml:3:1"], "the place of the first bad byte")
         }
     }
 

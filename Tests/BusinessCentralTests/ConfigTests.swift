@@ -117,12 +117,14 @@ import TestSupport
             _ = try config.profile(named: nil)
             Issue.record("expected unknown profile `default`")
         } catch {
-            guard case .unknownProfile(let name, let known, _, _) = error else {
+            guard case .noConfigFile(let name, let path, let known) = error else {
                 Issue.record("wrong error \(error)")
                 return
             }
             #expect(name == "default")
             #expect(known == ["sandbox"])
+            #expect(path == config.path)
+            #expect(error.description.contains("there is no config file") && error.description.contains("`bcli config init`"))
         }
     }
 

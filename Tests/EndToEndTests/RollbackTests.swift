@@ -117,12 +117,18 @@ import Store
             #expect(try store.ledger.steps(runID: s.runID).allSatisfy { $0.status == .rolledBack })
             #expect(try store.run(s.runID).state == .rolledBack)
 
-            // A second rollback is a no-op: refused, nothing sent.
+            // A second rollback has nothing to do: exit 0, nothing sent, no rollback run recorded.
             let count = try await s.sandbox.journal().count
+            let runs = try store.runs().count
             let again = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--recreate-deleted"], env: s.env)
-            #expect(again.status == 8)
-            #expect(again.stderr.contains("already fully rolled back"))
+            #expect(again.status == 0, "\(again.stderr)")
+            #expect(again.stderr.contains("already fully rolled back; nothing to do"))
+            let json = try await bcliAsync(["batch", "rollback", s.runID, "--yes", "--format", "json"], env: s.env)
+            #expect(json.status == 0, "\(json.stderr)")
+            let document = try JSONValue(parsing: [UInt8](json.stdout))
+            #expect(document["nothing_to_do"] == true && document["run_id"]?.stringValue == s.runID && document["format_version"] == 1)
             #expect(try await s.sandbox.journal().count == count)
+            #expect(try store.runs().count == runs)
         }
     }
 

@@ -52,7 +52,8 @@ public let defaultProcessTimeout: Double = 300
 /// A child process with both streams captured from the start (each pipe drained on a thread of
 /// its own, so a full pipe cannot stall the child).
 ///
-/// The environment is this process's, minus `BCLI_STORE`/`BCLI_PROFILE`, with `NO_COLOR=1`, plus `env`.
+/// The environment is this process's, minus `BCLI_STORE`/`BCLI_PROFILE`/`COLUMNS`/`LC_ALL`/`LC_CTYPE`,
+/// with `NO_COLOR=1` and `LANG=C.UTF-8`, plus `env`.
 public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     public let command: [String]
@@ -78,6 +79,12 @@ public final class ChildProcess: @unchecked Sendable {
         environment["BCLI_STORE"] = nil
         environment["BCLI_PROFILE"] = nil
         environment["NO_COLOR"] = "1"
+        // Output that depends on the terminal is pinned: a UTF-8 locale (✓ ✗ …) and no COLUMNS
+        // (tables fit 100 columns when stdout is not a terminal).
+        environment["LC_ALL"] = nil
+        environment["LC_CTYPE"] = nil
+        environment["LANG"] = "C.UTF-8"
+        environment["COLUMNS"] = nil
         for (k, v) in env { environment[k] = v }
         process.environment = environment
         let out = Pipe(), err = Pipe()

@@ -225,6 +225,7 @@ public struct BCConfig: Sendable {
             return profile
         }
         let known = profileNames
+        if !fileExists && fileProfiles.isEmpty { throw .noConfigFile(profile: name, path: path, builtIn: known) }
         throw .unknownProfile(
             name: name, known: known, suggestion: Suggestion.closest(to: name, in: known), path: path)
     }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Anything wrong with the config file or the profile asked for. Each message names the fix.
 public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The config file exists but could not be read.
@@ -14,6 +12,8 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     case missingKey(path: String, profile: String, key: String)
     /// No profile of that name (in the file or built in).
     case unknownProfile(name: String, known: [String], suggestion: String?, path: String)
+    /// A profile was asked for and there is no config file at all (only built-in profiles).
+    case noConfigFile(profile: String, path: String, builtIn: [String])
     /// The built-in `sandbox` profile has no base URL yet.
     case sandboxNotStarted
     /// An environment variable bcli reads has an unusable value.
@@ -32,10 +32,10 @@ public enum ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(location(path, line)): [\(table)] \(key): \(message)"
         case .missingKey(let path, let profile, let key):
             return "\(path): profile `\(profile)` has no `\(key)`; add `\(key) = \"…\"` under [profiles.\(profile)]."
-        case .unknownProfile(let name, let known, _, let path) where !FileManager.default.fileExists(atPath: path):
+        case .noConfigFile(let name, let path, let builtIn):
             return "unknown profile `\(name)`: there is no config file (\(path) does not exist). "
                 + "Write a commented starter file with `bcli config init` and fill in [profiles.\(name)]"
-                + (known.isEmpty ? "." : ", or use a built-in profile: \(known.joined(separator: ", ")) (e.g. -p sandbox).")
+                + (builtIn.isEmpty ? "." : ", or use a built-in profile: \(builtIn.joined(separator: ", ")) (e.g. -p sandbox).")
         case .unknownProfile(let name, let known, let suggestion, let path):
             let hint = suggestion.map { " Did you mean `\($0)`?" } ?? ""
             return "unknown profile `\(name)`.\(hint) Known profiles: \(known.joined(separator: ", ")). "
