@@ -310,7 +310,8 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Resolves a full run id, a unique prefix of at least 6 hex characters, `latest` (the newest
+    /// Resolves a full run id, a unique prefix (6 hex characters at least: older hints printed 6;
+    /// `abbreviations` prints 8 or more), `latest` (the newest
     /// run, by start time) or `latest~N` (the Nth run before it), as git resolves `HEAD~N`.
     public func resolveRunID(_ text: String) throws(StoreError) -> String {
         if let back = Self.latestOffset(text) { return try latestRunID(back: back, asked: text) }

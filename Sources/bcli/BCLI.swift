@@ -13,7 +13,9 @@ struct BCLI: AsyncParsableCommand {
             differences; 2 usage (also an ambiguous run id or digest prefix); 3 auth; 4 not found \
             (unknown run, missing file, no store); 5 invalid input; 6/7 reserved (remote 4xx/5xx); \
             8 refused by policy; 9 store unusable (damaged, not a database, read-only, disk full, \
-            newer schema); 130 interrupted.
+            newer schema); 130 interrupted. Under --format json a failure is also JSON on stdout.
+            Every command takes --no-color; colour is also off with NO_COLOR, TERM=dumb, or when the \
+            output is not a terminal. Run ids: the prefix `bcli batch list` shows, `latest`, `latest~N`.
 
             Examples:
               Run a manifest against the built-in sandbox (no tenant needed):
@@ -62,11 +64,9 @@ struct BCLI: AsyncParsableCommand {
                 }
                 errors.fail(fullMessage(for: error), .usage)
             }
-            // Help and --version (exit 0) print as ArgumentParser prints them; any other error
-            // of its own is reported like ours.
-            let code = exitCode(for: error)
-            if code.isSuccess { Self.exit(withError: error) }
-            errors.fail(fullMessage(for: error), ExitStatus(rawValue: code.rawValue) ?? .failure)
+            // Help and --version (exit 0), and an `ExitCode` a command throws after printing its
+            // own result (`diff` exits 1 when the runs differ), end as ArgumentParser ends them.
+            Self.exit(withError: error)
         }
     }
 }

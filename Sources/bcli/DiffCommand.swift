@@ -12,7 +12,7 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two runs, or a run and a manifest file (what would change if it ran now).",
         discussion: """
-            A is a run id or unique prefix (at least 6 characters, see `bcli batch list`). B is a run, \
+            A is a run: its id, the unique prefix `bcli batch list` shows, `latest` or `latest~N`. B is a run, \
             or a manifest FILE: its steps are resolved with A's params and A's recorded responses and \
             compared with what A sent (nothing is sent).
             Volatile fields (@odata.etag, lastModifiedDateTime, systemCreatedAt, id/systemId, ids the server generated in \

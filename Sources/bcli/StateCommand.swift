@@ -10,11 +10,14 @@ struct StateCommand: ParsableCommand {
         commandName: "state",
         abstract: "Show a run and its steps (what landed, what failed, what is unknown).",
         discussion: """
-            RUN is a run id or a unique prefix of at least 6 characters (see `bcli batch list`).
+            RUN is a run id, the unique prefix `bcli batch list` shows, `latest` (the newest run) or `latest~N`.
+            The table fits the terminal (its width, else $COLUMNS, else 100); --wide prints every cell whole.
 
             Examples:
-              Show a run and its steps:
-                bcli batch state 01a2b3c4
+              Show the newest run and its steps:
+                bcli batch state latest
+              The run before it, with full URLs, ETags and correlation ids:
+                bcli batch state latest~1 --wide
               Every column and digest, as JSON:
                 bcli batch state 01a2b3c4 -f json
               One CSV row per step, from another store:
