@@ -338,8 +338,8 @@ public final class Ledger: Sendable {
         guard rest.first == "~" else { return nil }
         let digits = rest.dropFirst()
         if digits.isEmpty { return 1 }
-        guard digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(digits)
+        guard digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits) ?? Int.max  // more runs back than any store holds: out of range, not malformed
     }
 
     /// The run `back` places before the newest, in `batch list`'s order (start time, then id).

@@ -62,7 +62,7 @@ struct BCLI: AsyncParsableCommand {
                 if let unknown = CommandTypo.unknownSubcommand(in: global.arguments, root: BCLI.self) {
                     errors.fail(unknown.message, .usage)
                 }
-                errors.fail(fullMessage(for: error), .usage)
+                errors.fail(fullMessage(for: error), .usage, short: message(for: error))
             }
             // Help and --version (exit 0), and an `ExitCode` a command throws after printing its
             // own result (`diff` exits 1 when the runs differ), end as ArgumentParser ends them.

@@ -19,17 +19,18 @@ struct ErrorOutput {
         json = Self.asksForJSON(arguments: arguments, root: root, environment: environment)
     }
 
-    /// Reports `message` and ends the process with `status`.
-    func fail(_ message: String, _ status: ExitStatus) -> Never {
+    /// Reports `message` and ends the process with `status`. `short`: the message for JSON when
+    /// the one for the person carries more (the parser's usage lines).
+    func fail(_ message: String, _ status: ExitStatus, short: String? = nil) -> Never {
         Terminal.error(message)
         if json && !Terminal.wroteStdout {
-            Terminal.line(Self.document(message: message, status: status).prettyPrinted())
+            Terminal.line(Self.document(message: short ?? message, status: status).prettyPrinted())
         }
         exitProcess(status)
     }
 
     static func document(message: String, status: ExitStatus) -> JSONValue {
-        let text = message.hasPrefix("error: ") ? String(message.dropFirst(7)) : message
+        let text = message.lowercased().hasPrefix("error: ") ? String(message.dropFirst(7)) : message
         return .object([
             "format_version": .number(Double(formatVersion)),
             "error": .object([
@@ -57,9 +58,15 @@ struct ErrorOutput {
             i += 1
         }
         if let explicit { return explicit.lowercased() == "json" }
-        guard GlobalOptions.declaredProperties(of: leaf(of: arguments, root: root)).contains("format") else { return false }
+        // Only the commands whose `-f` defaults to the configured format (`RecordFormat`); the
+        // others print text unless told, so their errors stay text too.
+        let leaf = leaf(of: arguments, root: root)
+        guard configuredFormatCommands.contains(where: { $0 == leaf }) else { return false }
         return RecordFormat.configured(environment: environment)?.lowercased() == "json"
     }
+
+    /// The commands that read `BCLI_FORMAT` / `[defaults] format`.
+    static let configuredFormatCommands: [ParsableCommand.Type] = [RunCommand.self, ResumeCommand.self, StateCommand.self, ListCommand.self]
 
     /// The deepest subcommand `arguments` names.
     static func leaf(of arguments: [String], root: ParsableCommand.Type) -> ParsableCommand.Type {

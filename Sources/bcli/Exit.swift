@@ -41,11 +41,21 @@ enum Terminal {
     static func error(_ message: String) {
         let text = message.hasSuffix("\n") ? message : message + "\n"
         let prefixed = text.hasPrefix("error:") || text.hasPrefix("Error:") ? text : "error: " + text
-        writeFD(STDERR_FILENO, Array(prefixed.utf8))
+        toStderr(Array(prefixed.utf8))
     }
 
     static func note(_ message: String) {
-        writeFD(STDERR_FILENO, Array((message.hasSuffix("\n") ? message : message + "\n").utf8))
+        toStderr(Array((message.hasSuffix("\n") ? message : message + "\n").utf8))
+    }
+
+    /// A message for the person: through the live progress line when one is shown, so the two
+    /// never share a screen line.
+    private static func toStderr(_ bytes: [UInt8]) {
+        if let line = ProgressLine.current() {
+            line.interject { writeFD(STDERR_FILENO, bytes) }
+        } else {
+            writeFD(STDERR_FILENO, bytes)
+        }
     }
 
     /// Writes raw bytes to stdout (no transcoding, no newline added).

@@ -241,6 +241,9 @@ enum HTMLReport {
         case .binary:
             kind = "binary"
             note = "<p class=\"note\">\(body.size) bytes that are not UTF-8 text. The exact bytes: <code>\(HTML.escape(command))</code></p>"
+        case .omitted:
+            kind = "omitted"
+            note = "<p class=\"note\">Not shown: the page already holds \(ReportBody.pageBudget / (1024 * 1024)) MiB of bodies. The exact bytes: <code>\(HTML.escape(command))</code></p>"
         case .unreadable(let message):
             kind = "unreadable"
             note = "<p class=\"note bad\">Cannot be shown: \(HTML.escape(message)). See the verify section.</p>"

@@ -41,6 +41,8 @@ struct ReportBody: Equatable, Sendable {
         case text(String, json: Bool)
         /// Not UTF-8: the page shows the size and how to get the bytes.
         case binary
+        /// Left out because the page already holds `ReportBody.pageBudget` bytes of bodies.
+        case omitted
         /// The blob could not be read or did not hash to its name (the message says which);
         /// verify lists it too.
         case unreadable(String)
@@ -56,7 +58,23 @@ struct ReportBody: Equatable, Sendable {
     /// boundary and the page says how to print them whole with `bcli batch show`.
     static let defaultCap = 256 * 1024
 
-    static func make(_ bytes: [UInt8], digest: Digest, cap: Int = defaultCap) -> ReportBody {
+    /// The most body text one page holds (32 MiB): past it, bodies show only their size, digest
+    /// and the `bcli batch show` command, so a run of thousands of large steps still makes a page
+    /// a browser opens.
+    static let pageBudget = 32 * 1024 * 1024
+
+    static func omitted(_ digest: Digest, size: Int) -> ReportBody {
+        ReportBody(digest: digest, size: size, content: .omitted, shownBytes: nil)
+    }
+
+    /// `bytes` may be only the start of a larger body (`totalSize`): a body over the cap is read
+    /// no further than the cap, so a 500 MB response is never loaded to make its page.
+    static func make(_ bytes: [UInt8], digest: Digest, cap: Int = defaultCap, totalSize: Int? = nil) -> ReportBody {
+        let size = totalSize ?? bytes.count
+        guard size <= bytes.count || bytes.count > cap else {
+            // A prefix that is not past the cap cannot be shown as the whole body.
+            return ReportBody(digest: digest, size: size, content: .unreadable("only \(bytes.count) of \(size) bytes could be read"), shownBytes: nil)
+        }
         var text: String
         var json = false
         var cut = false
@@ -67,13 +85,13 @@ struct ReportBody: Equatable, Sendable {
             } else if let decoded = String(validating: bytes, as: UTF8.self) {
                 text = decoded
             } else {
-                return ReportBody(digest: digest, size: bytes.count, content: .binary, shownBytes: nil)
+                return ReportBody(digest: digest, size: size, content: .binary, shownBytes: nil)
             }
         } else {
             // Too large to show whole: the stored text as it is, up to the cap (re-indenting
             // half a JSON document is not possible).
             guard let decoded = Self.decodeCut(bytes, cap: cap) else {
-                return ReportBody(digest: digest, size: bytes.count, content: .binary, shownBytes: nil)
+                return ReportBody(digest: digest, size: size, content: .binary, shownBytes: nil)
             }
             text = decoded
             cut = true
@@ -83,7 +101,7 @@ struct ReportBody: Equatable, Sendable {
             text = Self.prefix(text, utf8Count: cap)
             cut = true
         }
-        return ReportBody(digest: digest, size: bytes.count, content: .text(text, json: json), shownBytes: cut ? text.utf8.count : nil)
+        return ReportBody(digest: digest, size: size, content: .text(text, json: json), shownBytes: cut ? text.utf8.count : nil)
     }
 
     static func unreadable(_ digest: Digest, _ message: String) -> ReportBody {

@@ -14,7 +14,8 @@ final class ProgressLine: @unchecked Sendable {
     private let width: Int
     private var total = 0
     private var done = 0
-    private var current: String?
+    /// The steps sent and not yet answered (several with --concurrency), by seq.
+    private var inFlight: [Int: String] = [:]
     private var startedAt = DispatchTime.now().uptimeNanoseconds
     private var lastDrawn: UInt64 = 0
     private var shown = false
@@ -30,7 +31,15 @@ final class ProgressLine: @unchecked Sendable {
         Terminal.stderrIsTTY ? ProgressLine(style: Style.stderr, width: TerminalWidth.stderr()) : nil
     }
 
+    /// The line on screen now, if any: `Terminal.note` and `Terminal.error` write through it so a
+    /// message never lands on the progress line.
+    nonisolated(unsafe) private(set) static weak var active: ProgressLine?
+    private static let activeLock = NSLock()
+
+    static func current() -> ProgressLine? { activeLock.withLock { active } }
+
     func start(total: Int) {
+        Self.activeLock.withLock { Self.active = self }
         lock.withLock {
             self.total = total
             startedAt = DispatchTime.now().uptimeNanoseconds
@@ -40,8 +49,18 @@ final class ProgressLine: @unchecked Sendable {
 
     func started(name: String, seq: Int) {
         lock.withLock {
-            current = "\(seq) \(name)"
+            inFlight[seq] = name
             draw(force: false)
+        }
+    }
+
+    /// Writes a message for the person (stderr) with the line cleared first and drawn again after.
+    func interject(_ write: () -> Void) {
+        lock.withLock {
+            let wasShown = shown
+            clear()
+            write()
+            if wasShown { draw(force: true) }
         }
     }
 
@@ -49,6 +68,7 @@ final class ProgressLine: @unchecked Sendable {
     func finished(_ report: StepReport, printing lines: [String] = []) {
         lock.withLock {
             done += 1
+            inFlight[report.seq] = nil
             if !lines.isEmpty {
                 clear()
                 lines.forEach(Terminal.line)
@@ -63,9 +83,16 @@ final class ProgressLine: @unchecked Sendable {
             clear()
             ended = true
         }
+        Self.activeLock.withLock { if Self.active === self { Self.active = nil } }
     }
 
     /// The text of the line, for `done` of `total` steps after `elapsed` seconds.
+    /// What is in flight, as the line shows it: the lowest step and how many more.
+    static func describe(_ inFlight: [Int: String]) -> String? {
+        guard let first = inFlight.keys.min(), let name = inFlight[first] else { return nil }
+        return "\(first) \(name)" + (inFlight.count > 1 ? " +\(inFlight.count - 1) more" : "")
+    }
+
     static func text(done: Int, total: Int, elapsed: Double, current: String?, style: Style) -> String {
         let dot = style.unicode ? " · " : " | "
         var parts = ["[\(done)/\(total)]"]
@@ -95,7 +122,7 @@ final class ProgressLine: @unchecked Sendable {
         guard force || now - lastDrawn >= 100_000_000 else { return }
         lastDrawn = now
         let elapsed = Double(now - startedAt) / 1e9
-        let text = Table.cut(Self.text(done: done, total: total, elapsed: elapsed, current: current, style: style),
+        let text = Table.cut(Self.text(done: done, total: total, elapsed: elapsed, current: Self.describe(inFlight), style: style),
                              to: max(10, width - 1), ellipsis: style.ellipsis)
         Terminal.progress(style.paint(text, .dim))
         shown = true

@@ -96,10 +96,26 @@ struct ReportCommand: ParsableCommand {
         let children = try store.ledger.children(of: run.id).map { id throws(StoreError) in try store.run(id) }
         let verify = try StoreVerifier.verifyRun(run.id, in: store)
         let diff = try against.map { b throws(DiffError) in try RunDiffer.compare(store: store, a: run.id, b: b) }
+        var budget = ReportBody.pageBudget
         func body(_ digest: Digest?) throws(StoreError) -> ReportBody? {
             guard let digest else { return nil }
             do {
-                return ReportBody.make(try store.objects.get(digest), digest: digest)
+                // A body past the cap is read only as far as the page shows it (its file's
+                // first bytes; verify below re-hashes the whole). Small blobs, files or inline,
+                // are read whole and re-hashed on read.
+                let path = store.objects.path(for: digest)
+                let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+                if let fileSize, fileSize > ReportBody.defaultCap {
+                    guard budget > 0 else { return .omitted(digest, size: fileSize) }
+                    let made = ReportBody.make(try Self.prefix(path, count: ReportBody.defaultCap + 4), digest: digest, totalSize: fileSize)
+                    budget -= made.shownBytes ?? made.size
+                    return made
+                }
+                let bytes = try store.objects.get(digest)
+                guard budget > 0 else { return .omitted(digest, size: bytes.count) }
+                let made = ReportBody.make(bytes, digest: digest)
+                budget -= made.shownBytes ?? made.size
+                return made
             } catch {
                 if error.unusableCause != nil { throw error }
                 return .unreadable(digest, error.description)
@@ -112,5 +128,18 @@ struct ReportCommand: ParsableCommand {
         }
         return RunReportModel(run: run, manifest: try body(run.manifestDigest), params: try body(run.paramsDigest), steps: steps, children: children, verify: verify, diff: diff,
                               generator: "bcli \(ToolVersion.current)", generatedAt: Timestamp.now())
+    }
+
+    /// The first `count` bytes of the file at `path`.
+    static func prefix(_ path: String, count: Int) throws(StoreError) -> [UInt8] {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw .io(operation: "open", path: path, errno: errno)
+        }
+        defer { try? handle.close() }
+        do {
+            return [UInt8](try handle.read(upToCount: count) ?? Data())
+        } catch {
+            throw .io(operation: "read", path: path, errno: EIO)
+        }
     }
 }

@@ -143,7 +143,8 @@ struct RunCommand: AsyncParsableCommand {
 
         let store = try storeOptions.open()
         let manifestBlob = try store.put(bytes, mediaType: "application/yaml")
-        let printer = StepPrinter(format: format, store: store)
+        // --progress-fd 2 puts the events on stderr: no live line there to mix with them.
+        let printer = StepPrinter(format: format, store: store, progress: progressFD == STDERR_FILENO ? nil : ProgressLine.forTerminal())
         defer { printer.progress?.end() }
         var observers: [any RunObserver] = [printer, RunIDRecorder(envelope: envelope)]
         if let progress { observers.append(ProgressObserver(stream: progress, store: store)) }

@@ -25,6 +25,7 @@ struct Table {
         let widths = fittedWidths(width: width, style: style)
         func render(_ cells: [String], header: Bool) -> String {
             var out = ""
+            let cells = Array(cells.prefix(columns.count))
             for (i, cell) in cells.enumerated() {
                 let last = i == cells.count - 1
                 var text = Self.cut(cell, to: widths[i], ellipsis: style.ellipsis, keepEnd: columns[i].keepEnd)

@@ -519,6 +519,13 @@ struct ManifestErrorTests {
         // A truncated sequence at the end, and an overlong encoding of '/'.
         #expect(place(Array("x\n".utf8) + [0xE2, 0x82]) == .init(line: 2, column: 1, offset: 2, byte: 0xE2))
         #expect(place([0x41, 0xC0, 0xAF]) == .init(line: 1, column: 2, offset: 1, byte: 0xC0))
+        // The decoder reads ahead: a bad byte right after a good multi-byte character, and after
+        // ASCII that follows one, is still found at its own offset.
+        #expect(place(Array("é".utf8) + [0xE9, 0x78]) == .init(line: 1, column: 2, offset: 2, byte: 0xE9))
+        #expect(place(Array("\"é".utf8) + [0xE9] + Array("x\"".utf8)) == .init(line: 1, column: 3, offset: 3, byte: 0xE9))
+        // A slice that dropped a BOM reports offsets in the file.
+        let withBOM: [UInt8] = [0xEF, 0xBB, 0xBF] + Array("steps: ".utf8) + [0xE9]
+        #expect(InvalidUTF8.first(in: withBOM.dropFirst(3)) == .init(line: 1, column: 8, offset: 10, byte: 0xE9))
         // A UTF-16 surrogate encoded in UTF-8 is not UTF-8.
         #expect(place([0xED, 0xA0, 0x80]) == .init(line: 1, column: 1, offset: 0, byte: 0xED))
     }

@@ -144,6 +144,8 @@ import TestSupport
             #expect(usage.status == 2)
             #expect(usage.error?["code"]?.stringValue == "usage")
             #expect(usage.error?["message"]?.stringValue?.contains("--limit must be at least 1") == true)
+            #expect(usage.error?["message"]?.stringValue?.contains("Usage:") == false, "the JSON message has no usage lines")
+            #expect(usage.stderr.contains("Usage:") || usage.stderr.contains("--help"), "the person gets them on stderr")
 
             let invalid = try await error(["batch", "diff", "zz", "latest", "--format=json"])
             #expect(invalid.status == 5)
@@ -158,6 +160,8 @@ import TestSupport
             #expect(fromEnvironment.status == 4 && fromEnvironment.error?["code"]?.stringValue == "not_found")
             let noFormat = try await bcliAsync(["batch", "cat", "sha256:0000000"], env: env.merging(["BCLI_FORMAT": "json"]) { $1 })
             #expect(noFormat.status == 4 && noFormat.stdout.isEmpty)
+            let verify = try await bcliAsync(["batch", "verify", "deadbeef"], env: env.merging(["BCLI_FORMAT": "json"]) { $1 })
+            #expect(verify.status == 4 && verify.stdout.isEmpty, "verify ignores BCLI_FORMAT, so its errors are text")
             let text = try await bcliAsync(["batch", "state", "latest~9"], env: env)
             #expect(text.status == 4 && text.stdout.isEmpty, "no JSON without --format json")
 

@@ -52,7 +52,14 @@ import TestSupport
         } catch {
             #expect(error.description.contains("this store has 3 runs, latest to latest~2"))
         }
-        for text in ["latest~x", "latest~-1", "latest~1~1", "latestx", "latest~9999999999"] {
+        #expect(Ledger.latestOffset("latest~99999999999999999999") == Int.max)
+        do {
+            _ = try ledger.resolveRunID("latest~99999999999999999999")
+            Issue.record("past the oldest run")
+        } catch {
+            if case .latestOutOfRange(_, let runs) = error { #expect(runs == 3) } else { Issue.record("\(error)") }
+        }
+        for text in ["latest~x", "latest~-1", "latest~1~1", "latestx", "latest~+1"] {
             #expect(Ledger.latestOffset(text) == nil, "\(text)")
         }
     }

@@ -49,6 +49,22 @@ import Testing
         #expect(ReportBody.make(big, digest: d).shownBytes == 256 * 1024)
     }
 
+    @Test func aBodyReadOnlyAsFarAsTheCapKeepsItsWholeSize() {
+        let d = SHA256.hash([UInt8]())
+        // The first cap+4 bytes of a 500 MB body: shown as its start, sized as the whole.
+        let start = Array(String(repeating: "a", count: 14).utf8)
+        let body = ReportBody.make(start, digest: d, cap: 10, totalSize: 500_000_000)
+        #expect(body.content == .text("aaaaaaaaaa", json: false))
+        #expect(body.size == 500_000_000 && body.shownBytes == 10)
+        // A short read below the cap cannot pass for the whole body.
+        if case .unreadable = ReportBody.make(Array("abc".utf8), digest: d, cap: 10, totalSize: 50).content {} else {
+            Issue.record("a prefix shorter than the cap is not the body")
+        }
+        // Past the page budget a body shows its size, digest and the command only.
+        let omitted = HTMLReport.details(role: "response", label: "Response body", body: .omitted(d, size: 42), command: "bcli batch show x --step 1 --response")
+        #expect(omitted.contains("data-content=\"omitted\"") && omitted.contains("bcli batch show x --step 1 --response") && !omitted.contains("<pre>"))
+    }
+
     @Test func ledgerTimestampsBecomeMicroseconds() {
         #expect(HTMLReportSections.micros("1970-01-01T00:00:01.000002Z") == 1_000_002)
         #expect(HTMLReportSections.micros("2026-01-02T03:04:05.123456Z") == 1_767_323_045_123_456)

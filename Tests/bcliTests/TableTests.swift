@@ -19,6 +19,11 @@ import Testing
         #expect(!table.lines(width: 200, style: Self.plain).joined().contains("…"))
     }
 
+    @Test func rowsOfAnotherLengthDoNotTrap() {
+        let table = Table(columns: [.init(title: "a"), .init(title: "b")], rows: [["1", "2", "3"], ["x"]])
+        #expect(table.lines(width: 80, style: Self.plain) == ["a  b", "1  2", "x"])
+    }
+
     @Test func fixedColumnsAreNeverCutAndMinimumsHold() {
         let table = Table(columns: [.init(title: "id"), .init(title: "note", flexible: true, minimum: 10)],
                           rows: [[String(repeating: "i", count: 30), String(repeating: "n", count: 50)]])
@@ -72,6 +77,8 @@ import Testing
         #expect(ProgressLine.text(done: 0, total: 10, elapsed: 0, current: "1 first", style: style) == "[0/10] 0% | starting | step 1 first")
         #expect(ProgressLine.text(done: 5, total: 10, elapsed: 2, current: "6 next", style: style) == "[5/10] 50% | 2.5 steps/s | ETA 2s | step 6 next")
         #expect(ProgressLine.text(done: 10, total: 10, elapsed: 1, current: "10 last", style: style) == "[10/10] 100% | 10 steps/s")
+        #expect(ProgressLine.describe([:]) == nil)
+        #expect(ProgressLine.describe([7: "seven", 5: "five", 9: "nine"]) == "5 five +2 more", "the lowest in flight, and how many more")
         #expect(ProgressLine.duration(61) == "1m01s")
         #expect(ProgressLine.duration(3700) == "1h01m")
     }
@@ -97,12 +104,16 @@ import Testing
     @Test func configuredDefaultOnlyForCommandsWithAFormat() {
         #expect(asks(["batch", "state", "x"], ["BCLI_FORMAT": "json", "XDG_CONFIG_HOME": "/nonexistent"]))
         #expect(!asks(["batch", "cat", "x"], ["BCLI_FORMAT": "json", "XDG_CONFIG_HOME": "/nonexistent"]))
+        #expect(!asks(["batch", "verify", "x"], ["BCLI_FORMAT": "json", "XDG_CONFIG_HOME": "/nonexistent"]),
+                "verify prints text unless -f json, so its errors do too")
+        #expect(asks(["batch", "list"], ["BCLI_FORMAT": "json", "XDG_CONFIG_HOME": "/nonexistent"]))
     }
 
     @Test func documentShape() {
         let doc = ErrorOutput.document(message: "error: no run 'x' in this store\n", status: .notFound)
         #expect(doc == ["format_version": 1, "error": ["code": "not_found", "message": "no run 'x' in this store", "exit_code": 4]])
         #expect(ExitStatus.storeUnusable.name == "store_unusable")
+        #expect(ErrorOutput.document(message: "Error: Unknown option '-q'", status: .usage)["error"]?["message"] == "Unknown option '-q'")
     }
 
     @Test func noColorIsTakenFromAnywhereBeforeTheTerminator() {

@@ -232,30 +232,24 @@ enum InvalidUTF8 {
         var byte: UInt8
     }
 
+    /// `offset` counts from the slice's own start index, so a slice that dropped a BOM (index 3)
+    /// reports offsets in the file. The decoder reads ahead, so the position is summed from the
+    /// widths of the scalars decoded, not from what the iterator handed out.
     static func first(in bytes: ArraySlice<UInt8>) -> Place? {
-        var iterator = Counting(base: bytes.makeIterator())
+        var iterator = bytes.makeIterator()
         var decoder = UTF8()
         var line = 1, column = 1
+        var index = bytes.startIndex
         while true {
-            let start = iterator.count
             switch decoder.decode(&iterator) {
             case .scalarValue(let scalar):
+                index += UTF8.width(scalar)
                 if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
             case .emptyInput:
                 return nil
             case .error:
-                return Place(line: line, column: column, offset: start, byte: bytes[bytes.startIndex + start])
+                return Place(line: line, column: column, offset: index, byte: bytes[index])
             }
-        }
-    }
-
-    private struct Counting: IteratorProtocol {
-        var base: ArraySlice<UInt8>.Iterator
-        var count = 0
-        mutating func next() -> UInt8? {
-            guard let b = base.next() else { return nil }
-            count += 1
-            return b
         }
     }
 }
