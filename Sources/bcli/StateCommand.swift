@@ -151,7 +151,7 @@ struct ListCommand: ParsableCommand {
                 Terminal.note(store == nil ? "No batch runs found (no store at \(storeOptions.storePath) yet)." : "No batch runs found.")
                 return
             }
-            let short = (try? store?.ledger.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID))) ?? [:]
+            let short = wide ? [:] : (try? store?.ledger.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID))) ?? [:]
             let style = Style.stdout
             Table(columns: [
                 .init(title: "run_id"), .init(title: "started_at"), .init(title: "kind"),
