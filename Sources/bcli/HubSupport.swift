@@ -21,7 +21,7 @@ enum HubRemotes {
         if let name {
             guard let remote = remotes[name] else {
                 let hint = Suggestion.closest(to: name, in: Array(remotes.keys)).map { " Did you mean '\($0)'?" } ?? ""
-                throw CLIFailure(.usage, "no remote named '\(name)' in \(config.path)\(hint) Remotes: \(remotes.keys.sorted().joined(separator: ", ").ifEmpty("none")) — add one with `bcli batch remote add NAME URL`")
+                throw CLIFailure(.usage, "no remote named '\(name)' in \(config.path)\(hint) Remotes: \(remotes.keys.sorted().joined(separator: ", ").ifEmpty("none")) — the first argument names the remote, as in git (`bcli batch push origin RUN`); add one with `bcli batch remote add NAME URL`")
             }
             chosen = remote
         } else if let origin = remotes["origin"] {

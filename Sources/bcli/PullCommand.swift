@@ -38,8 +38,8 @@ struct PullCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let store = try storeOptions.open()
         let endpoint = try HubRemotes.endpoint(arguments.first)
+        let store = try storeOptions.open()
         let asked = Array(arguments.dropFirst())
         let (pulled, present) = try await HubRemotes.with(endpoint) { session in
             let runs: [HubRun]

@@ -31,13 +31,16 @@ struct PushCommand: AsyncParsableCommand {
     var arguments: [String] = []
 
     func run() async throws {
-        let store = try storeOptions.openExisting()
         let endpoint = try HubRemotes.endpoint(arguments.first)
+        let store = try storeOptions.openExisting()
         let asked = Array(arguments.dropFirst())
         var ids: [String] = []
+        var records: [String: String] = [:]
         do {
             if asked.isEmpty {
-                ids = try HubPush.finishedRuns(store).map(\.id)
+                let finished = try HubPush.finishedRuns(store)
+                ids = finished.map(\.id)
+                for run in finished { records[run.id] = run.record.hex }
             } else {
                 for text in asked {
                     let run = try store.run(text)
@@ -53,7 +56,9 @@ struct PushCommand: AsyncParsableCommand {
             var pushed = 0, skipped = 0
             let present = all ? try await HubPush.hubRuns(session) : [:]
             for id in ids {
-                if all, present[id] != nil {
+                // Already there with the same record: skipped without exporting it. Another
+                // record under the same id goes on to push, which refuses it (exit 8).
+                if all, let there = present[id], there == records[id] {
                     skipped += 1
                     continue
                 }

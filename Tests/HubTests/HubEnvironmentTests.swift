@@ -1,6 +1,7 @@
 import BusinessCentral
 import Foundation
 import Testing
+import TestSupport
 @testable import Hub
 
 /// In CI (`CI` set) the hub's tests must run: a missing cluster is a failure, not a skip.
@@ -56,5 +57,42 @@ struct HubEnvironmentTests {
         #expect(throws: ConfigError.self) { try BCConfig.parse("[remotes.o]\nurl = \"postgresql://a:pw@h/d\"\n", path: "c", environment: [:]) }
         #expect(throws: ConfigError.self) { try BCConfig.parse("[remotes.o]\npassword_env = \"X\"\n", path: "c", environment: [:]) }
         #expect(throws: ConfigError.self) { try BCConfig.parse("[remotes.o]\nurl = \"https://h/d\"\n", path: "c", environment: [:]) }
+    }
+}
+
+/// `remote add|list|remove` edit config.toml (no server needed).
+@Suite("Hub: remote add, list, remove")
+struct RemoteCommandTests {
+    @Test func addListRemove() async throws {
+        let dir = TempDir("bcli-remote")
+        let env = ["XDG_CONFIG_HOME": dir.path + "/config"]
+        let config = dir.path + "/config/bcli/config.toml"
+        _ = try dir.write("config/bcli/config.toml", "[defaults]\nformat = \"json\"\n\n[remotes.keep]\nurl = \"postgresql://k@h/d\"\n")
+        let add = try await bcliAsync(["batch", "remote", "add", "ci", "postgresql://ci@hub:5432/bcli?sslmode=require", "--password-env", "HUB_PW"], env: env)
+        #expect(add.status == 0, "\(add.stderr)")
+        let dup = try await bcliAsync(["batch", "remote", "add", "ci", "postgresql://other@hub/bcli"], env: env)
+        #expect(dup.status == 2 && dup.stderr.contains("exists"), "\(dup.stderr)")
+        let secret = try await bcliAsync(["batch", "remote", "add", "x", "postgresql://u:hunter2@hub/bcli"], env: env)
+        #expect(secret.status == 5 && !secret.stderr.contains("hunter2"), "\(secret.stderr)")
+        #expect(!(try String(contentsOfFile: config, encoding: .utf8)).contains("hunter2"))
+        let list = try await bcliAsync(["batch", "remote", "list"], env: env)
+        #expect(list.out == "ci\tpostgresql://ci@hub:5432/bcli?sslmode=require\tpassword_env=HUB_PW\nkeep\tpostgresql://k@h/d\tPGPASSWORD/~/.pgpass\n")
+        let check = try await bcliAsync(["config", "check"], env: env)
+        #expect(check.status == 0, "\(check.out) \(check.stderr)")
+        let remove = try await bcliAsync(["batch", "remote", "remove", "keep"], env: env)
+        #expect(remove.status == 0, "\(remove.stderr)")
+        let after = try String(contentsOfFile: config, encoding: .utf8)
+        #expect(!after.contains("keep") && after.contains("[remotes.ci]") && after.contains("format = \"json\""), "\(after)")
+        let missing = try await bcliAsync(["batch", "remote", "remove", "keep"], env: env)
+        #expect(missing.status == 2)
+        let noRemote = try await bcliAsync(["batch", "push", "nope", "--store", dir.path + "/s"], env: env)
+        #expect(noRemote.status == 2 && noRemote.stderr.contains("no remote named 'nope'"), "\(noRemote.stderr)")
+    }
+
+    /// A repository's .bcli.toml may not define remotes (it would decide where a password goes).
+    @Test func projectFileMayNotDefineRemotes() throws {
+        let dir = TempDir("bcli-remote-project")
+        let project = try dir.write(".bcli.toml", "[remotes.evil]\nurl = \"postgresql://me@attacker.example/db\"\n")
+        #expect(throws: ConfigError.self) { try BCConfig.load(path: dir.path + "/none.toml", environment: [:], projectPath: project) }
     }
 }
