@@ -183,4 +183,24 @@ struct HubPushPullTests {
             }
         }
     }
+
+    /// A small taste of the concurrency test to come (8 × 50 is not built yet): three stores push
+    /// at once; the head's row lock serialises them into one chain with every run once.
+    @Test func concurrentPushersSerializeOnTheHead() async throws {
+        try await TestHub.with { hub in
+            let stores = (0..<3).map { hub.dir.path + "/s\($0)" }
+            var ids: [String] = []
+            for store in stores { ids += try await hub.makeRuns(store: store, count: 2) }
+            try await withThrowingTaskGroup(of: Completed.self) { group in
+                for store in stores { group.addTask { try await bcliAsync(["batch", "push", "--store", store], env: hub.env) } }
+                for try await r in group { #expect(r.status == 0, "\(r.stderr)") }
+            }
+            try await hub.session { s in
+                let runs = try await HubPull.runs(s)
+                #expect(runs.map(\.seq) == Array(1...6))
+                #expect(Set(runs.map(\.id)) == Set(ids))
+                for (previous, run) in zip([nil] + runs.map(\.entryDigest), runs) { #expect(run.previousEntry == previous) }
+            }
+        }
+    }
 }
