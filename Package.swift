@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.25.0"),
     ],
     targets: [
         // OpenSSL's libcrypto (EVP digests), linked from the system (libssl-dev).
@@ -74,9 +76,25 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
+        // The shared hub on PostgreSQL: remotes, push, pull, the hub's schema and chain (docs/hub.md).
+        .target(
+            name: "Hub",
+            dependencies: [
+                "Hashing",
+                "Support",
+                "Store",
+                "BusinessCentral",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "bcli",
             dependencies: [
+                "Hub",
                 "Hashing",
                 "Support",
                 "Store",
@@ -124,6 +142,11 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: [
             "Hashing", "Store", "Sandbox", "TestSupport",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ]),
+        // The hub against a real PostgreSQL (BCLI_TEST_PG_URL; `.ci/run` starts a throwaway cluster).
+        .testTarget(name: "HubTests", dependencies: [
+            "Hub", "Store", "Hashing", "BusinessCentral", "Support", "TestSupport",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
         ]),
         // The exit table of the `bcli` executable (tested through `@testable import bcli`).
         .testTarget(name: "bcliTests", dependencies: [

@@ -16,6 +16,6 @@ struct BatchCommand: AsyncParsableCommand {
               Plan the undo of a run's writes, changing nothing:
                 bcli batch rollback 01a2b3c4 --dry-run
             """,
-        subcommands: [RunCommand.self, StateCommand.self, ListCommand.self, RollbackCommand.self, ReconcileCommand.self, ResumeCommand.self, HashCommand.self, CatCommand.self, FsckCommand.self, DiffCommand.self, VerifyCommand.self, ShowCommand.self, ExportCommand.self, ReportCommand.self, ImportCommand.self, ImportPythonLedgerCommand.self, GCCommand.self]
+        subcommands: [RunCommand.self, StateCommand.self, ListCommand.self, RollbackCommand.self, ReconcileCommand.self, ResumeCommand.self, HashCommand.self, CatCommand.self, FsckCommand.self, DiffCommand.self, VerifyCommand.self, ShowCommand.self, ExportCommand.self, ReportCommand.self, ImportCommand.self, ImportPythonLedgerCommand.self, GCCommand.self, PushCommand.self, PullCommand.self, RemoteCommand.self]
     )
 }

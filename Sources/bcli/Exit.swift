@@ -7,6 +7,7 @@ import Darwin
 #endif
 import Batch
 import BusinessCentral
+import Hub
 import Store
 
 /// The exit codes bcli documents (README, "Exit codes"). Scripts and CI branch on these, so they
@@ -117,6 +118,7 @@ extension ExitStatus {
         case is ResumeRefusal: self = .refused
         case let error as PythonLedgerError: self.init(error)
         case let error as CompanyResolutionError: self.init(error)
+        case let error as HubError: self.init(error)
         default: return nil
         }
     }

@@ -57,6 +57,8 @@ public struct BCConfig: Sendable {
     public var projectPath: String?
     /// The merged tables as read (for `bcli config check`); empty without a file.
     public var root = TOMLTable()
+    /// `[remotes.NAME]` tables: shared hubs for `batch push`/`pull` (docs/hub.md).
+    public var remotes: [String: RemoteConfig] = [:]
 
     /// Loads `$XDG_CONFIG_HOME/bcli/config.toml` (else `~/.config/bcli/config.toml`) and the
     /// project `.bcli.toml` found from `workingDirectory` upward.
@@ -81,7 +83,8 @@ public struct BCConfig: Sendable {
         }
         var config = try parse(root: root, path: projectPath.map { "\(path) (with \($0) over it)" } ?? path, environment: environment)
         config = BCConfig(path: path, fileExists: exists || projectPath != nil, defaults: config.defaults,
-                          fileProfiles: config.fileProfiles, environment: environment, projectPath: projectPath, root: root)
+                          fileProfiles: config.fileProfiles, environment: environment, projectPath: projectPath, root: root,
+                          remotes: config.remotes)
         return config
     }
 
@@ -131,7 +134,13 @@ public struct BCConfig: Sendable {
                 profiles[name] = try reader.profile(named: name, profileTable, defaults: defaults)
             }
         }
-        return BCConfig(path: path, fileExists: true, defaults: defaults, fileProfiles: profiles, environment: environment, root: root)
+        var remotes: [String: RemoteConfig] = [:]
+        if let value = root["remotes"] {
+            let table = try reader.table(value, in: "top level", key: "remotes", line: root.line(of: "remotes"))
+            remotes = try reader.remotes(table)
+        }
+        return BCConfig(path: path, fileExists: true, defaults: defaults, fileProfiles: profiles, environment: environment, root: root,
+                        remotes: remotes)
     }
 
     /// `BCLI_FORMAT` and `BCLI_TIMEOUT` replace `[defaults] format` and `timeout`.

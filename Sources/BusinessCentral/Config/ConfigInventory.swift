@@ -109,6 +109,14 @@ public struct ConfigInventory: Sendable {
                                              note: "`\(category)` is not a category of the standard catalogue.\(hint) Categories: \(EntityCategory.allCases.map(\.rawValue).joined(separator: ", "))"))
                     }
                 }
+            case "remotes":
+                for name in table.keys {
+                    guard case .table(let remote)? = table[name] else { continue }
+                    for key in remote.keys {
+                        let note = key == "url" ? "the hub's PostgreSQL URL (batch push/pull)" : "variable holding the hub password"
+                        entries.append(Entry(key: "remotes.\(name).\(key)", status: .used, note: note))
+                    }
+                }
             default:
                 let feature = Self.notUsedTableFeature[top] ?? top
                 let known = Self.notUsedTableKeys[top]

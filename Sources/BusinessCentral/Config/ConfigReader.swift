@@ -7,7 +7,7 @@ struct ConfigReader {
     let path: String
 
     /// Top-level tables bcli reads.
-    static let topLevelKeys = ["defaults", "profiles"]
+    static let topLevelKeys = ["defaults", "profiles", "remotes"]
     /// Top-level tables of the Python tool's features bcli does not have: accepted (so its files
     /// load) with any content, never read; `bcli config check` lists them as not used.
     static let notUsedTables = ["telemetry", "audit", "extract", "context", "ask", "etl", "agent"]

@@ -46,6 +46,11 @@ extension ConfigReader {
     static let projectForbiddenKeys = ["base_url", "token_url"]
 
     func checkProjectFile(_ root: TOMLTable) throws(ConfigError) {
+        if root["remotes"] != nil {
+            throw .invalidValue(
+                path: path, line: root.line(of: "remotes"), table: "top level", key: "remotes",
+                message: "a project .bcli.toml may not define remotes (it would decide where a hub password is sent); use `bcli batch remote add`, which writes your own config.toml")
+        }
         guard case .table(let profiles)? = root["profiles"] else { return }
         for name in profiles.keys {
             guard case .table(let t)? = profiles[name] else { continue }
