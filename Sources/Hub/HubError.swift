@@ -14,7 +14,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     /// The hub is older than this bcli: its owner runs `bcli batch remote init` to migrate it.
     case olderHub(remote: String, hubVersion: Int, known: Int)
     /// PostgreSQL refused the statement for this role (grants, the append-only triggers).
-    case permissionDenied(remote: String, detail: String)
+    case permissionDenied(remote: String, detail: String, sqlState: String = "42501")
     /// The hub holds this run with another record (a different run under the same id).
     case conflict(runID: String, detail: String)
     /// No run in the hub has this id or prefix.
@@ -24,9 +24,20 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
     /// What the hub returned does not verify (wrong bytes, a broken entry).
     case damaged(runID: String?, detail: String)
     /// Any other server error.
-    case server(remote: String, detail: String)
-    /// A role name `remote init --pusher/--reader` cannot use.
-    case invalidRole(String)
+    case server(remote: String, detail: String, sqlState: String? = nil)
+    /// A role name `remote init --pusher/--reader` cannot use, and why.
+    case invalidRole(String, reason: String)
+    /// A run this hub cannot hold as it is (a value out of the hub's range).
+    case unpushable(runID: String, detail: String)
+
+    /// The server's SQLSTATE, when PostgreSQL refused or failed the statement.
+    public var sqlState: String? {
+        switch self {
+        case .permissionDenied(_, _, let state): return state
+        case .server(_, _, let state): return state
+        default: return nil
+        }
+    }
 
     public var description: String {
         switch self {
@@ -41,7 +52,7 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
             return "the hub \(remote) has schema version \(v), newer than this bcli understands (\(known)) — upgrade bcli"
         case .olderHub(let remote, let v, let known):
             return "the hub \(remote) has schema version \(v); this bcli needs \(known) — the hub's owner runs `bcli batch remote init NAME` to migrate it"
-        case .permissionDenied(let remote, let detail):
+        case .permissionDenied(let remote, let detail, _):
             return "the hub \(remote) refused: \(detail) — the role lacks the grant (docs/hub.md, \"Roles\")"
         case .conflict(let id, let detail):
             return "run \(id) is already in the hub with different content (\(detail)); refusing to push it"
@@ -50,8 +61,9 @@ public enum HubError: Error, Sendable, CustomStringConvertible {
             return "run prefix \(prefix) names \(ids.count) runs in the hub (\(ids.prefix(4).joined(separator: ", "))\(ids.count > 4 ? ", …" : "")) — give more characters"
         case .damaged(let id, let detail):
             return "the hub returned a run that does not verify\(id.map { " (run \($0))" } ?? ""): \(detail); nothing was written"
-        case .server(let remote, let detail): return "the hub \(remote) failed: \(detail)"
-        case .invalidRole(let name): return "role name \(name) is not letters, digits, '_' and '-' (at most 63)"
+        case .server(let remote, let detail, _): return "the hub \(remote) failed: \(detail)"
+        case .invalidRole(let name, let reason): return "role name \(name) cannot be granted: \(reason)"
+        case .unpushable(let id, let detail): return "run \(id) cannot be pushed: \(detail)"
         }
     }
 }

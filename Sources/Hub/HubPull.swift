@@ -14,6 +14,27 @@ public struct HubRun: Sendable, Equatable {
     public let entryDigest: String
     public let previousEntry: String?
     public let previousRecordDigest: String?
+    /// The run it rolls back, resumes or reconciles (the run row's `parent_run_id`, copied out
+    /// for ordering; the bundle's own value is checked against it on pull).
+    public let parentRunID: String?
+}
+
+/// Orders runs so that a run's parent comes before it, keeping the given order otherwise (a
+/// depth-first walk: a parent in the list is emitted just before its first child).
+public func parentsFirst<T>(_ items: [T], id: (T) -> String, parent: (T) -> String?) -> [T] {
+    var byID: [String: T] = [:]
+    for item in items { byID[id(item)] = item }
+    var done = Set<String>(), out: [T] = []
+    for item in items {
+        var pending: [T] = []
+        var cursor: T? = item
+        while let c = cursor, !done.contains(id(c)), !pending.contains(where: { id($0) == id(c) }) {
+            pending.append(c)
+            cursor = parent(c).flatMap { byID[$0] }
+        }
+        for c in pending.reversed() where done.insert(id(c)).inserted { out.append(c) }
+    }
+    return out
 }
 
 /// `batch pull`: rebuilds a run's bundle from the hub — the exact bytes `batch export` wrote —
@@ -23,7 +44,7 @@ public struct HubRun: Sendable, Equatable {
 public enum HubPull {
     static let columns = """
         SELECT r.id, c.seq, r.record_digest, r.bundle_index_digest, r.run_row_digest, r.steps_row_digest,
-          c.entry_digest, c.previous_entry, r.previous_record_digest
+          c.entry_digest, c.previous_entry, r.previous_record_digest, r.parent_run_id
         FROM bcli_hub.run r JOIN bcli_hub.chain c ON c.run_id = r.id
         """
 
@@ -37,22 +58,40 @@ public enum HubPull {
         let t = text.lowercased()
         guard t.utf8.count >= 6, t.utf8.count <= 32, t.allSatisfy({ $0.isHexDigit }) else { throw StoreError.invalidRunID(text) }
         let pattern = t + "%"
-        let rows = try await session.query("""
-            SELECT r.id, c.seq, r.record_digest, r.bundle_index_digest, r.run_row_digest, r.steps_row_digest,
-              c.entry_digest, c.previous_entry, r.previous_record_digest
-            FROM bcli_hub.run r JOIN bcli_hub.chain c ON c.run_id = r.id
-            WHERE r.id LIKE \(pattern) ORDER BY c.seq LIMIT 10
-            """).map(decode)
+        var query = PostgresQuery(unsafeSQL: columns + " WHERE r.id LIKE $1 ORDER BY c.seq LIMIT 10")
+        try query.binds.append(pattern)
+        let rows = try await session.query(query).map(decode)
         guard let first = rows.first else { throw HubError.runNotFound(text) }
         guard rows.count == 1 else { throw HubError.ambiguousRun(text, rows.map(\.id)) }
         return first
     }
 
     static func decode(_ row: PostgresRow) throws -> HubRun {
-        let (id, seq, record, index, runRow, steps, entry, previous, previousRecord) =
-            try row.decode((String, Int64, String, String, String, String, String, String?, String?).self)
+        let (id, seq, record, index, runRow, steps, entry, previous, previousRecord, parent) =
+            try row.decode((String, Int64, String, String, String, String, String, String?, String?, String?).self)
         return HubRun(id: id, seq: seq, recordDigest: record, indexDigest: index, runRowDigest: runRow, stepsRowDigest: steps,
-                      entryDigest: entry, previousEntry: previous, previousRecordDigest: previousRecord)
+                      entryDigest: entry, previousEntry: previous, previousRecordDigest: previousRecord, parentRunID: parent)
+    }
+
+    /// The hub's run with exactly this id, or nil.
+    public static func run(id: String, _ session: HubSession) async throws -> HubRun? {
+        var query = PostgresQuery(unsafeSQL: columns + " WHERE r.id = $1")
+        try query.binds.append(id)
+        return try await session.query(query).first.map(decode)
+    }
+
+    /// `runs` and the ancestors the hub holds (parents of parents…), parents before children,
+    /// otherwise in chain order.
+    public static func withAncestors(_ runs: [HubRun], _ session: HubSession) async throws -> [HubRun] {
+        var all = runs
+        var known = Set(runs.map(\.id))
+        var queue = runs.compactMap(\.parentRunID)
+        while let id = queue.popLast() {
+            guard known.insert(id).inserted, let parent = try await run(id: id, session) else { continue }
+            all.append(parent)
+            if let next = parent.parentRunID { queue.append(next) }
+        }
+        return parentsFirst(all.sorted { $0.seq < $1.seq }, id: \.id, parent: \.parentRunID)
     }
 
     /// Blobs by digest, each re-hashed here (the server checked them on insert; this end checks
@@ -83,10 +122,8 @@ public enum HubPull {
               let entry = members[run.entryDigest] else {
             throw HubError.damaged(runID: run.id, detail: "the hub lacks the run's index, rows or chain entry")
         }
-        let expected = try ChainEntry.bytes(seq: run.seq, runID: run.id, record: run.recordDigest, previousRecord: run.previousRecordDigest,
-                                            index: run.indexDigest, runRow: run.runRowDigest, stepsRow: run.stepsRowDigest,
-                                            previousEntry: run.previousEntry)
-        guard entry == expected else { throw HubError.damaged(runID: run.id, detail: "chain entry \(run.seq) does not describe the run's rows") }
+        try checkEntry(entry, of: run)
+        try await checkLink(run, session)
         let listed: [String]
         do {
             listed = try JSONValue(parsing: index)["blobs"]?.arrayValue?.compactMap { $0["digest"]?.stringValue }
@@ -107,7 +144,65 @@ public enum HubPull {
         guard bundle.runID == run.id, bundle.recordDigest?.hex == run.recordDigest else {
             throw HubError.damaged(runID: run.id, detail: "the bundle's run or record differs from the hub's row")
         }
+        guard bundle.previousRecordDigest?.hex == run.previousRecordDigest else {
+            throw HubError.damaged(runID: run.id, detail: "the bundle's previous record differs from its chain entry's")
+        }
+        guard bundle.run["parent_run_id"]?.stringValue == run.parentRunID else {
+            throw HubError.damaged(runID: run.id, detail: "the bundle's parent run differs from the hub's row")
+        }
         return (bytes, bundle)
+    }
+
+    /// The entry's own fields, read from its bytes (sha256 = `run.entryDigest`, checked when
+    /// fetched): exactly the ten fields, canonical JSON (re-encoding the fields gives the same
+    /// bytes, so the digest is recomputed from the fields), and each equal to the hub's rows.
+    static func checkEntry(_ entry: [UInt8], of run: HubRun) throws {
+        func bad(_ why: String) -> HubError { .damaged(runID: run.id, detail: "chain entry \(run.seq): \(why)") }
+        let fields: [String: JSONValue]
+        do {
+            guard let object = try JSONValue(parsing: entry).objectValue else { throw bad("not a JSON object") }
+            fields = object
+        } catch let error as HubError { throw error } catch { throw bad("not JSON (\(error))") }
+        func digest(_ key: String) throws -> String? {
+            guard let value = fields[key] else { throw bad("no \(key)") }
+            if value.isNull { return nil }
+            guard let text = value.stringValue, let d = try? Digest(parsing: text) else { throw bad("\(key) is not a digest") }
+            return d.hex
+        }
+        guard fields.count == 10, fields["type"]?.stringValue == ChainEntry.type, fields["format_version"]?.doubleValue == 1,
+              let seqNumber = fields["seq"]?.doubleValue, let seq = Int64(exactly: seqNumber), let runID = fields["run_id"]?.stringValue,
+              let record = try digest("record_digest"), let index = try digest("bundle_index_digest"),
+              let runRow = try digest("run_row_digest"), let steps = try digest("steps_row_digest") else {
+            throw bad("not a bcli.hub-chain-entry of format 1")
+        }
+        let previousRecord = try digest("previous_record_digest"), previousEntry = try digest("previous_entry")
+        let rebuilt = try ChainEntry.bytes(seq: seq, runID: runID, record: record, previousRecord: previousRecord, index: index,
+                                           runRow: runRow, stepsRow: steps, previousEntry: previousEntry)
+        guard rebuilt == entry, SHA256.hash(rebuilt).hex == run.entryDigest else {
+            throw bad("its bytes are not the canonical form of its fields, or do not hash to its digest")
+        }
+        guard seq == run.seq, runID == run.id, record == run.recordDigest, previousRecord == run.previousRecordDigest,
+              index == run.indexDigest, runRow == run.runRowDigest, steps == run.stepsRowDigest, previousEntry == run.previousEntry else {
+            throw bad("it does not describe the run's rows")
+        }
+    }
+
+    /// The link to the entry before: the hub's entry at `seq - 1` has the digest this entry names
+    /// as previous (none before seq 1), and the head stands at or past this entry.
+    static func checkLink(_ run: HubRun, _ session: HubSession) async throws {
+        if run.seq > 1 {
+            let rows = try await session.query("SELECT entry_digest FROM bcli_hub.chain WHERE seq = \(run.seq - 1)")
+            let before = try rows.first.map { try $0.decode(String.self) }
+            guard let before, before == run.previousEntry else {
+                throw HubError.damaged(runID: run.id, detail: "chain entry \(run.seq) names sha256:\(run.previousEntry ?? "nothing") as previous, but entry \(run.seq - 1) is \(before.map { "sha256:" + $0 } ?? "missing")")
+            }
+        } else if run.seq != 1 || run.previousEntry != nil {
+            throw HubError.damaged(runID: run.id, detail: "chain entry \(run.seq) is not a valid first entry")
+        }
+        let head = try await session.query("SELECT seq FROM bcli_hub.head WHERE id = 1").first.map { try $0.decode(Int64.self) }
+        guard let head, head >= run.seq else {
+            throw HubError.damaged(runID: run.id, detail: "chain entry \(run.seq) is past the hub's head (\(head.map(String.init) ?? "none"))")
+        }
     }
 
     /// Pulls one run into `store`. Nil when the store already holds it with this record (nothing

@@ -98,12 +98,6 @@ public enum HubPush {
             return PushResult(runID: runID, pushed: false, seq: try await seq(of: runID, session), blobsUploaded: 0, blobsPresent: 0)
         }
         let (uploaded, present) = try await upload(payload.blobs, session)
-        let r = payload.bundle.run
-        let indexHex = SHA256.hash(payload.index).hex, runRowHex = SHA256.hash(payload.runRow).hex
-        let stepsRowHex = SHA256.hash(payload.stepsRow).hex
-        let previousRecord = payload.bundle.previousRecordDigest?.hex
-        let allBlobs = Array(Set(payload.blobs.map(\.digest.hex))).sorted()
-        let stepCount = r["step_count"]?.doubleValue.map { Int32($0) }
         let pushed: Int64? = try await session.transaction {
             let head = try await session.query("SELECT seq, entry_digest FROM bcli_hub.head WHERE id = 1 FOR UPDATE")
             guard let headRow = head.first else { throw HubError.damaged(runID: nil, detail: "the hub has no head row") }
@@ -115,24 +109,7 @@ public enum HubPush {
                 }
                 return nil
             }
-            let seq = headSeq + 1
-            let entry = try ChainEntry.bytes(seq: seq, runID: runID, record: payload.recordHex, previousRecord: previousRecord,
-                                             index: indexHex, runRow: runRowHex, stepsRow: stepsRowHex, previousEntry: headEntry)
-            let entryHex = SHA256.hash(entry).hex
-            try await insertBlob(entryHex, entry, RunPayload.entryMediaType, session)
-            try await session.query("""
-                INSERT INTO bcli_hub.run (id, record_digest, previous_record_digest, bundle_index_digest, run_row_digest,
-                  steps_row_digest, kind, state, name, profile, started_at, finished_at, step_count)
-                VALUES (\(runID), \(payload.recordHex), \(previousRecord), \(indexHex), \(runRowHex), \(stepsRowHex),
-                  \(r["kind"]?.stringValue ?? "?"), \(r["state"]?.stringValue ?? "?"), \(r["name"]?.stringValue),
-                  \(r["profile"]?.stringValue), \(r["started_at"]?.stringValue ?? ""), \(r["finished_at"]?.stringValue ?? ""),
-                  \(stepCount))
-                """)
-            try await session.query("INSERT INTO bcli_hub.run_blob (run_id, digest) SELECT \(runID), unnest(\(allBlobs)::text[])")
-            try await session.query("""
-                INSERT INTO bcli_hub.chain (seq, run_id, record_digest, previous_entry, entry_digest)
-                VALUES (\(seq), \(runID), \(payload.recordHex), \(headEntry), \(entryHex))
-                """)
+            let (seq, entryHex) = try await appendRun(payload, headSeq: headSeq, headEntry: headEntry, session)
             try await session.query("UPDATE bcli_hub.head SET seq = \(seq), entry_digest = \(entryHex) WHERE id = 1")
             return seq
         }
@@ -140,6 +117,47 @@ public enum HubPush {
             return PushResult(runID: runID, pushed: false, seq: try await seq(of: runID, session), blobsUploaded: uploaded, blobsPresent: present)
         }
         return PushResult(runID: runID, pushed: true, seq: pushed, blobsUploaded: uploaded, blobsPresent: present)
+    }
+
+    /// Inside the push's transaction, after the head is locked: the chain entry's blob, the run
+    /// row, its blob list and the chain row (seq `headSeq + 1`). The caller advances the head.
+    static func appendRun(_ payload: RunPayload, headSeq: Int64, headEntry: String?, _ session: HubSession) async throws -> (Int64, String) {
+        let runID = payload.bundle.runID
+        let r = payload.bundle.run
+        let indexHex = SHA256.hash(payload.index).hex, runRowHex = SHA256.hash(payload.runRow).hex
+        let stepsRowHex = SHA256.hash(payload.stepsRow).hex
+        let previousRecord = payload.bundle.previousRecordDigest?.hex
+        let allBlobs = Array(Set(payload.blobs.map(\.digest.hex))).sorted()
+        let stepCount = try stepCount(r, runID: runID)
+        let seq = headSeq + 1
+        let entry = try ChainEntry.bytes(seq: seq, runID: runID, record: payload.recordHex, previousRecord: previousRecord,
+                                         index: indexHex, runRow: runRowHex, stepsRow: stepsRowHex, previousEntry: headEntry)
+        let entryHex = SHA256.hash(entry).hex
+        try await insertBlob(entryHex, entry, RunPayload.entryMediaType, session)
+        try await session.query("""
+            INSERT INTO bcli_hub.run (id, record_digest, previous_record_digest, bundle_index_digest, run_row_digest,
+              steps_row_digest, kind, state, name, profile, parent_run_id, started_at, finished_at, step_count)
+            VALUES (\(runID), \(payload.recordHex), \(previousRecord), \(indexHex), \(runRowHex), \(stepsRowHex),
+              \(r["kind"]?.stringValue ?? "?"), \(r["state"]?.stringValue ?? "?"), \(r["name"]?.stringValue),
+              \(r["profile"]?.stringValue), \(r["parent_run_id"]?.stringValue), \(r["started_at"]?.stringValue ?? ""),
+              \(r["finished_at"]?.stringValue ?? ""), \(stepCount))
+            """)
+        try await session.query("INSERT INTO bcli_hub.run_blob (run_id, digest) SELECT \(runID), unnest(\(allBlobs)::text[])")
+        try await session.query("""
+            INSERT INTO bcli_hub.chain (seq, run_id, record_digest, previous_entry, entry_digest)
+            VALUES (\(seq), \(runID), \(payload.recordHex), \(headEntry), \(entryHex))
+            """)
+        return (seq, entryHex)
+    }
+
+    /// The run row's `step_count` as the hub's bigint column: absent is NULL; a value that is
+    /// not an integer in range (an imported bundle may say anything) is refused, not trapped on.
+    static func stepCount(_ run: [String: JSONValue], runID: String) throws -> Int64? {
+        guard let value = run["step_count"], !value.isNull else { return nil }
+        guard let number = value.doubleValue, let count = Int64(exactly: number) else {
+            throw HubError.unpushable(runID: runID, detail: "its step_count (\(value)) is not an integer the hub can store")
+        }
+        return count
     }
 
     /// The finished runs of `store` in the order they finished (parents before the runs that

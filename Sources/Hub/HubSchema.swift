@@ -1,7 +1,7 @@
 import PostgresNIO
 
 /// The hub's schema (`bcli_hub`), versioned like the local ledger: forward-only migrations,
-/// never edited, recorded in `bcli_hub.schema_migration`. `bcli batch remote init` applies them
+/// never edited once released, recorded in `bcli_hub.schema_migration`. `bcli batch remote init` applies them
 /// (as a role that may create the schema: the hub's owner); push and pull only check the version
 /// and refuse a hub that is newer than this bcli, or older (the owner migrates it).
 public enum HubSchema {
@@ -57,9 +57,10 @@ public enum HubSchema {
               state text NOT NULL,
               name text,
               profile text,
+              parent_run_id text CHECK (parent_run_id ~ '^[0-9a-f]{32}$'),
               started_at text NOT NULL,
               finished_at text NOT NULL,
-              step_count integer,
+              step_count bigint,
               pushed_at timestamptz NOT NULL DEFAULT now(),
               pushed_by text NOT NULL DEFAULT session_user
             )
@@ -91,7 +92,8 @@ public enum HubSchema {
             """,
             "INSERT INTO bcli_hub.head (id, seq, entry_digest) VALUES (1, 0, NULL)",
             """
-            CREATE FUNCTION bcli_hub.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION bcli_hub.refuse_change() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
             BEGIN
               RAISE EXCEPTION 'bcli hub: % on %.% is refused: the hub is append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
                 USING ERRCODE = 'insufficient_privilege';
@@ -105,7 +107,8 @@ public enum HubSchema {
             "CREATE TRIGGER append_only_truncate BEFORE TRUNCATE ON bcli_hub.head FOR EACH STATEMENT EXECUTE FUNCTION bcli_hub.refuse_change()",
             // Who pushed and when is the server's word, not the client's.
             """
-            CREATE FUNCTION bcli_hub.stamp_push() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION bcli_hub.stamp_push() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
             BEGIN
               NEW.pushed_at := now();
               NEW.pushed_by := session_user;
@@ -115,7 +118,8 @@ public enum HubSchema {
             "CREATE TRIGGER stamp_push BEFORE INSERT ON bcli_hub.run FOR EACH ROW EXECUTE FUNCTION bcli_hub.stamp_push()",
             // A run is visible only with its chain entry: checked at commit.
             """
-            CREATE FUNCTION bcli_hub.run_on_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION bcli_hub.run_on_chain() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
             BEGIN
               IF NOT EXISTS (SELECT 1 FROM bcli_hub.chain WHERE run_id = NEW.id) THEN
                 RAISE EXCEPTION 'bcli hub: run % has no chain entry', NEW.id USING ERRCODE = 'check_violation';
@@ -130,7 +134,8 @@ public enum HubSchema {
             // A chain entry follows the head and says what its row says (its bytes are a blob, so
             // their digest is already checked).
             """
-            CREATE FUNCTION bcli_hub.check_chain_entry() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION bcli_hub.check_chain_entry() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
             DECLARE
               h record;
               r record;
@@ -143,13 +148,16 @@ public enum HubSchema {
               END IF;
               SELECT * INTO r FROM bcli_hub.run WHERE id = NEW.run_id;
               SELECT convert_from(data, 'UTF8')::jsonb INTO e FROM bcli_hub.blob WHERE digest = NEW.entry_digest;
-              IF e IS NULL OR r.id IS NULL
+              IF e IS NULL OR r.id IS NULL OR jsonb_typeof(e) IS DISTINCT FROM 'object'
+                 OR (SELECT count(*) FROM jsonb_object_keys(e)) <> 10
                  OR e->>'type' IS DISTINCT FROM 'bcli.hub-chain-entry'
-                 OR (e->>'seq')::bigint IS DISTINCT FROM NEW.seq
+                 OR e->'format_version' IS DISTINCT FROM '1'::jsonb
+                 OR e->'seq' IS DISTINCT FROM to_jsonb(NEW.seq)
                  OR e->>'run_id' IS DISTINCT FROM NEW.run_id
                  OR NEW.record_digest IS DISTINCT FROM r.record_digest
                  OR e->>'record_digest' IS DISTINCT FROM 'sha256:' || NEW.record_digest
-                 OR e->>'previous_entry' IS DISTINCT FROM 'sha256:' || NEW.previous_entry
+                 OR e->'previous_entry' IS DISTINCT FROM coalesce(to_jsonb('sha256:' || NEW.previous_entry), 'null'::jsonb)
+                 OR e->'previous_record_digest' IS DISTINCT FROM coalesce(to_jsonb('sha256:' || r.previous_record_digest), 'null'::jsonb)
                  OR e->>'bundle_index_digest' IS DISTINCT FROM 'sha256:' || r.bundle_index_digest
                  OR e->>'run_row_digest' IS DISTINCT FROM 'sha256:' || r.run_row_digest
                  OR e->>'steps_row_digest' IS DISTINCT FROM 'sha256:' || r.steps_row_digest THEN
@@ -160,9 +168,30 @@ public enum HubSchema {
             END $$
             """,
             "CREATE TRIGGER check_chain_entry BEFORE INSERT ON bcli_hub.chain FOR EACH ROW EXECUTE FUNCTION bcli_hub.check_chain_entry()",
+            // The head moves with the entry, in the same transaction: at commit it stands at this
+            // entry or past it (an entry left behind the head would block every later push).
+            """
+            CREATE FUNCTION bcli_hub.head_follows_chain() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
+            DECLARE
+              h record;
+            BEGIN
+              SELECT seq, entry_digest INTO h FROM bcli_hub.head WHERE id = 1;
+              IF h.seq < NEW.seq OR (h.seq = NEW.seq AND h.entry_digest IS DISTINCT FROM NEW.entry_digest) THEN
+                RAISE EXCEPTION 'bcli hub: chain entry % was added but the head was not advanced to it (head seq %)', NEW.seq, h.seq
+                  USING ERRCODE = 'check_violation';
+              END IF;
+              RETURN NULL;
+            END $$
+            """,
+            """
+            CREATE CONSTRAINT TRIGGER head_follows_chain AFTER INSERT ON bcli_hub.chain
+              DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION bcli_hub.head_follows_chain()
+            """,
             // The head only moves forward by one, to the newest entry.
             """
-            CREATE FUNCTION bcli_hub.check_head_advance() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE FUNCTION bcli_hub.check_head_advance() RETURNS trigger LANGUAGE plpgsql
+              SET search_path = pg_catalog, pg_temp AS $$
             BEGIN
               IF NEW.id <> OLD.id OR NEW.seq <> OLD.seq + 1
                  OR NEW.entry_digest IS DISTINCT FROM (SELECT entry_digest FROM bcli_hub.chain WHERE seq = NEW.seq) THEN

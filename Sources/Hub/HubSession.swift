@@ -86,11 +86,11 @@ public struct HubSession: Sendable {
             message += " [SQLSTATE \(state)]"
             switch state {
             case "28P01", "28000": return .authentication(remote: remote, detail: message)
-            case "42501": return .permissionDenied(remote: remote, detail: message)
+            case "42501": return .permissionDenied(remote: remote, detail: message, sqlState: state)
             case "3D000": return .connection(remote: remote, detail: message)
             default:
                 if state.hasPrefix("08") || state.hasPrefix("57P") { return .connection(remote: remote, detail: message) }
-                return .server(remote: remote, detail: message)
+                return .server(remote: remote, detail: message, sqlState: state)
             }
         }
         switch psql.code {
@@ -103,12 +103,23 @@ public struct HubSession: Sendable {
         }
     }
 
+    /// Names PostgreSQL's GRANT reads as something other than a role: `TO public` is everybody,
+    /// `current_user` and friends are whoever runs the statement; `pg_*` roles are the server's own.
+    static let reservedRoleNames: Set<String> = ["public", "none", "current_user", "session_user", "current_role"]
+
     /// A role name, validated and double-quoted for GRANT (identifiers cannot be bound).
     static func quoteIdentifier(_ name: String) throws -> String {
         guard !name.isEmpty, name.utf8.count <= 63, name.unicodeScalars.allSatisfy({
             ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
         }) else {
-            throw HubError.invalidRole(name)
+            throw HubError.invalidRole(name, reason: "a role name is letters, digits, '_' and '-' (at most 63)")
+        }
+        let lower = name.lowercased()
+        if reservedRoleNames.contains(lower) {
+            throw HubError.invalidRole(name, reason: "\(lower) is not a role to PostgreSQL's GRANT (\(lower == "public" ? "it means every role" : "it is a reserved name")); create a role and name it")
+        }
+        if lower.hasPrefix("pg_") {
+            throw HubError.invalidRole(name, reason: "names starting with pg_ are PostgreSQL's own roles")
         }
         return "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -23,7 +23,7 @@ public struct HubURL: Sendable, Equatable {
     /// URL of `scripts/pg-cluster`; config.toml refuses it). Never printed.
     let urlPassword: String?
 
-    public static let parameters = ["sslmode", "sslrootcert", "application_name"]
+    public static let parameters = RemoteConfig.urlParameters
 
     public init(parsing text: String) throws(HubError) {
         guard text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") else {
@@ -34,8 +34,10 @@ public struct HubURL: Sendable, Equatable {
         guard let user = parts.user, !user.isEmpty else {
             throw .invalidURL("\(Self.redact(text)) names no user (postgresql://USER@host/db)")
         }
+        if let problem = RemoteConfig.portProblem(parts) { throw .invalidURL("\(Self.redact(text)): \(problem)") }
         self.user = user.removingPercentEncoding ?? user
-        self.host = host
+        // An IPv6 literal is written [::1] in a URL; the socket and TLS want it bare.
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         self.port = parts.port ?? 5432
         let db = String(parts.path.drop(while: { $0 == "/" }))
         self.database = db.isEmpty ? self.user : (db.removingPercentEncoding ?? db)
@@ -51,6 +53,8 @@ public struct HubURL: Sendable, Equatable {
                 mode = m
             case "sslrootcert": rootCert = item.value
             case "application_name": break
+            case _ where item.name.lowercased() == "password":
+                throw .invalidURL(RemoteConfig.passwordParameterProblem)
             default:
                 throw .invalidURL("unknown parameter \(item.name) (bcli reads \(Self.parameters.joined(separator: ", ")))")
             }
@@ -59,8 +63,13 @@ public struct HubURL: Sendable, Equatable {
         self.sslRootCert = rootCert
     }
 
-    /// The URL with any password replaced by `***`: the only form bcli prints.
+    /// The URL with any password replaced by `***` (in `user:password@` and in a `password=`
+    /// parameter): the only form bcli prints.
     public static func redact(_ text: String) -> String {
+        redactUserInfo(RemoteConfig.redactPasswordParameter(text))
+    }
+
+    static func redactUserInfo(_ text: String) -> String {
         guard let schemeEnd = text.range(of: "://") else { return text }
         let rest = text[schemeEnd.upperBound...]
         guard let at = rest.lastIndex(of: "@") else { return text }
@@ -102,7 +111,9 @@ public struct HubURL: Sendable, Equatable {
         }
         var config = PostgresConnection.Configuration(host: host, port: port, username: user, password: password, database: database, tls: tls)
         config.options.connectTimeout = .seconds(15)
-        if sslMode == .verifyFull { config.options.tlsServerName = host }
+        // No tlsServerName: postgres-nio sends the host as SNI (and NIOSSL checks the certificate
+        // against it) when it is a name, and checks an IP literal against the certificate's IP
+        // addresses without SNI — an IP in SNI is refused by NIOSSL (cannotUseIPAddressInSNI).
         return config
     }
 }

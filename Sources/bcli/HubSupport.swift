@@ -58,7 +58,7 @@ extension ExitStatus {
     /// verify → 1.
     init(_ error: HubError) {
         switch error {
-        case .invalidURL, .invalidRole: self = .invalidInput
+        case .invalidURL, .invalidRole, .unpushable: self = .invalidInput
         case .connection, .server: self = .remote5xx
         case .authentication: self = .auth
         case .notInitialized, .newerHub, .olderHub: self = .storeUnusable

@@ -42,16 +42,18 @@ struct PullCommand: AsyncParsableCommand {
         let store = try storeOptions.open()
         let asked = Array(arguments.dropFirst())
         let (pulled, present) = try await HubRemotes.with(endpoint) { session in
+            // Parents before children (a rollback, resume or reconcile run is imported only once
+            // its parent is here); named runs bring the ancestors the hub holds.
             let runs: [HubRun]
             if asked.isEmpty {
-                runs = try await HubPull.runs(session)
+                runs = parentsFirst(try await HubPull.runs(session), id: \.id, parent: \.parentRunID)
             } else {
                 var chosen: [HubRun] = []
                 for text in asked {
                     let run = try await HubPull.resolve(text, session)
                     if !chosen.contains(run) { chosen.append(run) }
                 }
-                runs = chosen.sorted { $0.seq < $1.seq }
+                runs = try await HubPull.withAncestors(chosen, session)
             }
             var pulled = 0, present = 0
             for run in runs {

@@ -35,14 +35,20 @@ enum RemoteConfigFile {
         return text
     }
 
-    /// Writes the file atomically, mode 0600 (it may name secrets' variables and tenants).
+    /// Writes the file atomically. A symlinked config.toml stays a symlink: its target is
+    /// written. An existing file keeps its mode; a new one is 0600 (it may name secrets'
+    /// variables and tenants).
     static func write(_ text: String) throws {
-        let folder = (path as NSString).deletingLastPathComponent
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let folder = (target as NSString).deletingLastPathComponent
+        var status = stat()
+        let mode: mode_t = stat(target, &status) == 0 ? status.st_mode & 0o7777 : 0o600
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try AtomicFile.write(Array(text.utf8), to: path, mode: 0o600)
+            try AtomicFile.write(Array(text.utf8), to: target, mode: mode)
+            guard chmod(target, mode) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
         } catch {
-            throw CLIFailure(.failure, "cannot write \(path): \(error)")
+            throw CLIFailure(.failure, "cannot write \(target): \(error)")
         }
     }
 
@@ -155,7 +161,8 @@ struct RemoteRemoveCommand: ParsableCommand {
         commandName: "remove",
         abstract: "Remove a [remotes.NAME] table from config.toml.",
         discussion: """
-            Removes the lines from [remotes.NAME] to the next table header. A remote written another way (an \
+            Removes the lines from [remotes.NAME] to its last key (blank lines and comments after it stay with \
+            what follows). A remote written another way (an \
             inline table, dotted keys) is left alone with an error: edit the file by hand. Runs already pushed \
             stay in the hub. Exit: 0 ok, 2 no such remote, 5 config.toml does not load or the table is not \
             written as bcli writes it.
@@ -182,11 +189,21 @@ struct RemoteRemoveCommand: ParsableCommand {
         guard let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == header }) else {
             throw CLIFailure(.invalidInput, "\(config.path) does not define the remote as a \(header) table; edit it by hand")
         }
+        var next = start + 1
+        while next < lines.count, !lines[next].trimmingCharacters(in: .whitespaces).hasPrefix("[") { next += 1 }
+        // The table ends at its last key-value line: blank lines and comments after it belong to
+        // what follows (the next table, or the end of the file) and stay.
         var end = start + 1
-        while end < lines.count, !lines[end].trimmingCharacters(in: .whitespaces).hasPrefix("[") { end += 1 }
-        // Keep comments and blank lines that belong to the next table.
-        while end > start + 1, let last = lines[end - 1].trimmingCharacters(in: .whitespaces).first, last == "#" { end -= 1 }
+        for i in (start + 1)..<next {
+            let t = lines[i].trimmingCharacters(in: .whitespaces)
+            if !t.isEmpty && !t.hasPrefix("#") { end = i + 1 }
+        }
         lines.removeSubrange(start..<end)
+        // Two blank lines where the table was become one.
+        if start > 0, start < lines.count, lines[start - 1].trimmingCharacters(in: .whitespaces).isEmpty,
+           lines[start].trimmingCharacters(in: .whitespaces).isEmpty {
+            lines.remove(at: start)
+        }
         let updated = lines.joined(separator: "\n")
         do {
             let after = try BCConfig.parse(updated, path: config.path, environment: [:])

@@ -105,19 +105,30 @@ struct HubPushPullTests {
                 "DROP TABLE bcli_hub.run CASCADE",
                 "ALTER TABLE bcli_hub.run DISABLE TRIGGER USER",
             ]
+            // Each refusal is the specific one: the pusher meets the grants (or, where it holds a
+            // grant, the trigger); the owner meets the append-only triggers. Both are SQLSTATE 42501.
             for asPusher in [true, false] {
                 for sql in attacks where asPusher || !sql.hasPrefix("DROP") && !sql.hasPrefix("ALTER") && !sql.hasPrefix("INSERT") {
-                    await #expect(throws: HubError.self, "\(asPusher ? "pusher" : "owner"): \(sql) was allowed") {
+                    let error = await #expect(throws: HubError.self, "\(asPusher ? "pusher" : "owner"): \(sql) was allowed") {
                         try await hub.session(asPusher: asPusher) { s in try await s.query(PostgresQuery(unsafeSQL: sql)) }
                     }
+                    let text = error?.description ?? ""
+                    #expect(error?.sqlState == "42501", "\(sql): \(text)")
+                    let expected: [String]
+                    if sql.hasPrefix("UPDATE bcli_hub.head") { expected = ["the head only advances by one"] }
+                    else if asPusher { expected = ["permission denied", "must be owner"] }
+                    else { expected = ["is refused: the hub is append-only"] }
+                    #expect(expected.contains { text.contains($0) }, "\(asPusher ? "pusher" : "owner"): \(sql): \(text)")
                 }
             }
             // A chain entry that does not follow the head is refused even with the right grants.
-            await #expect(throws: HubError.self) {
+            let notFollowing = await #expect(throws: HubError.self) {
                 try await hub.session(asPusher: true) { s in
                     try await s.query("INSERT INTO bcli_hub.chain (seq, run_id, record_digest, previous_entry, entry_digest) SELECT 7, run_id, record_digest, previous_entry, entry_digest FROM bcli_hub.chain")
                 }
             }
+            #expect(notFollowing?.sqlState == "23514" && notFollowing?.description.contains("does not follow the head") == true,
+                    "\(String(describing: notFollowing))")
             #expect(try await hub.count("SELECT count(*) FROM bcli_hub.run WHERE state <> 'completed' OR state = 'completed'") == 1)
             #expect(try await hub.count("SELECT seq FROM bcli_hub.head") == 1)
             // Still pullable and verified after the attempts.

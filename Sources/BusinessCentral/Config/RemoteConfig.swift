@@ -38,8 +38,38 @@ public struct RemoteConfig: Sendable, Equatable {
         return nil
     }
 
+    /// The URL parameters bcli reads (`HubURL`); any other is refused when config.toml loads.
+    public static let urlParameters = ["sslmode", "sslrootcert", "application_name"]
+
+    public static let passwordParameterProblem =
+        "the url carries a password (password=…); bcli never keeps one in a file — remove it and set password_env, PGPASSWORD or ~/.pgpass"
+
+    /// Why the URL's port is not one to connect to (1…65535), or nil (no port: 5432).
+    public static func portProblem(_ parts: URLComponents) -> String? {
+        guard parts.rangeOfPort != nil else { return nil }
+        guard let port = parts.port, (1...65535).contains(port) else {
+            return "the port is not a number from 1 to 65535"
+        }
+        return nil
+    }
+
+    /// `text` with the value of any `password=` query parameter (any case) replaced by `***`.
+    public static func redactPasswordParameter(_ text: String) -> String {
+        guard let q = text.firstIndex(of: "?") else { return text }
+        let head = text[..<q]
+        var rest = String(text[text.index(after: q)...])
+        var fragment = ""
+        if let hash = rest.firstIndex(of: "#") { fragment = String(rest[hash...]); rest = String(rest[..<hash]) }
+        let items = rest.split(separator: "&", omittingEmptySubsequences: false).map { item -> String in
+            let name = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let decoded = name.removingPercentEncoding ?? name
+            return decoded.lowercased() == "password" && item.contains("=") ? name + "=***" : String(item)
+        }
+        return head + "?" + items.joined(separator: "&") + fragment
+    }
+
     /// Why `url` is not a hub URL bcli accepts, or nil: `postgresql://` or `postgres://`, a host,
-    /// and no password in it.
+    /// a port from 1 to 65535, only the parameters bcli reads, and no password in it.
     public static func urlProblem(_ url: String) -> String? {
         guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
             return "a remote url starts with postgresql:// (e.g. postgresql://user@host:5432/db?sslmode=verify-full)"
@@ -49,6 +79,11 @@ public struct RemoteConfig: Sendable, Equatable {
         }
         if parts.password != nil {
             return "the url carries a password; bcli never keeps one in a file — remove it and set password_env, PGPASSWORD or ~/.pgpass"
+        }
+        if let problem = portProblem(parts) { return problem }
+        for item in parts.queryItems ?? [] where !urlParameters.contains(item.name) {
+            if item.name.lowercased() == "password" { return passwordParameterProblem }
+            return "unknown url parameter \(item.name) (bcli reads \(urlParameters.joined(separator: ", ")))"
         }
         return nil
     }
