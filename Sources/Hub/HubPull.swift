@@ -53,8 +53,10 @@ public enum HubPull {
         try await session.query(PostgresQuery(unsafeSQL: columns + " ORDER BY c.seq")).map(decode)
     }
 
-    /// The hub's run with this id or unique prefix (6 to 32 hex).
+    /// The hub's run with this id or unique prefix (6 to 32 hex), or `latest` / `latest~N` (the
+    /// newest by start time, then id, as `list --remote` orders them).
     public static func resolve(_ text: String, _ session: HubSession) async throws -> HubRun {
+        if let back = Ledger.latestOffset(text) { return try await HubRead.latest(back: back, asked: text, session) }
         let t = text.lowercased()
         guard t.utf8.count >= 6, t.utf8.count <= 32, t.allSatisfy({ $0.isHexDigit }) else { throw StoreError.invalidRunID(text) }
         let pattern = t + "%"

@@ -156,10 +156,49 @@ public enum Importer {
         }
     }
 
+    /// The run as `list` and `state` report it, from a bundle's two row members alone
+    /// (`rows/run.json`, `rows/steps.json`): the record importing them would read back, derived
+    /// by the same rule, with no ledger. `batch list --remote` uses it, so listing a hub costs two
+    /// small blobs per run instead of whole bundles. No process holds a lock on such a run.
+    public static func record(runRow: [UInt8], stepsRow: [UInt8]) throws(BundleError) -> RunRecord {
+        do {
+            guard let run = try JSONValue(parsing: runRow).objectValue else { throw BundleError.notABundle("\(RunBundle.runName) is not a JSON object") }
+            guard let items = try JSONValue(parsing: stepsRow).arrayValue else { throw BundleError.notABundle("\(RunBundle.stepsName) is not a JSON array") }
+            guard let id = run["id"]?.stringValue, RunID.isValid(id) else { throw BundleError.notABundle("\(RunBundle.runName) has no valid id") }
+            var counts = StepCounts()
+            for item in items {
+                guard let step = item.objectValue else { throw BundleError.notABundle("a step of \(RunBundle.stepsName) is not a JSON object") }
+                counts.total += 1
+                let name = try text(step, "status")
+                guard let name, name != StepStatus.unknownName else { counts.unknown += 1; continue }
+                guard let status = StepStatus(rawValue: name) else { throw BundleError.notABundle("step status '\(name)' is not one bcli records") }
+                switch status {
+                case .committed: counts.committed += 1
+                case .replayed: counts.committed += 1; counts.replayed += 1
+                case .failed: counts.failed += 1
+                case .skipped: counts.skipped += 1
+                case .rolledBack: counts.rolledBack += 1
+                case .rollbackSkipped: counts.rollbackSkipped += 1
+                case .rollbackFailed: counts.rollbackFailed += 1
+                case .reconciledApplied: counts.reconciledApplied += 1
+                case .reconciledNotApplied: counts.reconciledNotApplied += 1
+                }
+            }
+            return try Self.runRow(run, id: id).record(counts: counts, lockHeld: { _ in false })
+        } catch let error as BundleError {
+            throw error
+        } catch {
+            throw .notABundle("the run's rows are not valid: \(error)")
+        }
+    }
+
     static func insertRun(_ bundle: RunBundle, _ db: Database) throws {
-        let r = bundle.run
+        try runRow(bundle.run, id: bundle.runID).insert(db)
+    }
+
+    static func runRow(_ r: [String: JSONValue], id: String) throws -> RunRow {
         try RunRow(
-            id: bundle.runID, kind: try required(r, "kind"), parentRunID: try text(r, "parent_run_id"), name: try text(r, "name"),
+            id: id, kind: try required(r, "kind"), parentRunID: try text(r, "parent_run_id"), name: try text(r, "name"),
             manifestDigest: try hex(r, "manifest_digest"), manifestPath: try text(r, "manifest_path"),
             paramsDigest: try hex(r, "params_digest"), profile: try text(r, "profile"), environment: try text(r, "environment"),
             company: try text(r, "company"), baseURL: try text(r, "base_url"), state: try required(r, "state"),
@@ -167,7 +206,7 @@ public enum Importer {
             toolVersion: try required(r, "tool_version"), durability: try required(r, "durability"),
             recordDigest: try hex(r, "record_digest"), previousRecordDigest: try hex(r, "previous_record_digest"),
             stepCount: try int(r, "step_count").map(Int.init)
-        ).insert(db)
+        )
     }
 
     static func insertStep(_ s: [String: JSONValue], runID: String, _ db: Database) throws {

@@ -330,7 +330,7 @@ public final class Ledger: Sendable {
 
     /// `latest` → 0, `latest~N` → N, `latest~` → 1 (git's `HEAD~`); nil when `text` is not of that
     /// form. Case-insensitive, so `LATEST` works as typed.
-    static func latestOffset(_ text: String) -> Int? {
+    public static func latestOffset(_ text: String) -> Int? {
         let t = text.lowercased()
         guard t.hasPrefix("latest") else { return nil }
         let rest = t.dropFirst("latest".count)
@@ -377,7 +377,7 @@ public final class Ledger: Sendable {
         (try? abbreviations(of: [id]))?[id] ?? id
     }
 
-    static func commonPrefixLength(_ a: String, _ b: String) -> Int {
+    public static func commonPrefixLength(_ a: String, _ b: String) -> Int {
         zip(a.utf8, b.utf8).prefix { $0 == $1 }.count
     }
 

@@ -2,12 +2,13 @@ import ArgumentParser
 import Batch
 import Foundation
 import Hashing
+import Hub
 import Store
 
 /// `bcli batch diff A B`: what changed between two runs, or between a run and a manifest file
 /// as it would run now. Exit 0 identical, 1 different, other codes as for every command — so CI
 /// can gate on it.
-struct DiffCommand: ParsableCommand {
+struct DiffCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Compare two runs, or a run and a manifest file (what would change if it ran now).",
@@ -27,12 +28,14 @@ struct DiffCommand: ParsableCommand {
                 bcli batch diff 01a2b3c4 examples/quickstart.yaml
               Counts only, volatile fields included:
                 bcli batch diff 01a2b3c4 01a2f7e9 --stat --include-volatile
-              The differences as JSON (RFC 6902):
-                bcli batch diff 01a2b3c4 01a2f7e9 --format json
+              The hub's two newest runs, as JSON (RFC 6902), without pulling them:
+                bcli batch diff latest~1 latest --remote origin --format json
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var remoteOption: RemoteReadOption
 
     @Argument(help: ArgumentHelp("The first run (id or unique prefix).", valueName: "a"))
     var a: String
@@ -49,22 +52,30 @@ struct DiffCommand: ParsableCommand {
     @Flag(help: "Also compare volatile fields (ETags, timestamps, server-generated ids, correlation ids).")
     var includeVolatile = false
 
-    func run() throws {
+    func validate() throws { try remoteOption.validate(with: storeOptions) }
+
+    func run() async throws {
+        let bIsManifest = Self.isManifestArgument(b)
+        if !bIsManifest && Self.isManifestArgument(a) {
+            throw CLIFailure(.usage, "A must be a run, not a file: write `bcli batch diff RUN \(a)` to compare a run with a manifest")
+        }
+        guard let remote = remoteOption.remote else { return try compare(a, b, in: try storeOptions.openExisting()) }
+        // Both runs (or the run A) from the hub, pulled into a throwaway store; a manifest B stays a local file.
+        let (view, ids) = try await HubRemotes.view(remote, runs: bIsManifest ? [a] : [a, b], children: false)
+        defer { view.remove() }
+        try compare(ids[0], bIsManifest ? b : ids[1], in: view.store)
+    }
+
+    func compare(_ a: String, _ b: String, in store: LedgerStore) throws {
         let diff: RunDiff
         do {
-            let store = try storeOptions.openExisting()
             let options = RunDiffer.Options(includeVolatile: includeVolatile)
             if Self.isManifestArgument(b) {
                 diff = try RunDiffer.compare(store: store, a: a, manifestPath: b, options: options)
             } else {
-                if Self.isManifestArgument(a) {
-                    throw CLIFailure(.usage, "A must be a run, not a file: write `bcli batch diff RUN \(a)` to compare a run with a manifest")
-                }
                 diff = try RunDiffer.compare(store: store, a: a, b: b, options: options)
             }
-        } catch let failure as CLIFailure {
-            throw failure
-        } catch let error as DiffError {
+        } catch {
             throw CLIFailure(error.exitStatus, error.description)
         }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import BusinessCentral
 import Foundation
 import Hub
+import Store
 import Support
 
 /// What push, pull and `remote init` share: picking the remote from config.toml and turning it
@@ -66,6 +67,44 @@ extension ExitStatus {
         case .runNotFound: self = .notFound
         case .ambiguousRun: self = .usage
         case .damaged: self = .failure
+        }
+    }
+}
+
+/// `--remote NAME` on `list`, `state`, `show` and `diff`: read the hub behind a remote instead of
+/// the store (docs/hub.md, "Read a hub in place").
+struct RemoteReadOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Read the hub behind this remote (config.toml [remotes.NAME]) instead of the store; nothing is written here.", valueName: "name"))
+    var remote: String?
+
+    /// `--store` names a store to read; with `--remote` nothing would read it.
+    func validate(with store: StoreOptions) throws {
+        if remote != nil, store.store != nil {
+            throw ValidationError("--remote reads the hub, not a store: drop --store (or --remote)")
+        }
+    }
+}
+
+extension HubRemotes {
+    /// The hub's runs named by `texts` (ids, prefixes, `latest~N` as the hub orders them), pulled
+    /// with their ancestors — and with `children`, the runs that roll back, resume or reconcile
+    /// them — into a throwaway store, each verified as `pull` verifies it. The caller removes the
+    /// view (`HubView.remove`); `ids` are the full ids, in the order asked.
+    static func view(_ remote: String, runs texts: [String], children: Bool) async throws -> (view: HubView, ids: [String]) {
+        let endpoint = try endpoint(remote)
+        return try await with(endpoint) { session in
+            var runs: [HubRun] = []
+            for text in texts {
+                do { runs.append(try await HubPull.resolve(text, session)) } catch let error as StoreError { throw CLIFailure(error) }
+            }
+            do {
+                return (try await HubRead.view(of: runs, children: children, session), runs.map(\.id))
+            } catch let error as BundleError {
+                if case .damaged(let report) = error { for p in report.problems { Terminal.note(p.line) } }
+                throw CLIFailure(error.exitStatus, "cannot read \(texts.joined(separator: ", ")) from the hub \(endpoint.name): \(error.description) — `bcli batch verify --remote \(endpoint.name)` checks the whole hub")
+            } catch let error as StoreError {
+                throw CLIFailure(error.exitStatus, "cannot read \(texts.joined(separator: ", ")) from the hub \(endpoint.name): \(error.description)")
+            }
         }
     }
 }

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Hashing
+import Hub
 import Store
 
 /// `bcli batch show RUN`: the exact stored bytes of a run's manifest or of one step's request,
 /// response, headers or pre-image — verified against their digest before they are printed.
-struct ShowCommand: ParsableCommand {
+struct ShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Print the exact stored bytes of a run's manifest or a step's bodies and headers.",
@@ -23,12 +24,14 @@ struct ShowCommand: ParsableCommand {
                 bcli batch show 01a2b3c4 --step 3
               The response a step got, re-indented:
                 bcli batch show 01a2b3c4 --step create_alpine --response --pretty
-              The request headers step 3 sent:
-                bcli batch show 01a2b3c4 --step 3 --headers
+              The request body step 3 sent, read from the hub behind the remote origin:
+                bcli batch show 01a2b3c4 --step 3 --request --remote origin
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var remoteOption: RemoteReadOption
 
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
@@ -55,6 +58,7 @@ struct ShowCommand: ParsableCommand {
     var pretty = false
 
     func validate() throws {
+        try remoteOption.validate(with: storeOptions)
         if [request, response, preImage].filter({ $0 }).count > 1 {
             throw ValidationError("choose one of --request, --response, --pre-image")
         }
@@ -68,8 +72,14 @@ struct ShowCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let store = try storeOptions.openExisting()
+    func run() async throws {
+        guard let remote = remoteOption.remote else { return try show(runID, in: try storeOptions.openExisting()) }
+        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], children: false)
+        defer { view.remove() }
+        try show(ids[0], in: view.store)
+    }
+
+    func show(_ runID: String, in store: LedgerStore) throws {
         do {
             let run = try store.run(runID)
             guard let step else {

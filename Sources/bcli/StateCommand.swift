@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import Hashing
+import Hub
 import Store
 
 /// `bcli batch state RUN`: one run, its derived state and every step row (`-f csv|ndjson`: one
 /// row per step, the columns of `-f json`'s `steps`).
-struct StateCommand: ParsableCommand {
+struct StateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
         abstract: "Show a run and its steps (what landed, what failed, what is unknown).",
@@ -20,12 +21,14 @@ struct StateCommand: ParsableCommand {
                 bcli batch state latest~1 --wide
               Every column and digest, as JSON:
                 bcli batch state 01a2b3c4 -f json
-              One CSV row per step, from another store:
-                bcli batch state 01a2b3c4 -f csv --store /srv/bcli
+              The newest run in the hub behind the remote origin, without pulling it:
+                bcli batch state latest --remote origin
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var remoteOption: RemoteReadOption
 
     @Argument(help: ArgumentHelp("Run id or unique prefix.", valueName: "run"))
     var runID: String
@@ -36,8 +39,17 @@ struct StateCommand: ParsableCommand {
     @Flag(help: "Table: full URLs, ETags and correlation ids, and no fitting to the terminal's width.")
     var wide = false
 
-    func run() throws {
-        let store = try storeOptions.openExisting()
+    func validate() throws { try remoteOption.validate(with: storeOptions) }
+
+    func run() async throws {
+        guard let remote = remoteOption.remote else { return try show(runID, in: try storeOptions.openExisting()) }
+        // The run, its ancestors and the runs that follow it, pulled into a throwaway store.
+        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], children: true)
+        defer { view.remove() }
+        try show(ids[0], in: view.store)
+    }
+
+    func show(_ runID: String, in store: LedgerStore) throws {
         let record: RunRecord
         let steps: [StepRecord]
         let children: [RunRecord]
@@ -88,7 +100,7 @@ struct StateCommand: ParsableCommand {
 
 /// `bcli batch list`: runs newest first, with derived states and step counts (`-f csv|ndjson`: one
 /// row per run, the keys of `-f json`'s `runs`).
-struct ListCommand: ParsableCommand {
+struct ListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List runs, newest first.",
@@ -100,10 +112,14 @@ struct ListCommand: ParsableCommand {
                 bcli batch list --state in_doubt
               At most 10 runs started since a date, as JSON:
                 bcli batch list --since 2025-01-01 --limit 10 -f json
+              The runs in the hub behind the remote origin (nothing is pulled):
+                bcli batch list --remote origin
             """
     )
 
     @OptionGroup var storeOptions: StoreOptions
+
+    @OptionGroup var remoteOption: RemoteReadOption
 
     @Option(help: ArgumentHelp("Only runs in this state: \(RunState.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "state"))
     var state: String?
@@ -121,6 +137,7 @@ struct ListCommand: ParsableCommand {
     var wide = false
 
     func validate() throws {
+        try remoteOption.validate(with: storeOptions)
         if let state, RunState(rawValue: state) == nil {
             throw ValidationError("unknown state '\(state)'; use one of \(RunState.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -130,14 +147,30 @@ struct ListCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        // No store yet (nothing has run on this machine, or --store names a new folder): an
-        // empty list and exit 0, as `git log` in a new repository prints nothing. Nothing is created.
-        let store = try storeOptions.openIfExists()
+    func run() async throws {
         let filter = Ledger.RunFilter(state: state.flatMap(RunState.init(rawValue:)), since: since.flatMap(Timestamp.normalise), limit: limit)
         var runs: [RunRecord] = []
-        if let store {
-            do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
+        var short: [String: String] = [:]
+        var empty = "No batch runs found."
+        if let remote = remoteOption.remote {
+            // The hub: each run's two row blobs, re-hashed, derived as a store derives them.
+            let endpoint = try HubRemotes.endpoint(remote)
+            let wide = self.wide
+            (runs, short) = try await HubRemotes.with(endpoint) { session in
+                let runs = try await HubRead.list(session, state: filter.state, since: filter.since, limit: limit)
+                return (runs, wide ? [:] : try await HubRead.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID), session))
+            }
+            empty = "No batch runs found in the hub \(endpoint.name) (\(endpoint.display))."
+        } else {
+            // No store yet (nothing has run on this machine, or --store names a new folder): an
+            // empty list and exit 0, as `git log` in a new repository prints nothing. Nothing is created.
+            let store = try storeOptions.openIfExists()
+            if let store {
+                do { runs = try store.runs(filter) } catch { throw CLIFailure(error.exitStatus, error.description) }
+                short = wide ? [:] : (try? store.ledger.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID))) ?? [:]
+            } else {
+                empty = "No batch runs found (no store at \(storeOptions.storePath) yet)."
+            }
         }
         switch RecordFormat.resolve(format, defaultName: RecordFormat.configured()) {
         case .json:
@@ -148,10 +181,9 @@ struct ListCommand: ParsableCommand {
             RecordRows.ndjson(runs.map { JSONValueEncoder.encode(RunReport($0)) }).forEach(Terminal.line)
         case .table:
             if runs.isEmpty {
-                Terminal.note(store == nil ? "No batch runs found (no store at \(storeOptions.storePath) yet)." : "No batch runs found.")
+                Terminal.note(empty)
                 return
             }
-            let short = wide ? [:] : (try? store?.ledger.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID))) ?? [:]
             let style = Style.stdout
             Table(columns: [
                 .init(title: "run_id"), .init(title: "started_at"), .init(title: "kind"),
