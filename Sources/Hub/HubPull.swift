@@ -17,6 +17,9 @@ public struct HubRun: Sendable, Equatable {
     /// The run it rolls back, resumes or reconciles (the run row's `parent_run_id`, copied out
     /// for ordering; the bundle's own value is checked against it on pull).
     public let parentRunID: String?
+    /// The run's kind as the hub's row copies it (`batch`, `rollback`, `reconcile`, …), for
+    /// choosing which runs to read; the bundle's own row is what pull imports.
+    public let kind: String
 }
 
 /// Orders runs so that a run's parent comes before it, keeping the given order otherwise (a
@@ -44,7 +47,7 @@ public func parentsFirst<T>(_ items: [T], id: (T) -> String, parent: (T) -> Stri
 public enum HubPull {
     static let columns = """
         SELECT r.id, c.seq, r.record_digest, r.bundle_index_digest, r.run_row_digest, r.steps_row_digest,
-          c.entry_digest, c.previous_entry, r.previous_record_digest, r.parent_run_id
+          c.entry_digest, c.previous_entry, r.previous_record_digest, r.parent_run_id, r.kind
         FROM bcli_hub.run r JOIN bcli_hub.chain c ON c.run_id = r.id
         """
 
@@ -61,7 +64,7 @@ public enum HubPull {
         guard t.utf8.count >= 6, t.utf8.count <= 32, t.allSatisfy({ $0.isHexDigit }) else { throw StoreError.invalidRunID(text) }
         let pattern = t + "%"
         var query = PostgresQuery(unsafeSQL: columns + " WHERE r.id LIKE $1 ORDER BY c.seq LIMIT 10")
-        try query.binds.append(pattern)
+        query.binds.append(pattern)
         let rows = try await session.query(query).map(decode)
         guard let first = rows.first else { throw HubError.runNotFound(text) }
         guard rows.count == 1 else { throw HubError.ambiguousRun(text, rows.map(\.id)) }
@@ -69,16 +72,16 @@ public enum HubPull {
     }
 
     static func decode(_ row: PostgresRow) throws -> HubRun {
-        let (id, seq, record, index, runRow, steps, entry, previous, previousRecord, parent) =
-            try row.decode((String, Int64, String, String, String, String, String, String?, String?, String?).self)
+        let (id, seq, record, index, runRow, steps, entry, previous, previousRecord, parent, kind) =
+            try row.decode((String, Int64, String, String, String, String, String, String?, String?, String?, String).self)
         return HubRun(id: id, seq: seq, recordDigest: record, indexDigest: index, runRowDigest: runRow, stepsRowDigest: steps,
-                      entryDigest: entry, previousEntry: previous, previousRecordDigest: previousRecord, parentRunID: parent)
+                      entryDigest: entry, previousEntry: previous, previousRecordDigest: previousRecord, parentRunID: parent, kind: kind)
     }
 
     /// The hub's run with exactly this id, or nil.
     public static func run(id: String, _ session: HubSession) async throws -> HubRun? {
         var query = PostgresQuery(unsafeSQL: columns + " WHERE r.id = $1")
-        try query.binds.append(id)
+        query.binds.append(id)
         return try await session.query(query).first.map(decode)
     }
 

@@ -203,6 +203,11 @@ public enum HubSchema {
             """,
             "CREATE TRIGGER check_head_advance BEFORE UPDATE ON bcli_hub.head FOR EACH ROW EXECUTE FUNCTION bcli_hub.check_head_advance()",
         ]),
+        // `list --remote` and `latest~N` read runs newest first (start time, then id, byte order):
+        // an index in that order makes each page an index range scan instead of a sort of every run.
+        Migration(version: 2, name: "2-run-list-order", statements: [
+            "CREATE INDEX run_list_order ON bcli_hub.run (started_at COLLATE \"C\" DESC, id COLLATE \"C\" DESC)",
+        ]),
     ]
 
     /// The statements that let `role` push: read everything, insert blobs, runs and chain

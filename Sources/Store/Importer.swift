@@ -160,16 +160,35 @@ public enum Importer {
     /// (`rows/run.json`, `rows/steps.json`): the record importing them would read back, derived
     /// by the same rule, with no ledger. `batch list --remote` uses it, so listing a hub costs two
     /// small blobs per run instead of whole bundles. No process holds a lock on such a run.
-    public static func record(runRow: [UInt8], stepsRow: [UInt8]) throws(BundleError) -> RunRecord {
+    ///
+    /// `reconciledBy`: the `rows/run.json` of reconcile runs whose parent this run is, in the
+    /// order they would be imported. As `insertReconciliations` does on import, each decision
+    /// about a step still unknown gives it the decided status (the first decision wins), so a run
+    /// pushed in doubt and reconciled later reads as a store that pulled both reads it.
+    public static func record(runRow: [UInt8], stepsRow: [UInt8], reconciledBy: [[UInt8]] = []) throws(BundleError) -> RunRecord {
         do {
             guard let run = try JSONValue(parsing: runRow).objectValue else { throw BundleError.notABundle("\(RunBundle.runName) is not a JSON object") }
             guard let items = try JSONValue(parsing: stepsRow).arrayValue else { throw BundleError.notABundle("\(RunBundle.stepsName) is not a JSON array") }
             guard let id = run["id"]?.stringValue, RunID.isValid(id) else { throw BundleError.notABundle("\(RunBundle.runName) has no valid id") }
+            var decided: [Int: StepStatus] = [:]
+            for reconcileRow in reconciledBy {
+                guard let reconcile = try JSONValue(parsing: reconcileRow).objectValue else { throw BundleError.notABundle("a reconcile run's row is not a JSON object") }
+                for item in reconcile[RunRecordDocument.reconciliationsKey]?.arrayValue ?? [] {
+                    guard let r = item.objectValue, let target = r["target"]?.objectValue, target["run_id"]?.stringValue == id,
+                          let seq = target["seq"]?.doubleValue.flatMap({ Int(exactly: $0) }),
+                          let status = try text(r, "decision").flatMap(ReconcileDecision.init(rawValue:))?.stepStatus,
+                          decided[seq] == nil else { continue }
+                    decided[seq] = status
+                }
+            }
             var counts = StepCounts()
             for item in items {
                 guard let step = item.objectValue else { throw BundleError.notABundle("a step of \(RunBundle.stepsName) is not a JSON object") }
                 counts.total += 1
-                let name = try text(step, "status")
+                var name = try text(step, "status")
+                if name == nil || name == StepStatus.unknownName, let seq = try int(step, "seq"), let status = decided[Int(seq)] {
+                    name = status.rawValue
+                }
                 guard let name, name != StepStatus.unknownName else { counts.unknown += 1; continue }
                 guard let status = StepStatus(rawValue: name) else { throw BundleError.notABundle("step status '\(name)' is not one bcli records") }
                 switch status {
@@ -197,7 +216,7 @@ public enum Importer {
     }
 
     static func runRow(_ r: [String: JSONValue], id: String) throws -> RunRow {
-        try RunRow(
+        RunRow(
             id: id, kind: try required(r, "kind"), parentRunID: try text(r, "parent_run_id"), name: try text(r, "name"),
             manifestDigest: try hex(r, "manifest_digest"), manifestPath: try text(r, "manifest_path"),
             paramsDigest: try hex(r, "params_digest"), profile: try text(r, "profile"), environment: try text(r, "environment"),

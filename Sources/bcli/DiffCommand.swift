@@ -61,8 +61,8 @@ struct DiffCommand: AsyncParsableCommand {
         }
         guard let remote = remoteOption.remote else { return try compare(a, b, in: try storeOptions.openExisting()) }
         // Both runs (or the run A) from the hub, pulled into a throwaway store; a manifest B stays a local file.
-        let (view, ids) = try await HubRemotes.view(remote, runs: bIsManifest ? [a] : [a, b], children: false)
-        defer { view.remove() }
+        let (view, ids) = try await HubRemotes.view(remote, runs: bIsManifest ? [a] : [a, b], followers: .reconciles)
+        defer { view.close() }
         try compare(ids[0], bIsManifest ? b : ids[1], in: view.store)
     }
 

@@ -86,25 +86,93 @@ struct RemoteReadOption: ParsableArguments {
 }
 
 extension HubRemotes {
-    /// The hub's runs named by `texts` (ids, prefixes, `latest~N` as the hub orders them), pulled
-    /// with their ancestors — and with `children`, the runs that roll back, resume or reconcile
-    /// them — into a throwaway store, each verified as `pull` verifies it. The caller removes the
-    /// view (`HubView.remove`); `ids` are the full ids, in the order asked.
-    static func view(_ remote: String, runs texts: [String], children: Bool) async throws -> (view: HubView, ids: [String]) {
-        let endpoint = try endpoint(remote)
+    /// `with` for the `--remote` reads: what does not verify is damage of the hub, exit 9 (the
+    /// hub cannot be used for this, as a damaged store cannot; `diff` keeps 1 for "different"),
+    /// with the command that checks the whole hub.
+    static func reading<T: Sendable>(_ endpoint: HubEndpoint, _ body: (HubSession) async throws -> T) async throws -> T {
+        let hint = " — `bcli batch verify --remote \(endpoint.name)` checks the whole hub"
         return try await with(endpoint) { session in
-            var runs: [HubRun] = []
-            for text in texts {
-                do { runs.append(try await HubPull.resolve(text, session)) } catch let error as StoreError { throw CLIFailure(error) }
-            }
             do {
-                return (try await HubRead.view(of: runs, children: children, session), runs.map(\.id))
+                return try await body(session)
+            } catch let error as HubError {
+                if case .damaged = error { throw CLIFailure(.storeUnusable, error.description + hint) }
+                throw error
             } catch let error as BundleError {
                 if case .damaged(let report) = error { for p in report.problems { Terminal.note(p.line) } }
-                throw CLIFailure(error.exitStatus, "cannot read \(texts.joined(separator: ", ")) from the hub \(endpoint.name): \(error.description) — `bcli batch verify --remote \(endpoint.name)` checks the whole hub")
+                throw CLIFailure(.storeUnusable, "the hub returned a run that does not verify: \(error.description)" + hint)
             } catch let error as StoreError {
-                throw CLIFailure(error.exitStatus, "cannot read \(texts.joined(separator: ", ")) from the hub \(endpoint.name): \(error.description)")
+                throw CLIFailure(error)
             }
         }
     }
+
+    /// The hub's runs named by `texts` (ids, prefixes, `latest~N` as the hub orders them), pulled
+    /// with their ancestors and `followers` into a throwaway store, each verified as `pull`
+    /// verifies it. The caller closes the view; `ids` are the full ids, in the order asked.
+    static func view(_ remote: String, runs texts: [String], followers: HubRead.Followers) async throws -> (view: RemoteView, ids: [String]) {
+        let endpoint = try endpoint(remote)
+        let view: RemoteView
+        do { view = try RemoteView() } catch let error as StoreError {
+            throw CLIFailure(error.exitStatus, "cannot make a temporary store to read the hub \(endpoint.name) into: \(error.description) (set TMPDIR to a writable folder)")
+        }
+        do {
+            let ids = try await reading(endpoint) { session in
+                var runs: [HubRun] = []
+                for text in texts { runs.append(try await HubPull.resolve(text, session)) }
+                try await HubRead.fill(view.view, with: runs, followers: followers, session)
+                return runs.map(\.id)
+            }
+            return (view, ids)
+        } catch {
+            view.close()
+            throw error
+        }
+    }
+}
+
+/// A throwaway store for a `--remote` read: removed by `close()`, and on SIGINT, SIGTERM or SIGHUP
+/// before the process exits (130, 143, 129), so bodies read from the hub do not stay on disk. The
+/// handlers are in place before the folder is made.
+final class RemoteView: @unchecked Sendable {
+    private(set) var view: HubView!
+    private var sources: [DispatchSourceSignal] = []
+    private let folder = LockedPath()
+    static let signals: [(Int32, Int32)] = [(SIGINT, 130), (SIGTERM, 143), (SIGHUP, 129)]
+
+    init() throws {
+        let folder = self.folder
+        for (number, status) in Self.signals {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: DispatchQueue(label: "bcli.remote-view"))
+            source.setEventHandler {
+                if let path = folder.get() { try? FileManager.default.removeItem(atPath: path) }
+                _exit(status)
+            }
+            source.resume()
+            sources.append(source)
+        }
+        do {
+            view = try HubView(made: { path in folder.set(path) })
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    var store: LedgerStore { view.store }
+
+    func close() {
+        view?.remove()
+        for source in sources { source.cancel() }
+        sources = []
+        for (number, _) in Self.signals { signal(number, SIG_DFL) }
+    }
+}
+
+/// The throwaway folder's path, shared with the signal handlers' queue.
+final class LockedPath: @unchecked Sendable {
+    private let lock = NSLock()
+    private var path: String?
+    func get() -> String? { lock.lock(); defer { lock.unlock() }; return path }
+    func set(_ value: String) { lock.lock(); path = value; lock.unlock() }
 }

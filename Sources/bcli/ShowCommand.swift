@@ -74,8 +74,8 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let remote = remoteOption.remote else { return try show(runID, in: try storeOptions.openExisting()) }
-        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], children: false)
-        defer { view.remove() }
+        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], followers: .reconciles)
+        defer { view.close() }
         try show(ids[0], in: view.store)
     }
 

@@ -44,8 +44,8 @@ struct StateCommand: AsyncParsableCommand {
     func run() async throws {
         guard let remote = remoteOption.remote else { return try show(runID, in: try storeOptions.openExisting()) }
         // The run, its ancestors and the runs that follow it, pulled into a throwaway store.
-        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], children: true)
-        defer { view.remove() }
+        let (view, ids) = try await HubRemotes.view(remote, runs: [runID], followers: .all)
+        defer { view.close() }
         try show(ids[0], in: view.store)
     }
 
@@ -155,10 +155,11 @@ struct ListCommand: AsyncParsableCommand {
         if let remote = remoteOption.remote {
             // The hub: each run's two row blobs, re-hashed, derived as a store derives them.
             let endpoint = try HubRemotes.endpoint(remote)
-            let wide = self.wide
-            (runs, short) = try await HubRemotes.with(endpoint) { session in
+            let abbreviate = !wide && RecordFormat.resolve(format, defaultName: RecordFormat.configured()) == .table
+            (runs, short) = try await HubRemotes.reading(endpoint) { session in
                 let runs = try await HubRead.list(session, state: filter.state, since: filter.since, limit: limit)
-                return (runs, wide ? [:] : try await HubRead.abbreviations(of: runs.map(\.id) + runs.compactMap(\.parentRunID), session))
+                let ids = runs.map(\.id) + runs.compactMap(\.parentRunID)
+                return (runs, abbreviate ? (try? await HubRead.abbreviations(of: ids, session)) ?? [:] : [:])
             }
             empty = "No batch runs found in the hub \(endpoint.name) (\(endpoint.display))."
         } else {

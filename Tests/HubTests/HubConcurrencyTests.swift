@@ -77,6 +77,9 @@ import TestSupport
                 }
                 #expect(try await hub.count("SELECT count(*) FROM bcli_hub.chain") == Int64(made.count))
                 #expect(try await hub.count("SELECT count(*) FROM bcli_hub.run") == Int64(made.count))
+                // The auditor's check over the whole hub: every blob, the chain, every run's bundle.
+                let verify = try await bcliAsync(["batch", "verify", "--remote", "origin", "--all"], env: env)
+                #expect(verify.status == 0 && verify.stderr.contains("\(made.count) run(s)"), "\(verify.status) \(verify.out) \(verify.stderr)")
             }
         }
     }

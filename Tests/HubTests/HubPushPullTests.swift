@@ -192,11 +192,14 @@ struct HubPushPullTests {
                 #expect(head == runs.last?.entryDigest)
                 for run in runs { _ = try await HubPull.bundle(run, s) }
             }
+            // The auditor's check agrees: every blob, the whole chain, every run.
+            let verify = try await bcliAsync(["batch", "verify", "--remote", "origin", "--all"], env: hub.env)
+            #expect(verify.status == 0 && verify.stderr.contains("6 run(s)"), "\(verify.status) \(verify.out) \(verify.stderr)")
         }
     }
 
-    /// A small taste of the concurrency test to come (8 × 50 is not built yet): three stores push
-    /// at once; the head's row lock serialises them into one chain with every run once.
+    /// Three stores push at once; the head's row lock serialises them into one chain with every
+    /// run once (HubConcurrencyTests does it with 8 processes × 50 runs).
     @Test func concurrentPushersSerializeOnTheHead() async throws {
         try await TestHub.with { hub in
             let stores = (0..<3).map { hub.dir.path + "/s\($0)" }
