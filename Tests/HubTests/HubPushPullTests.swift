@@ -39,6 +39,11 @@ struct HubPushPullTests {
                 let here = try await bcliAsync(["batch", "show", id, "--store", b], env: hub.env)
                 #expect(here.status == 0 && here.stdout == there.stdout, "the pulled manifest bytes differ")
             }
+            // `export` of a pulled run writes the bytes the pushing machine exported.
+            let pulled = try LedgerStore(root: b)
+            for id in ids {
+                #expect(try RunBundle.export(runID: id, from: pulled) == (try RunBundle.export(runID: id, from: store)), "run \(id): export after pull differs")
+            }
             // Pulling again writes nothing.
             let again = try await bcliAsync(["batch", "pull", "--store", b], env: hub.env)
             #expect(again.status == 0 && again.out.isEmpty, "\(again.stderr)")
