@@ -186,14 +186,19 @@ struct WallClock: RateLimiterClock {
 }
 
 /// The actor: tasks sharing one limiter, the pause gate across tasks, cancellation.
-@Suite(.timeLimit(.minutes(1))) struct RateLimiterActorTests {
-    /// Awaits `condition` by yielding (no guessed sleep).
-    /// Gives up (recording an issue) after 30 s or when the test is cancelled, so a condition
-    /// that never comes fails the test instead of spinning a core forever.
+///
+/// The time limit only turns a hang into a failure. It is far above what these tests need because
+/// Swift Testing runs synchronous tests on the same few threads (one per core) as async ones: in
+/// the full suite the end-to-end tests that wait on a child `bcli` can hold every one of them for
+/// a minute or more, and the limit's clock runs while a test waits for a thread. A limit of one
+/// minute failed a clean CI run that way with nothing wrong in the limiter.
+@Suite(.timeLimit(.minutes(10))) struct RateLimiterActorTests {
+    /// Awaits `condition` by yielding (no guessed sleep). Ends when the test is cancelled (its time
+    /// limit), recording an issue, so a condition that never comes fails instead of spinning; no
+    /// wall-clock deadline of its own, which a starved thread pool would trip.
     static func until(_ condition: () async -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async {
-        let deadline = ContinuousClock.now + .seconds(30)
         while !(await condition()) {
-            if Task.isCancelled || ContinuousClock.now > deadline {
+            if Task.isCancelled {
                 Issue.record("the awaited condition never held", sourceLocation: sourceLocation)
                 return
             }
@@ -241,16 +246,44 @@ struct WallClock: RateLimiterClock {
         let limiter = RateLimiter(RateLimit(requests: 0, windowSeconds: 300, concurrent: 1))
         let first = try await limiter.acquire()
         let waiter = Task { try await limiter.acquire() }
-        // Let the waiter reach the wait before cancelling (either way it must throw).
-        for _ in 0..<100 { await Task.yield() }
+        // The waiter is parked for a release (awaited, not a guessed number of yields).
+        await Self.until { await limiter.waitingForRelease == 1 }
         waiter.cancel()
         await #expect(throws: CancellationError.self) { _ = try await waiter.value }
+        #expect(await limiter.waitingForRelease == 0)
         await limiter.release(first, sent: true)
         let again = try await limiter.acquire()
         #expect(await limiter.snapshot.inFlight == 1)
         await limiter.release(again, sent: true)
         await limiter.release(again, sent: true)  // a second release is ignored
         #expect(await limiter.snapshot.inFlight == 0)
+    }
+
+    /// A cancellation may land at any moment of a wait: before the waiter is stored, while it is
+    /// parked, or as a release wakes it. Each way the task ends (a permit or `CancellationError`),
+    /// and no waiter or permit is left behind.
+    @Test func cancellingAtAnyMomentNeverHangsOrLeaksAWaiter() async throws {
+        var cancelled = 0, granted = 0
+        for round in 0..<2_000 {
+            let limiter = RateLimiter(RateLimit(requests: 0, windowSeconds: 300, concurrent: 1))
+            let first = try await limiter.acquire()
+            let waiter = Task { try await limiter.acquire() }
+            for _ in 0..<(round % 5) { await Task.yield() }
+            if round % 3 == 0 { await limiter.release(first, sent: true) }
+            waiter.cancel()
+            do {
+                let permit = try await waiter.value
+                granted += 1
+                await limiter.release(permit, sent: true)
+            } catch is CancellationError {
+                cancelled += 1
+            }
+            await limiter.release(first, sent: true)
+            #expect(await limiter.waitingForRelease == 0, "round \(round)")
+            #expect(await limiter.snapshot.inFlight == 0, "round \(round)")
+        }
+        #expect(cancelled + granted == 2_000)
+        #expect(cancelled > 0)
     }
 
     /// A request whose task is cancelled while the limiter holds it is never sent, and the error
@@ -390,7 +423,8 @@ struct WallClock: RateLimiterClock {
 }
 
 /// Many workers through ONE `BCClient` against the real sandbox on 127.0.0.1.
-@Suite(.timeLimit(.minutes(2))) struct RateLimiterSandboxTests {
+/// The time limit is generous for the reason `RateLimiterActorTests` gives.
+@Suite(.timeLimit(.minutes(10))) struct RateLimiterSandboxTests {
     /// Journal line time (`2026-12-02T14:50:00.123Z`) → milliseconds since the epoch.
     static func millis(_ line: JSONValue) throws -> Int64 {
         let text = try #require(line["time"]?.stringValue)

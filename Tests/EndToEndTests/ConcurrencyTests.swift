@@ -20,10 +20,11 @@ import Glibc
         return try ledger.steps(runID: run.id)
     }
 
-    /// Polls the store until `condition` holds for its step rows (or bcli has ended, or 60 s).
+    /// Polls the store until `condition` holds for its step rows (or bcli has ended, or 300 s,
+    /// which only a hang reaches: in the full suite a test can wait a minute for a thread).
     static func until(_ store: String, _ child: ChildProcess, _ what: String,
                       _ condition: ([StepRecord]) -> Bool) async throws -> [StepRecord] {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now < deadline {
             let rows = (try? rows(store)) ?? []
             if condition(rows) { return rows }

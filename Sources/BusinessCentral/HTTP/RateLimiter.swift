@@ -1,3 +1,5 @@
+import Foundation
+
 /// Business Central's documented per-user limits, as a profile configures them
 /// (`rate_limit_requests`, `rate_limit_window_seconds`, `rate_limit_concurrent`; docs/configuration.md).
 ///
@@ -91,7 +93,8 @@ public struct MonotonicRateLimiterClock: RateLimiterClock {
 ///    finishes a long run sooner than a smoothed rate would.
 ///
 /// A cancelled task waiting in `acquire()` throws `CancellationError` at once (the runner
-/// cancels its workers on a second Ctrl-C).
+/// cancels its workers on a second Ctrl-C): the cancellation handler resumes the waiter itself,
+/// under a lock, rather than through a task that would first need a free thread and the actor.
 public actor RateLimiter {
     /// A granted attempt; give it back with `release(_:sent:)` exactly once.
     public struct Permit: Sendable, Hashable {
@@ -117,7 +120,7 @@ public actor RateLimiter {
     private let onPause: PauseObserver?
     private var outstanding: Set<UInt64> = []
     private var nextID: UInt64 = 0
-    private var releaseWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    private let releaseWaiters = ReleaseWaiters()
 
     public init(_ limit: RateLimit = .businessCentral, clock: any RateLimiterClock = MonotonicRateLimiterClock(),
                 onPause: PauseObserver? = nil) {
@@ -155,9 +158,7 @@ public actor RateLimiter {
     public func release(_ permit: Permit, sent: Bool) {
         guard outstanding.remove(permit.id) != nil else { return }
         state.release(at: clock.now(), sent: sent)
-        let waiters = releaseWaiters
-        releaseWaiters = [:]
-        for continuation in waiters.values { continuation.resume() }
+        releaseWaiters.resumeAll()
     }
 
     /// Holds every `acquire()` until `wait` from now (or longer, if a longer pause is in force).
@@ -171,28 +172,70 @@ public actor RateLimiter {
         state.snapshot(at: clock.now())
     }
 
+    /// Tasks parked in `acquire()` until a permit comes back (tests, diagnostics).
+    var waitingForRelease: Int { releaseWaiters.count }
+
     private func waitForRelease() async throws(CancellationError) {
         nextID += 1
         let id = nextID
+        let waiters = releaseWaiters
+        defer { waiters.forget(id) }
         do {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                    if Task.isCancelled {
-                        continuation.resume(throwing: CancellationError())
-                    } else {
-                        releaseWaiters[id] = continuation
-                    }
+                    waiters.add(id, continuation)
                 }
             } onCancel: {
-                Task { await self.cancelWaiter(id) }
+                waiters.cancel(id)
             }
         } catch {
             throw CancellationError()
         }
     }
+}
 
-    private func cancelWaiter(_ id: UInt64) {
-        releaseWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
+/// The continuations of tasks waiting for a release, behind a lock so that a task's cancellation
+/// handler — which runs on the cancelling thread, at any moment, even before the continuation is
+/// stored — resumes it at once. A cancellation that comes first is remembered until `add`.
+final class ReleaseWaiters: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiting: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+    private var cancelled: Set<UInt64> = []
+
+    var count: Int { lock.withLock { waiting.count } }
+
+    func add(_ id: UInt64, _ continuation: CheckedContinuation<Void, any Error>) {
+        let wasCancelled = lock.withLock {
+            if cancelled.remove(id) != nil { return true }
+            waiting[id] = continuation
+            return false
+        }
+        if wasCancelled { continuation.resume(throwing: CancellationError()) }
+    }
+
+    func cancel(_ id: UInt64) {
+        let continuation = lock.withLock {
+            guard let continuation = waiting.removeValue(forKey: id) else {
+                cancelled.insert(id)
+                return nil as CheckedContinuation<Void, any Error>?
+            }
+            return continuation
+        }
+        continuation?.resume(throwing: CancellationError())
+    }
+
+    func resumeAll() {
+        let all = lock.withLock {
+            let all = waiting
+            waiting = [:]
+            return all
+        }
+        for continuation in all.values { continuation.resume() }
+    }
+
+    /// Drops what `cancel` remembered for a wait that has ended.
+    func forget(_ id: UInt64) {
+        _ = lock.withLock { cancelled.remove(id) }
     }
 }
 
